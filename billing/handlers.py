@@ -1,0 +1,7 @@
+"""Inbox handlers of billing events (registered in BillingConfig.ready)."""
+
+from billing.services import record_time_entry
+
+
+def handle_time_entry_approved(event) -> None:
+    record_time_entry(data=event.data)

@@ -1,0 +1,3 @@
+from billing.models.time import TimeEntry
+
+__all__ = ["TimeEntry"]

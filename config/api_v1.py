@@ -1,0 +1,14 @@
+"""Version 1 of the public API: each app's ``api.urls`` included by string (no imports upward)."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.api_root import api_root
+
+urlpatterns = [
+    path("", api_root, name="root"),
+    path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="v1:schema"), name="docs"),
+    path("", include("integrations.api.urls")),
+    path("", include("billing.api.urls")),
+]

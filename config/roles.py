@@ -1,0 +1,34 @@
+"""Roles are Django groups. A token is scoped to its user's roles (CONTRACT.md §2)."""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+ADMIN, FINANCE, PMO, OPERATIONS, INTEGRATION = "admin", "finance", "pmo", "operations", "integration"
+ROLES = (ADMIN, FINANCE, PMO, OPERATIONS, INTEGRATION)
+
+
+def user_roles(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[str]:
+    """The roles of a user; a superuser is an admin. Cached on the user object per request."""
+    if user is None or not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_throughline_roles", None)
+    if cached is None:
+        names = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+        if user.is_superuser:
+            names.add(ADMIN)
+        cached = frozenset(names)
+        user._throughline_roles = cached
+    return cached
+
+
+def has_role(user, *roles: str) -> bool:
+    """True when the user holds any of ``roles``; admins hold every role."""
+    mine = user_roles(user)
+    return ADMIN in mine or bool(mine.intersection(roles))
+
+
+def ensure_role_groups(**_kwargs) -> None:
+    """Create the role groups (post_migrate: idempotent)."""
+    from django.contrib.auth.models import Group
+
+    for name in ROLES:
+        Group.objects.get_or_create(name=name)

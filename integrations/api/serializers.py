@@ -1,0 +1,42 @@
+from rest_framework import serializers
+
+from integrations.models import DeliveryAttempt, InboundEvent, OutboxMessage, TraceStep
+
+
+class InboundEventOutputSerializer(serializers.ModelSerializer):
+    system = serializers.CharField(source="system.slug")
+    type = serializers.CharField(source="event_type")
+
+    class Meta:
+        model = InboundEvent
+        fields = ["id", "system", "webhook_id", "type", "status", "occurred_at", "object_key", "payload",
+                  "error", "error_details", "attempts", "next_attempt_at", "trace_id", "received_at",
+                  "processed_at", "replay_count"]
+
+
+class DeliveryAttemptOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = ["number", "started_at", "duration_ms", "outcome", "error", "replay_round"]
+
+
+class OutboxMessageOutputSerializer(serializers.ModelSerializer):
+    system = serializers.CharField(source="system.slug")
+    attempts_history = DeliveryAttemptOutputSerializer(source="delivery_attempts", many=True)
+
+    class Meta:
+        model = OutboxMessage
+        fields = ["id", "system", "kind", "object_key", "status", "idempotency_key", "attempts", "max_attempts",
+                  "next_attempt_at", "last_error", "error_class", "external_id", "trace_id", "created_at",
+                  "sent_at", "dead_at", "replay_count", "payload", "attempts_history"]
+
+
+class TraceStepOutputSerializer(serializers.ModelSerializer):
+    subject_type = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TraceStep
+        fields = ["at", "kind", "action", "summary", "subject_type", "object_id", "detail"]
+
+    def get_subject_type(self, step: TraceStep) -> str:
+        return f"{step.content_type.app_label}.{step.content_type.model}" if step.content_type_id else ""

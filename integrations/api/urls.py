@@ -1,0 +1,16 @@
+from django.urls import path
+
+from integrations.api import views
+from integrations.webhooks.views import receive_webhook_view
+
+urlpatterns = [
+    path("hooks/schemas/", views.WebhookSchemaView.as_view(), name="hook-schemas"),
+    path("hooks/<slug:system>/", receive_webhook_view, name="hook-receive"),
+    path("events/", views.EventListView.as_view(), name="event-list"),
+    path("events/<int:pk>/", views.EventDetailView.as_view(), name="event-detail"),
+    path("events/<int:pk>/replay/", views.EventReplayView.as_view(), name="event-replay"),
+    path("outbox/", views.OutboxListView.as_view(), name="outbox-list"),
+    path("outbox/<uuid:pk>/", views.OutboxDetailView.as_view(), name="outbox-detail"),
+    path("outbox/<uuid:pk>/replay/", views.OutboxReplayView.as_view(), name="outbox-replay"),
+    path("traces/<str:trace_id>/", views.TraceDetailView.as_view(), name="trace-detail"),
+]

@@ -1,0 +1,100 @@
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.permissions import role_permission
+from config.roles import INTEGRATION, OPERATIONS
+from integrations import selectors
+from integrations.api.serializers import (
+    InboundEventOutputSerializer,
+    OutboxMessageOutputSerializer,
+    TraceStepOutputSerializer,
+)
+from integrations.filters import InboundEventFilter, OutboxMessageFilter
+from integrations.services.inbox import replay_event
+from integrations.services.outbox import replay_outbox_message
+from integrations.webhooks.schemas import DATA_SCHEMAS, full_schema
+
+CanOperate = role_permission(OPERATIONS, INTEGRATION)
+
+
+class EventListView(ListAPIView):
+    permission_classes = [CanOperate]
+    serializer_class = InboundEventOutputSerializer
+    filterset_class = InboundEventFilter
+    ordering_fields = ["received_at", "id"]
+
+    def get_queryset(self):
+        return selectors.list_events()
+
+
+class EventDetailView(RetrieveAPIView):
+    permission_classes = [CanOperate]
+    serializer_class = InboundEventOutputSerializer
+
+    def get_queryset(self):
+        return selectors.list_events()
+
+
+class EventReplayView(APIView):
+    permission_classes = [CanOperate]
+
+    @extend_schema(request=None, responses=InboundEventOutputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        if not selectors.list_events().filter(pk=pk).exists():
+            raise Http404
+        return Response(InboundEventOutputSerializer(replay_event(event_id=pk)).data, status=202)
+
+
+class OutboxListView(ListAPIView):
+    permission_classes = [CanOperate]
+    serializer_class = OutboxMessageOutputSerializer
+    filterset_class = OutboxMessageFilter
+    ordering_fields = ["created_at"]
+
+    def get_queryset(self):
+        return selectors.list_outbox_messages()
+
+
+class OutboxDetailView(RetrieveAPIView):
+    permission_classes = [CanOperate]
+    serializer_class = OutboxMessageOutputSerializer
+
+    def get_queryset(self):
+        return selectors.list_outbox_messages()
+
+
+class OutboxReplayView(APIView):
+    permission_classes = [CanOperate]
+
+    @extend_schema(request=None, responses=OutboxMessageOutputSerializer)
+    def post(self, request: Request, pk) -> Response:
+        if not selectors.list_outbox_messages().filter(pk=pk).exists():
+            raise Http404
+        message = replay_outbox_message(message_id=pk)
+        return Response(OutboxMessageOutputSerializer(message).data, status=202)
+
+
+class TraceDetailView(APIView):
+    """The whole story of one trace, in time order."""
+
+    @extend_schema(responses=TraceStepOutputSerializer(many=True))
+    def get(self, request: Request, trace_id: str) -> Response:
+        steps = selectors.list_trace_steps(trace_id=trace_id)
+        if not steps.exists():
+            raise Http404
+        return Response({"trace_id": trace_id, "steps": TraceStepOutputSerializer(steps, many=True).data})
+
+
+class WebhookSchemaView(APIView):
+    """JSON Schemas of every inbound event type (public: they describe what to send)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    def get(self, request: Request) -> Response:
+        return Response({event_type: full_schema(event_type) for event_type in sorted(DATA_SCHEMAS)})

@@ -1,0 +1,115 @@
+"""Per-system circuit breaker, its state shared by every worker through the database.
+
+closed --(N consecutive failures, or error rate over the window)--> open
+open --(recovery_seconds passed; one caller gets the probe)--> half_open
+half_open --(probe succeeds)--> closed;  --(probe fails)--> open again
+
+Only failures that say the peer is unwell count (RetryableError: timeouts, 5xx). A 429, a
+permanent refusal or an auth error is an answer from a healthy peer.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.models import CircuitBreaker
+
+logger = logging.getLogger(__name__)
+
+PROBE_LEASE_SECONDS = 60  # a probe that has not reported after this long is presumed lost
+
+
+@dataclass(frozen=True)
+class Permit:
+    allowed: bool
+    retry_at: datetime | None = None
+    is_probe: bool = False
+
+
+def _locked(system_id: int) -> CircuitBreaker:
+    CircuitBreaker.objects.get_or_create(system_id=system_id)
+    return CircuitBreaker.objects.select_for_update().get(system_id=system_id)
+
+
+@transaction.atomic
+def acquire_permit(*, system_id: int) -> Permit:
+    """May we call this system now? Open breakers defer; half-open lets a single probe through."""
+    breaker = _locked(system_id)
+    now = timezone.now()
+    if breaker.state == CircuitBreaker.State.CLOSED:
+        return Permit(allowed=True)
+    reopen_at = (breaker.opened_at or now) + timedelta(seconds=breaker.recovery_seconds)
+    if breaker.state == CircuitBreaker.State.OPEN and now < reopen_at:
+        return Permit(allowed=False, retry_at=reopen_at)
+    probe_busy = breaker.probe_started_at and now < breaker.probe_started_at + timedelta(seconds=PROBE_LEASE_SECONDS)
+    if breaker.state == CircuitBreaker.State.HALF_OPEN and probe_busy:
+        return Permit(allowed=False, retry_at=now + timedelta(seconds=max(1, breaker.recovery_seconds // 2)))
+    CircuitBreaker.objects.filter(pk=breaker.pk).update(
+        state=CircuitBreaker.State.HALF_OPEN, probe_started_at=now, changed_at=now
+    )
+    logger.info("breaker.half_open", extra={"system_id": system_id})
+    return Permit(allowed=True, is_probe=True)
+
+
+def _roll_window(breaker: CircuitBreaker, now: datetime) -> tuple[datetime, int, int]:
+    started = breaker.window_started_at
+    if not started or now - started > timedelta(seconds=breaker.window_seconds):
+        return now, 0, 0
+    return started, breaker.window_calls, breaker.window_failures
+
+
+@transaction.atomic
+def record_success(*, system_id: int) -> None:
+    breaker = _locked(system_id)
+    now = timezone.now()
+    started, calls, failures = _roll_window(breaker, now)
+    changes = dict(consecutive_failures=0, window_started_at=started, window_calls=calls + 1,
+                   window_failures=failures)
+    if breaker.state != CircuitBreaker.State.CLOSED:
+        changes.update(state=CircuitBreaker.State.CLOSED, opened_at=None, probe_started_at=None,
+                       changed_at=now, window_started_at=now, window_calls=1, window_failures=0)
+        logger.info("breaker.closed", extra={"system_id": system_id})
+    CircuitBreaker.objects.filter(pk=breaker.pk).update(**changes)
+
+
+@transaction.atomic
+def record_failure(*, system_id: int, error: str) -> str:
+    """Count a failure; returns the breaker state afterwards."""
+    breaker = _locked(system_id)
+    now = timezone.now()
+    started, calls, failures = _roll_window(breaker, now)
+    consecutive = breaker.consecutive_failures + 1
+    calls, failures = calls + 1, failures + 1
+    rate_tripped = calls >= breaker.min_calls_in_window and failures / calls >= float(breaker.error_rate_threshold)
+    should_open = (
+        breaker.state == CircuitBreaker.State.HALF_OPEN
+        or consecutive >= breaker.failure_threshold
+        or rate_tripped
+    )
+    changes = dict(consecutive_failures=consecutive, window_started_at=started, window_calls=calls,
+                   window_failures=failures, last_failure=error[:2000])
+    state = breaker.state
+    if should_open:
+        state = CircuitBreaker.State.OPEN
+        changes.update(state=state, opened_at=now, probe_started_at=None)
+        if breaker.state != CircuitBreaker.State.OPEN:
+            changes["changed_at"] = now
+            logger.warning("breaker.opened", extra={"system_id": system_id, "consecutive": consecutive})
+    CircuitBreaker.objects.filter(pk=breaker.pk).update(**changes)
+    return state
+
+
+@transaction.atomic
+def force_state(*, system_id: int, state: str) -> CircuitBreaker:
+    """Open or close a breaker by hand (admin, API, runbook)."""
+    breaker = _locked(system_id)
+    now = timezone.now()
+    CircuitBreaker.objects.filter(pk=breaker.pk).update(
+        state=state, opened_at=now if state == CircuitBreaker.State.OPEN else None,
+        consecutive_failures=0, probe_started_at=None, changed_at=now,
+    )
+    breaker.refresh_from_db()
+    return breaker

@@ -1,0 +1,107 @@
+"""Simulated CRM, PSA and ERP: they keep what they receive in their own tables (SandboxRecord),
+answer a repeated idempotency key with the first result, and inject faults set in the system's
+``settings["sandbox"]`` (admin or ``manage.py sandbox``):
+
+``latency_ms``, ``error_rate`` (0-1, answered as a 503), ``timeout_rate``, ``outage_until``
+(ISO time: every call fails until then), ``rate_limit_rate`` with ``retry_after`` (seconds),
+``permanent_operations`` (list: answered 422), ``auth_failure`` (bool: answered 401),
+``answer_lost_rate`` (the effect is stored, then the answer is lost).
+"""
+
+import hashlib
+import random
+import time
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from integrations.connectors.base import (
+    AuthError,
+    Connector,
+    DeliveryResult,
+    PermanentError,
+    RateLimited,
+    RetryableError,
+)
+
+_rng = random.SystemRandom()
+
+
+class SandboxConnector(Connector):
+    name = "sandbox"
+
+    @property
+    def faults(self) -> dict:
+        return (self.system.settings or {}).get("sandbox", {})
+
+    def call(self, operation: str, payload: dict, *, idempotency_key: str) -> DeliveryResult:
+        from integrations.models import SandboxCall
+
+        try:
+            self._inject_faults(operation)
+        except Exception as exc:
+            SandboxCall.objects.create(
+                system=self.system, operation=operation, idempotency_key=idempotency_key,
+                outcome=type(exc).__name__,
+            )
+            raise
+        record, created = self._store(operation, payload, idempotency_key)
+        SandboxCall.objects.create(
+            system=self.system, operation=operation, idempotency_key=idempotency_key,
+            outcome="created" if created else "repeat",
+        )
+        if created and _rng.random() < float(self.faults.get("answer_lost_rate", 0)):
+            raise RetryableError("connection reset after the peer committed (sandbox answer_lost_rate)")
+        return DeliveryResult(external_id=record.external_id, data={"sandbox_record": record.pk})
+
+    def _inject_faults(self, operation: str) -> None:
+        faults = self.faults
+        latency_ms = int(faults.get("latency_ms", 0))
+        if latency_ms:
+            time.sleep(min(latency_ms, 10_000) / 1000)
+        outage_until = parse_datetime(faults.get("outage_until") or "")
+        if outage_until and timezone.now() < outage_until:
+            raise RetryableError("503 Service Unavailable (sandbox outage)")
+        if faults.get("auth_failure"):
+            raise AuthError("401 Unauthorized (sandbox auth_failure)")
+        if operation in faults.get("permanent_operations", []):
+            raise PermanentError(f"422 Unprocessable Entity: {operation} refused (sandbox)")
+        if _rng.random() < float(faults.get("rate_limit_rate", 0)):
+            raise RateLimited("429 Too Many Requests (sandbox)", retry_after=float(faults.get("retry_after", 5)))
+        if _rng.random() < float(faults.get("timeout_rate", 0)):
+            raise RetryableError("timed out waiting for the peer (sandbox)")
+        if _rng.random() < float(faults.get("error_rate", 0)):
+            raise RetryableError("503 Service Unavailable (sandbox error_rate)")
+
+    def _store(self, operation: str, payload: dict, idempotency_key: str):
+        from integrations.models import SandboxRecord
+
+        existing = SandboxRecord.objects.filter(system=self.system, idempotency_key=idempotency_key).first()
+        if existing:
+            return existing, False
+        object_type = operation.split(".")[1]
+        external_id = payload.get("external_id") or (
+            f"{object_type[:3].upper()}-" + hashlib.sha1(idempotency_key.encode()).hexdigest()[:10]  # noqa: S324 not security
+        )
+        try:
+            with transaction.atomic():
+                record = SandboxRecord.objects.create(
+                    system=self.system, operation=operation, object_type=object_type,
+                    external_id=external_id, idempotency_key=idempotency_key, data=payload,
+                )
+        except IntegrityError:
+            # Another worker delivered the same key at the same moment: the first one wins.
+            return SandboxRecord.objects.get(system=self.system, idempotency_key=idempotency_key), False
+        return record, True
+
+    def fetch_changed(self, object_type: str, since) -> list[dict]:
+        from integrations.models import SandboxRecord
+
+        records = SandboxRecord.objects.filter(system=self.system, object_type=object_type)
+        if since:
+            records = records.filter(created_at__gt=since)
+        latest: dict[str, dict] = {}
+        for record in records.order_by("created_at", "id"):
+            latest[record.external_id] = {"external_id": record.external_id, **record.data}
+        return list(latest.values())

@@ -1,0 +1,51 @@
+import json
+import os
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+
+from config.roles import ADMIN, ensure_role_groups
+from integrations.models import ExternalSystem
+from integrations.services.systems import add_system
+
+DEMO_SYSTEMS = [("crm", "crm"), ("psa", "psa"), ("erp", "erp")]
+
+
+class Command(BaseCommand):
+    help = (
+        "Idempotent first-run set-up: role groups, an admin user (THROUGHLINE_ADMIN_USER / "
+        "THROUGHLINE_ADMIN_PASSWORD, or a generated password printed once), and the systems crm, psa "
+        "and erp on sandbox connectors (their webhook secrets are written to var/demo-secrets.json)."
+    )
+
+    def handle(self, *args, **options):
+        ensure_role_groups()
+        self._admin()
+        self._systems()
+
+    def _admin(self) -> None:
+        username = os.environ.get("THROUGHLINE_ADMIN_USER", "admin")
+        User = get_user_model()
+        if User.objects.filter(username=username).exists():
+            self.stdout.write(f"admin user {username!r} exists (password unchanged)")
+            return
+        password = os.environ.get("THROUGHLINE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        user = User.objects.create_superuser(username=username, email="", password=password)
+        user.groups.add(Group.objects.get(name=ADMIN))
+        shown = password if "THROUGHLINE_ADMIN_PASSWORD" not in os.environ else "(from THROUGHLINE_ADMIN_PASSWORD)"
+        self.stdout.write(self.style.SUCCESS(f"created admin user: {username} / {shown}  (shown once)"))
+
+    def _systems(self) -> None:
+        path = settings.VAR_DIR / "demo-secrets.json"
+        known = json.loads(path.read_text()) if path.exists() else {}
+        for slug, kind in DEMO_SYSTEMS:
+            if ExternalSystem.objects.filter(slug=slug).exists():
+                continue
+            _system, secret = add_system(slug=slug, kind=kind, connector="sandbox")
+            known[slug] = secret
+            self.stdout.write(f"configured system {slug} ({kind}) on the sandbox connector")
+        path.write_text(json.dumps(known, indent=2))
+        path.chmod(0o600)

@@ -1,0 +1,54 @@
+import json
+import uuid
+from datetime import UTC, datetime
+
+import requests
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from standardwebhooks.webhooks import Webhook
+
+
+class Command(BaseCommand):
+    help = (
+        "Sign a JSON event with the standardwebhooks package and POST it to a running Throughline "
+        "(a real client, for demos and smoke tests). Without --file, sends a sample approved time entry."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--system", default="psa")
+        parser.add_argument("--url", default="http://127.0.0.1:8000")
+        parser.add_argument("--file", help="JSON body {type, timestamp, data}")
+        parser.add_argument("--secret", help="whsec_… (default: var/demo-secrets.json)")
+
+    def handle(self, *args, system: str, url: str, file: str | None, secret: str | None, **options):
+        if not secret:
+            path = settings.VAR_DIR / "demo-secrets.json"
+            secret = json.loads(path.read_text()).get(system) if path.exists() else None
+        if not secret:
+            raise CommandError(f"no secret for {system}: pass --secret")
+        body = json.loads(open(file).read()) if file else self._sample()  # noqa: SIM115 short-lived
+        data = json.dumps(body)
+        webhook_id = f"msg_{uuid.uuid4().hex}"
+        now = datetime.now(tz=UTC)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(secret).sign(webhook_id, now, data),
+        }
+        response = requests.post(f"{url.rstrip('/')}/api/v1/hooks/{system}/", data=data.encode(), headers=headers,
+                                 timeout=10)
+        self.stdout.write(f"{response.status_code} {response.text}")
+
+    def _sample(self) -> dict:
+        now = datetime.now(tz=UTC)
+        return {
+            "type": "psa.time_entry.approved",
+            "timestamp": now.isoformat(),
+            "data": {
+                "time_entry_id": f"TE-{uuid.uuid4().hex[:8]}", "project_id": "PRJ-1", "phase_code": "DISC",
+                "person_email": "ana@acme.example", "role": "consultant", "work_date": now.date().isoformat(),
+                "hours": "7.50", "billable": True, "category": "delivery", "bill_rate": None,
+                "notes": "Workshop", "approved_at": now.isoformat(), "approved_by": "pm@acme.example",
+            },
+        }

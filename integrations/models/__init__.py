@@ -1,0 +1,28 @@
+from integrations.models.inbox import InboundEvent, RejectedDelivery, SourceObjectState
+from integrations.models.outbox import DeliveryAttempt, OutboxMessage, SyncRun
+from integrations.models.sandbox import SandboxCall, SandboxRecord
+from integrations.models.systems import (
+    CircuitBreaker,
+    ExternalRef,
+    ExternalSystem,
+    WebhookSecret,
+    new_webhook_secret,
+)
+from integrations.models.traces import TraceStep
+
+__all__ = [
+    "CircuitBreaker",
+    "DeliveryAttempt",
+    "ExternalRef",
+    "ExternalSystem",
+    "InboundEvent",
+    "OutboxMessage",
+    "RejectedDelivery",
+    "SandboxCall",
+    "SandboxRecord",
+    "SourceObjectState",
+    "SyncRun",
+    "TraceStep",
+    "WebhookSecret",
+    "new_webhook_secret",
+]

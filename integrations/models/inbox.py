@@ -1,0 +1,108 @@
+from django.db import models
+
+
+class InboundEvent(models.Model):
+    """One webhook delivery Throughline accepted for a configured system (the inbox).
+
+    Unique on (system, webhook id): a repeated delivery finds this row and does nothing.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSING = "processing", "Processing"
+        PROCESSED = "processed", "Processed"
+        SUPERSEDED = "superseded", "Superseded (older than the last applied)"
+        UNHANDLED = "unhandled", "No handler for this type"
+        FAILED = "failed", "Failed (will retry)"
+        DEAD = "dead", "Dead (retries exhausted)"
+        REJECTED = "rejected", "Rejected (format or schema)"
+
+    system = models.ForeignKey("integrations.ExternalSystem", on_delete=models.PROTECT, related_name="events")
+    webhook_id = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=80, blank=True, db_index=True)
+    occurred_at = models.DateTimeField(null=True, blank=True, help_text="The envelope timestamp.")
+    object_key = models.CharField(
+        max_length=200, blank=True, db_index=True,
+        help_text="The source object this event is about; events of one object apply in order.",
+    )
+    payload = models.JSONField(null=True, blank=True)
+    raw_body = models.TextField(blank=True, help_text="Kept when the body was not valid JSON.")
+    signature_valid = models.BooleanField(default=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    error = models.TextField(blank=True)
+    error_details = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="Last time a task was queued for it.")
+    trace_id = models.CharField(max_length=32, db_index=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    replay_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["system", "webhook_id"], name="uniq_inbound_event_per_system")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.system_id}:{self.webhook_id} {self.event_type}"
+
+    @property
+    def data(self) -> dict:
+        return (self.payload or {}).get("data") or {}
+
+
+class RejectedDelivery(models.Model):
+    """A delivery refused before it became an event: bad signature, stale timestamp, unknown
+    system, oversize body. Kept for operations; nothing is processed."""
+
+    class Reason(models.TextChoices):
+        UNKNOWN_SYSTEM = "unknown_system", "Unknown system"
+        SIGNATURE = "signature", "Missing or invalid signature"
+        TIMESTAMP = "timestamp", "Timestamp outside tolerance"
+        TOO_LARGE = "too_large", "Body over the size limit"
+        RATE_LIMITED = "rate_limited", "Rate limited"
+
+    system = models.ForeignKey(
+        "integrations.ExternalSystem", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="rejected_deliveries",
+    )
+    system_slug = models.CharField(max_length=80)
+    webhook_id = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body_excerpt = models.TextField(blank=True)
+    body_size = models.PositiveIntegerField(default=0)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "rejected deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.system_slug} {self.reason} {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SourceObjectState(models.Model):
+    """The envelope timestamp of the last event applied for one source object.
+
+    Locked while an event of that object is applied, so two workers cannot apply an older and a
+    newer event in the wrong order.
+    """
+
+    system = models.ForeignKey("integrations.ExternalSystem", on_delete=models.CASCADE)
+    object_key = models.CharField(max_length=200)
+    last_applied_at = models.DateTimeField(null=True, blank=True)
+    last_event = models.ForeignKey(InboundEvent, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["system", "object_key"], name="uniq_source_object")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system_id}:{self.object_key}"

@@ -1,0 +1,42 @@
+from django.db import models
+
+
+class SandboxRecord(models.Model):
+    """An object kept by a simulated peer (sandbox CRM, PSA or ERP): what the peer "has".
+
+    One row per effect: unique on (system, idempotency key), so a repeated call returns the first
+    result and exactly-once is observable by counting rows.
+    """
+
+    system = models.ForeignKey("integrations.ExternalSystem", on_delete=models.CASCADE, related_name="sandbox_records")
+    operation = models.CharField(max_length=80)
+    object_type = models.CharField(max_length=60)
+    external_id = models.CharField(max_length=120, db_index=True)
+    idempotency_key = models.CharField(max_length=200)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["system", "idempotency_key"], name="uniq_sandbox_effect")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system_id} {self.operation} {self.external_id}"
+
+
+class SandboxCall(models.Model):
+    """Every raw call a sandbox peer received, including failed and repeated ones."""
+
+    system = models.ForeignKey("integrations.ExternalSystem", on_delete=models.CASCADE, related_name="sandbox_calls")
+    operation = models.CharField(max_length=80)
+    idempotency_key = models.CharField(max_length=200, db_index=True)
+    outcome = models.CharField(max_length=40)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.system_id} {self.operation} {self.outcome}"

@@ -1,0 +1,149 @@
+import base64
+import secrets
+
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class ExternalSystem(models.Model):
+    """One configured peer (a CRM, PSA or ERP instance) and how Throughline talks to it."""
+
+    class Kind(models.TextChoices):
+        CRM = "crm", "CRM"
+        PSA = "psa", "PSA"
+        ERP = "erp", "ERP"
+
+    class Connector(models.TextChoices):
+        SANDBOX = "sandbox", "Sandbox (simulated peer)"
+        TRYTON = "tryton", "Tryton ERP"
+        SALESFORCE = "salesforce", "Salesforce"
+
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=120, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    connector = models.CharField(max_length=20, choices=Connector.choices, default=Connector.SANDBOX)
+    base_url = models.URLField(blank=True)
+    # Connector settings (credentials references, sandbox fault injection); never secrets in clear
+    # for production peers: those come from the environment, named here.
+    settings = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Webhook deliveries accepted per minute; empty: the default."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def active_secret_values(self) -> list[str]:
+        return [secret.secret for secret in self.secrets.all() if secret.is_active]
+
+
+class WebhookSecret(models.Model):
+    """A signing secret of a system. Two may be active while a rotation is under way."""
+
+    system = models.ForeignKey(ExternalSystem, on_delete=models.CASCADE, related_name="secrets")
+    number = models.PositiveIntegerField(help_text="1, 2, 3 ... in order of creation")
+    secret = models.CharField(max_length=120)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["system", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["system", "number"], name="uniq_secret_number_per_system")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system.slug} secret #{self.number}"
+
+    @property
+    def masked(self) -> str:
+        return f"whsec_…{self.secret[-4:]}"
+
+
+class ExternalRef(models.Model):
+    """A cross-reference: this local record is that object in that system."""
+
+    system = models.ForeignKey(ExternalSystem, on_delete=models.PROTECT, related_name="refs")
+    object_type = models.CharField(max_length=60)
+    external_id = models.CharField(max_length=120)
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.CharField(max_length=64)
+    local_object = GenericForeignKey("content_type", "object_id")
+    trace_id = models.CharField(max_length=32, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["system", "object_type", "external_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["system", "object_type", "external_id"], name="uniq_external_ref"
+            )
+        ]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.system.slug}:{self.object_type}:{self.external_id}"
+
+
+class CircuitBreaker(models.Model):
+    """The breaker of one external system, shared by every worker through the database."""
+
+    class State(models.TextChoices):
+        CLOSED = "closed", "Closed (calls flow)"
+        OPEN = "open", "Open (calls deferred)"
+        HALF_OPEN = "half_open", "Half-open (one probe)"
+
+    system = models.OneToOneField(ExternalSystem, on_delete=models.CASCADE, related_name="breaker")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CLOSED)
+    # Thresholds (editable in the admin).
+    failure_threshold = models.PositiveIntegerField(
+        default=5, help_text="Consecutive failures that open the breaker."
+    )
+    error_rate_threshold = models.DecimalField(
+        max_digits=4, decimal_places=2, default="0.50",
+        help_text="Share of failed calls in the window that opens the breaker (0-1).",
+    )
+    window_seconds = models.PositiveIntegerField(default=60, help_text="Error-rate window, seconds.")
+    min_calls_in_window = models.PositiveIntegerField(
+        default=20, help_text="Calls needed in the window before the error rate counts."
+    )
+    recovery_seconds = models.PositiveIntegerField(
+        default=30, help_text="Seconds an open breaker waits before letting one probe through."
+    )
+    # Live state.
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(null=True, blank=True)
+    window_calls = models.PositiveIntegerField(default=0)
+    window_failures = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    probe_started_at = models.DateTimeField(null=True, blank=True)
+    last_failure = models.TextField(blank=True)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    # Records admin edits of the thresholds; the runtime changes state with queryset updates.
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["system"]
+
+    def __str__(self) -> str:
+        return f"{self.system.slug}: {self.state}"

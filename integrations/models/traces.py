@@ -1,0 +1,32 @@
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+
+class TraceStep(models.Model):
+    """One thing that happened within a trace: an event received, a record written, an outbound
+    call, an exception raised. ``GET /api/v1/traces/<id>/`` lists them in time order."""
+
+    class Kind(models.TextChoices):
+        EVENT = "event", "Inbound event"
+        RECORD = "record", "Record written"
+        OUTBOUND = "outbound", "Outbound call"
+        EXCEPTION = "exception", "Exception raised"
+        NOTE = "note", "Note"
+
+    trace_id = models.CharField(max_length=32, db_index=True)
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    action = models.CharField(max_length=60, help_text="e.g. received, created, updated, sent, failed")
+    summary = models.CharField(max_length=300)
+    content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
+    object_id = models.CharField(max_length=64, blank=True)
+    subject = GenericForeignKey("content_type", "object_id")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.trace_id} {self.kind} {self.action}"

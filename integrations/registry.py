@@ -1,0 +1,19 @@
+"""What higher apps plug into the runtime (in their ``AppConfig.ready()``).
+
+- ``inbox_handlers``: event type → handler(event) that applies it (inside a transaction).
+- ``object_keys``: event type → function(data) giving the source object key for ordering.
+- ``dead_letter_hooks``: called with an OutboxMessage or InboundEvent that went dead, so the
+  exception queue can raise an item without this app importing it.
+- ``rejection_hooks``: called with an InboundEvent rejected for format or schema.
+- ``delivery_hooks``: called after a message is delivered (so a higher app can resolve items).
+"""
+
+from collections.abc import Callable
+
+from config.registry import Registry
+
+inbox_handlers: Registry[str, Callable] = Registry("inbox handlers")
+object_keys: Registry[str, Callable[[dict], str]] = Registry("event object keys")
+dead_letter_hooks: Registry[str, Callable] = Registry("dead-letter hooks")
+rejection_hooks: Registry[str, Callable] = Registry("rejected-event hooks")
+delivery_hooks: Registry[str, Callable] = Registry("delivery hooks")

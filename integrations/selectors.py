@@ -1,0 +1,36 @@
+"""Reads of the runtime: querysets with their joins decided here."""
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import QuerySet
+
+from integrations.models import ExternalRef, InboundEvent, OutboxMessage, TraceStep
+
+
+def list_events() -> QuerySet[InboundEvent]:
+    return InboundEvent.objects.select_related("system").order_by("-received_at", "-id")
+
+
+def list_outbox_messages() -> QuerySet[OutboxMessage]:
+    return OutboxMessage.objects.select_related("system").prefetch_related("delivery_attempts").order_by(
+        "-created_at", "-pk"
+    )
+
+
+def list_trace_steps(*, trace_id: str) -> QuerySet[TraceStep]:
+    return TraceStep.objects.filter(trace_id=trace_id).select_related("content_type").order_by("at", "id")
+
+
+def list_refs_of(obj) -> QuerySet[ExternalRef]:
+    return ExternalRef.objects.filter(
+        content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk)
+    ).select_related("system")
+
+
+def list_traces_of(obj) -> list[str]:
+    """Trace ids that touched ``obj`` (newest first): links from a record to its stories."""
+    rows = (
+        TraceStep.objects.filter(content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk))
+        .order_by("-at")
+        .values_list("trace_id", flat=True)
+    )
+    return list(dict.fromkeys(rows))

@@ -1,0 +1,265 @@
+"""The inbox: receive signed webhooks (CONTRACT.md §1) and apply them through registered handlers."""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from integrations.models import ExternalSystem, InboundEvent, RejectedDelivery, SourceObjectState
+from integrations.registry import dead_letter_hooks, inbox_handlers, rejection_hooks
+from integrations.services.backoff import backoff_delay
+from integrations.traces import new_trace_id, record_trace_step, use_trace
+from integrations.webhooks import signatures
+from integrations.webhooks.schemas import DATA_SCHEMAS, OBJECT_KEYS, validate_data
+
+logger = logging.getLogger(__name__)
+KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "content-type", "content-length", "user-agent")
+
+
+@dataclass
+class Receipt:
+    """What the webhook endpoint answers."""
+
+    status_code: int
+    body: dict
+    headers: dict = field(default_factory=dict)
+
+
+def _reject(
+    *, system: ExternalSystem | None, slug: str, reason: str, detail: str, headers: dict, body: bytes,
+    remote_addr: str | None, keep_body: bool = True,
+) -> None:
+    RejectedDelivery.objects.create(
+        system=system, system_slug=slug[:80], reason=reason, detail=detail[:300],
+        webhook_id=headers.get("webhook-id", "")[:200],
+        headers={k: v[:200] for k, v in headers.items() if k in KEPT_HEADERS},
+        body_excerpt=body[:2000].decode("utf-8", "replace") if keep_body else "",
+        body_size=len(body), remote_addr=remote_addr,
+    )
+    logger.warning("webhook.rejected", extra={"system": slug, "reason": reason, "detail": detail})
+
+
+def _rate_limited(system: ExternalSystem) -> int | None:
+    """Seconds to wait when the system is over its per-minute budget, else None.
+
+    A fixed one-minute window in the shared cache (Redis when configured), so every web
+    process counts together.
+    """
+    limit = system.rate_limit_per_minute or settings.WEBHOOK_RATE_LIMIT_PER_MINUTE
+    now = timezone.now()
+    key = f"webhook-rate:{system.pk}:{now:%Y%m%d%H%M}"
+    cache.add(key, 0, timeout=90)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=90)
+        count = 1
+    if count > limit:
+        return 60 - now.second
+    return None
+
+
+def receive_webhook(*, slug: str, headers: dict[str, str], body: bytes, remote_addr: str | None) -> Receipt:
+    """Verify, record and queue one delivery. Never raises for bad input: answers it."""
+    headers = {k.lower(): v for k, v in headers.items()}
+    system = ExternalSystem.objects.filter(slug=slug, is_active=True).first()
+    reject = {"slug": slug, "headers": headers, "body": body, "remote_addr": remote_addr}
+    if system is None:
+        _reject(system=None, reason=RejectedDelivery.Reason.UNKNOWN_SYSTEM, detail="unknown system",
+                keep_body=False, **reject)
+        return Receipt(401, {"status": "rejected", "reason": f"unknown system {slug!r}"})
+    if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
+        _reject(system=system, reason=RejectedDelivery.Reason.TOO_LARGE, keep_body=False,
+                detail=f"{len(body)} bytes > {settings.WEBHOOK_MAX_BODY_BYTES}", **reject)
+        return Receipt(413, {"status": "rejected", "reason": f"body over {settings.WEBHOOK_MAX_BODY_BYTES} bytes"})
+    retry_after = _rate_limited(system)
+    if retry_after is not None:
+        return Receipt(429, {"status": "rejected", "reason": "too many requests"}, {"Retry-After": str(retry_after)})
+    try:
+        signatures.verify(
+            body=body, webhook_id=headers.get("webhook-id", ""), timestamp=headers.get("webhook-timestamp", ""),
+            signature=headers.get("webhook-signature", ""), secrets=system.active_secret_values(),
+            tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
+        )
+    except signatures.SignatureRejected as exc:
+        _reject(system=system, reason=exc.reason, detail=exc.detail, **reject)
+        return Receipt(401, {"status": "rejected", "reason": exc.detail})
+    return _record_event(system=system, webhook_id=headers["webhook-id"], body=body)
+
+
+def _parse(body: bytes) -> tuple[dict | None, int, str, dict]:
+    """(payload, http status, reason, field errors); status 0 means valid."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, 400, "body is not valid JSON", {}
+    if not isinstance(payload, dict):
+        return None, 400, "body is not a JSON object", {}
+    event_type = payload.get("type")
+    if not event_type or not isinstance(event_type, str):
+        return payload, 400, "no event type: the body needs a string 'type'", {}
+    if event_type not in DATA_SCHEMAS:
+        return payload, 400, f"unknown event type {event_type!r}", {}
+    errors: dict[str, list[str]] = {}
+    if not isinstance(payload.get("timestamp"), str) or parse_datetime(payload["timestamp"]) is None:
+        errors["timestamp"] = ["An ISO 8601 date-time is required."]
+    if not isinstance(payload.get("data"), dict):
+        errors["data"] = ["An object is required."]
+    else:
+        errors.update(validate_data(event_type, payload["data"]))
+    if errors:
+        return payload, 422, "data does not match the schema of " + event_type, errors
+    return payload, 0, "", {}
+
+
+def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Receipt:
+    from integrations.tasks import process_inbound_event_task
+
+    trace_id = new_trace_id()
+    payload, status_code, reason, errors = _parse(body)
+    event_type = (payload or {}).get("type") if isinstance((payload or {}).get("type"), str) else ""
+    event = InboundEvent(
+        system=system, webhook_id=webhook_id[:200], event_type=event_type[:80], payload=payload,
+        raw_body="" if payload is not None else body[:10000].decode("utf-8", "replace"),
+        trace_id=trace_id, enqueued_at=timezone.now(),
+    )
+    if status_code:
+        event.status, event.error, event.error_details = InboundEvent.Status.REJECTED, reason, errors
+    else:
+        event.occurred_at = parse_datetime(payload["timestamp"])
+        event.object_key = OBJECT_KEYS[event_type](payload["data"])[:200]
+    with transaction.atomic(durable=True):
+        # INSERT … ON CONFLICT DO NOTHING, then read back: a row with another trace id is the
+        # first delivery of this webhook-id, so this one is a duplicate (no exception, no work).
+        InboundEvent.objects.bulk_create([event], ignore_conflicts=True)
+        stored = InboundEvent.objects.only("pk", "trace_id", "status").get(system=system, webhook_id=event.webhook_id)
+        if stored.trace_id != trace_id:
+            return Receipt(200, {"id": webhook_id, "status": "duplicate", "trace_id": stored.trace_id})
+        with use_trace(trace_id):
+            record_trace_step(kind="event", action="received" if not status_code else "rejected",
+                              summary=f"{system.slug} {event_type or 'event'} {webhook_id}", subject=stored,
+                              detail={"reason": reason} if status_code else {})
+            if status_code:
+                for hook in rejection_hooks.values():
+                    hook(stored)
+            else:
+                transaction.on_commit(lambda: process_inbound_event_task.delay(stored.pk))
+    if status_code:
+        body_out = {"id": webhook_id, "status": "rejected", "reason": reason, "trace_id": trace_id}
+        if errors:
+            body_out["errors"] = errors
+        return Receipt(status_code, body_out)
+    return Receipt(202, {"id": webhook_id, "status": "accepted", "trace_id": trace_id})
+
+
+def _apply_in_order(event: InboundEvent) -> bool:
+    """Lock the source object's state; False when a newer event of it was already applied."""
+    SourceObjectState.objects.get_or_create(system_id=event.system_id, object_key=event.object_key)
+    state = SourceObjectState.objects.select_for_update().get(system_id=event.system_id, object_key=event.object_key)
+    if state.last_applied_at and event.occurred_at and event.occurred_at < state.last_applied_at:
+        return False
+    state.last_applied_at, state.last_event = event.occurred_at, event
+    state.save(update_fields=["last_applied_at", "last_event"])
+    return True
+
+
+def process_inbound_event(*, event_id: int, force: bool = False) -> InboundEvent:
+    """Apply one received event through its handler, in one transaction. Idempotent: an event
+    that is processed, superseded, rejected or dead is left alone (unless ``force``, used by
+    replay). A failing handler leaves the event ``failed`` with the error and a next attempt;
+    after ``INBOX_MAX_ATTEMPTS`` it is ``dead`` and dead-letter hooks run."""
+    with transaction.atomic():
+        event = InboundEvent.objects.select_for_update().select_related("system").get(pk=event_id)
+        retryable = {InboundEvent.Status.RECEIVED, InboundEvent.Status.FAILED}
+        if event.status not in retryable and not force:
+            return event
+        with use_trace(event.trace_id):
+            return _process_locked(event)
+
+
+def _process_locked(event: InboundEvent) -> InboundEvent:
+    now = timezone.now()
+    event.attempts += 1
+    handler = inbox_handlers.get(event.event_type)
+    if handler is None:
+        event.status, event.error = InboundEvent.Status.UNHANDLED, f"no handler is registered for {event.event_type}"
+        event.save(update_fields=["status", "error", "attempts"])
+        logger.error("inbox.unhandled", extra={"event_id": event.pk, "event_type": event.event_type})
+        record_trace_step(kind="event", action="unhandled", summary=event.error, subject=event)
+        return event
+    try:
+        with transaction.atomic():
+            if not _apply_in_order(event):
+                event.status = InboundEvent.Status.SUPERSEDED
+                event.error = "a newer event of the same object was already applied"
+                event.processed_at = now
+                event.save(update_fields=["status", "error", "processed_at", "attempts"])
+                record_trace_step(kind="event", action="superseded", summary=event.error, subject=event)
+                return event
+            handler(event)
+    except Exception as exc:  # noqa: BLE001 boundary: any handler failure is recorded and retried
+        logger.warning("inbox.handler_failed", exc_info=True, extra={"event_id": event.pk})
+        return _record_failure(event, f"{type(exc).__name__}: {exc}")
+    event.status, event.error, event.processed_at, event.next_attempt_at = (
+        InboundEvent.Status.PROCESSED, "", now, None)
+    event.save(update_fields=["status", "error", "processed_at", "next_attempt_at", "attempts"])
+    record_trace_step(kind="event", action="processed", summary=f"{event.event_type} applied", subject=event)
+    return event
+
+
+def _record_failure(event: InboundEvent, error: str) -> InboundEvent:
+    event.error = error[:4000]
+    if event.attempts >= settings.INBOX_MAX_ATTEMPTS:
+        event.status, event.next_attempt_at = InboundEvent.Status.DEAD, None
+        record_trace_step(kind="event", action="dead", summary=f"gave up after {event.attempts} attempts: {error}",
+                          subject=event)
+    else:
+        event.status = InboundEvent.Status.FAILED
+        event.next_attempt_at = timezone.now() + backoff_delay(event.attempts)
+        event.enqueued_at = None
+        record_trace_step(kind="event", action="failed", summary=error, subject=event)
+    event.save(update_fields=["status", "error", "next_attempt_at", "enqueued_at", "attempts"])
+    if event.status == InboundEvent.Status.DEAD:
+        for hook in dead_letter_hooks.values():
+            hook(event)
+    return event
+
+
+def replay_event(*, event_id: int) -> InboundEvent:
+    """Put an event back to be applied again (after a fix). Keeps its history in the trace.
+
+    A rejected event is parsed and validated again from what was received.
+    """
+    from integrations.tasks import process_inbound_event_task
+
+    with transaction.atomic():
+        event = InboundEvent.objects.select_for_update().get(pk=event_id)
+        if event.status == InboundEvent.Status.REJECTED and event.payload is not None:
+            body = json.dumps(event.payload).encode()
+            _payload, status_code, reason, errors = _parse(body)
+            if status_code:
+                event.error, event.error_details = reason, errors
+                event.save(update_fields=["error", "error_details"])
+                with use_trace(event.trace_id):
+                    record_trace_step(kind="event", action="replay_refused", summary=reason, subject=event)
+                return event
+            event.occurred_at = parse_datetime(event.payload["timestamp"])
+            event.object_key = OBJECT_KEYS[event.event_type](event.payload["data"])[:200]
+        event.status, event.attempts, event.error, event.error_details = InboundEvent.Status.RECEIVED, 0, "", {}
+        event.next_attempt_at, event.enqueued_at = None, timezone.now()
+        event.replay_count += 1
+        event.save()
+        with use_trace(event.trace_id):
+            record_trace_step(kind="event", action="replayed", summary=f"replay #{event.replay_count}", subject=event)
+        transaction.on_commit(lambda: process_inbound_event_task.delay(event.pk))
+    return event
+
+
+def due_events(now: datetime):
+    return InboundEvent.objects.filter(status=InboundEvent.Status.FAILED, next_attempt_at__lte=now)

@@ -1,0 +1,64 @@
+"""Configure external systems and their signing secrets (CONTRACT.md §4 ``systems``)."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from config.errors import DomainError
+from integrations.models import CircuitBreaker, ExternalSystem, WebhookSecret, new_webhook_secret
+
+
+class SystemExists(DomainError):
+    code = "system_exists"
+
+
+class SecretNotFound(DomainError):
+    code, http_status = "secret_not_found", 404
+
+
+@transaction.atomic
+def add_system(*, slug: str, kind: str, connector: str, name: str = "") -> tuple[ExternalSystem, str]:
+    """Create a system with its first secret and its breaker; refuses an existing slug."""
+    if ExternalSystem.objects.filter(slug=slug).exists():
+        raise SystemExists(f"a system {slug!r} already exists; nothing changed", slug=slug)
+    system = ExternalSystem(slug=slug, kind=kind, connector=connector, name=name or slug.upper())
+    system.full_clean()
+    system.save()
+    secret = WebhookSecret.objects.create(system=system, number=1, secret=new_webhook_secret())
+    CircuitBreaker.objects.create(system=system)
+    return system, secret.secret
+
+
+@transaction.atomic
+def rotate_secret(*, slug: str) -> WebhookSecret:
+    """Add a new active secret; the older ones stay valid until retired."""
+    system = ExternalSystem.objects.select_for_update().get(slug=slug)
+    last = system.secrets.order_by("-number").first()
+    return WebhookSecret.objects.create(
+        system=system, number=(last.number + 1) if last else 1, secret=new_webhook_secret()
+    )
+
+
+@transaction.atomic
+def retire_secret(*, slug: str, number: int) -> WebhookSecret:
+    system = ExternalSystem.objects.select_for_update().get(slug=slug)
+    secret = system.secrets.filter(number=number, is_active=True).first()
+    if secret is None:
+        raise SecretNotFound(f"{slug} has no active secret #{number}", slug=slug, number=number)
+    if system.secrets.filter(is_active=True).count() == 1:
+        raise DomainError(f"#{number} is the only active secret of {slug}; rotate first")
+    secret.is_active = False
+    secret.retired_at = timezone.now()
+    secret.save(update_fields=["is_active", "retired_at"])
+    return secret
+
+
+def active_secrets(system: ExternalSystem) -> list[str]:
+    return list(system.secrets.filter(is_active=True).values_list("secret", flat=True))
+
+
+def get_system_for_kind(kind: str) -> ExternalSystem:
+    """The active system of a kind (the first by slug when several are configured)."""
+    system = ExternalSystem.objects.filter(kind=kind, is_active=True).order_by("slug").first()
+    if system is None:
+        raise DomainError(f"no active {kind} system is configured", kind=kind)
+    return system

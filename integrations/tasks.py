@@ -1,0 +1,33 @@
+"""Thin Celery entry points: parse ids, call one service. Retries live in the database
+(``next_attempt_at``) and the sweeper, not in far-future Celery countdowns."""
+
+import uuid
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True)
+def process_inbound_event_task(event_id: int) -> None:
+    from integrations.services.inbox import process_inbound_event
+
+    process_inbound_event(event_id=int(event_id))
+
+
+@shared_task(acks_late=True)
+def dispatch_outbox_message_task(message_id: str) -> None:
+    from integrations.services.outbox import dispatch_outbox_message
+
+    dispatch_outbox_message(message_id=uuid.UUID(message_id))
+
+
+@shared_task(acks_late=True)
+def sweep_due_work_task() -> dict:
+    from integrations.services.sweeper import sweep_due_work
+
+    return sweep_due_work()
+
+
+@shared_task
+def ping_task() -> str:
+    """Canary: answers when a worker consumes (readiness checks)."""
+    return "pong"

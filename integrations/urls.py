@@ -1,0 +1,9 @@
+from django.urls import path
+
+from integrations import views
+
+app_name = "integrations"
+
+urlpatterns = [
+    path("traces/<str:trace_id>/", views.trace_detail, name="trace_detail"),
+]

@@ -1,0 +1,166 @@
+"""JSON Schemas of the inbound event types of CONTRACT.md §1, and each type's source object key.
+
+Decimal values travel as strings (``"7.50"``); a JSON number there fails the schema. The custom
+keyword ``decimalRange`` bounds such strings (``{"gt": "0", "lte": "24"}``).
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from jsonschema import Draft202012Validator, ValidationError, validators
+
+DECIMAL = {"type": "string", "pattern": r"^-?\d{1,15}(\.\d{1,6})?$"}
+MONEY = DECIMAL
+ID = {"type": "string", "minLength": 1, "maxLength": 120}
+DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+DATETIME = {"type": "string", "format": "date-time", "minLength": 10}
+COUNTRY = {"type": "string", "pattern": "^[A-Z]{2}$"}
+CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$"}
+EMAIL = {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}
+
+
+def nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(required: dict, optional: dict | None = None) -> dict:
+    return {
+        "type": "object",
+        "required": list(required),
+        "properties": {**required, **(optional or {})},
+    }
+
+
+ADDRESS = obj(
+    {"line1": {"type": "string"}, "city": {"type": "string"}, "country": COUNTRY},
+    {"line2": nullable({"type": "string"}), "region": nullable({"type": "string"}),
+     "postal_code": nullable({"type": "string"})},
+)
+
+DATA_SCHEMAS: dict[str, dict] = {
+    "crm.account.upserted": obj(
+        {"account_id": ID, "name": {"type": "string", "minLength": 1}, "updated_at": DATETIME},
+        {"website": nullable({"type": "string"}), "industry": nullable({"type": "string"}),
+         "phone": nullable({"type": "string"}), "parent_account_id": nullable(ID),
+         "owner_email": nullable(EMAIL), "billing_country": nullable(COUNTRY)},
+    ),
+    "crm.contact.upserted": obj(
+        {"contact_id": ID, "account_id": ID, "last_name": {"type": "string"}, "updated_at": DATETIME},
+        {"first_name": nullable({"type": "string"}), "email": nullable(EMAIL),
+         "phone": nullable({"type": "string"}), "title": nullable({"type": "string"}),
+         "is_billing_contact": {"type": "boolean"}},
+    ),
+    "crm.opportunity.closed_won": obj(
+        {"opportunity_id": ID, "account_id": ID, "name": {"type": "string"}, "close_date": DATE,
+         "amount": MONEY, "currency": CURRENCY, "legal_entity": ID,
+         "billing_model": {"enum": ["time_and_materials", "fixed_fee", "retainer"]},
+         "start_date": DATE, "end_date": DATE, "tax_jurisdiction": ID, "project_template": ID},
+        {"rate_card": nullable(ID), "not_to_exceed": nullable(MONEY), "po_number": nullable({"type": "string"}),
+         "payment_terms": nullable({"type": "string"}),
+         "milestones": {"type": "array", "items": obj({"name": {"type": "string"}, "amount": MONEY},
+                                                      {"due_date": nullable(DATE)})},
+         "retainer": nullable(obj({"monthly_amount": MONEY, "included_hours": DECIMAL}))},
+    ),
+    "psa.project.updated": obj(
+        {"project_id": ID, "status": {"enum": ["active", "on_hold", "closed"]},
+         "phases": {"type": "array", "items": obj(
+             {"code": ID, "status": {"enum": ["open", "closed"]}}, {"name": {"type": "string"}})},
+         "updated_at": DATETIME},
+        {"opportunity_id": nullable(ID)},
+    ),
+    "psa.time_entry.approved": obj(
+        {"time_entry_id": ID, "project_id": ID, "phase_code": ID, "person_email": EMAIL, "role": ID,
+         "work_date": DATE, "hours": {**DECIMAL, "decimalRange": {"gt": "0", "lte": "24"}},
+         "billable": {"type": "boolean"}, "category": ID, "approved_at": DATETIME},
+        {"bill_rate": nullable({**DECIMAL, "decimalRange": {"gte": "0"}}),
+         "notes": nullable({"type": "string"}), "approved_by": nullable({"type": "string"})},
+    ),
+    "psa.time_entry.retracted": obj(
+        {"time_entry_id": ID, "retracted_at": DATETIME}, {"reason": nullable({"type": "string"})}
+    ),
+    "psa.milestone.completed": obj(
+        {"project_id": ID, "milestone_name": {"type": "string", "minLength": 1}, "completed_on": DATE}
+    ),
+    "erp.customer.upserted": obj(
+        {"customer_id": ID, "legal_name": {"type": "string", "minLength": 1}, "legal_entity": ID,
+         "updated_at": DATETIME},
+        {"crm_account_id": nullable(ID), "bill_to": nullable(ADDRESS), "payment_terms": nullable(ID),
+         "currency": nullable(CURRENCY), "tax_id": nullable({"type": "string"}),
+         "tax_jurisdiction": nullable(ID)},
+    ),
+    "erp.invoice.status_changed": obj(
+        {"invoice_id": ID, "status": {"enum": ["posted", "sent", "partially_paid", "paid", "void"]},
+         "total": MONEY, "amount_due": MONEY, "currency": CURRENCY, "changed_at": DATETIME},
+        {"number": nullable({"type": "string"})},
+    ),
+}
+
+# The source object each event is about: events of one object are applied in timestamp order.
+OBJECT_KEYS = {
+    "crm.account.upserted": lambda d: f"account:{d['account_id']}",
+    "crm.contact.upserted": lambda d: f"contact:{d['contact_id']}",
+    "crm.opportunity.closed_won": lambda d: f"opportunity:{d['opportunity_id']}",
+    "psa.project.updated": lambda d: f"project:{d['project_id']}",
+    "psa.time_entry.approved": lambda d: f"time_entry:{d['time_entry_id']}",
+    "psa.time_entry.retracted": lambda d: f"time_entry:{d['time_entry_id']}",
+    "psa.milestone.completed": lambda d: f"milestone:{d['project_id']}:{d['milestone_name']}",
+    "erp.customer.upserted": lambda d: f"customer:{d['customer_id']}",
+    "erp.invoice.status_changed": lambda d: f"invoice:{d['invoice_id']}",
+}
+
+ENVELOPE_SCHEMA = {
+    "type": "object",
+    "required": ["type", "timestamp", "data"],
+    "properties": {"type": {"type": "string"}, "timestamp": DATETIME, "data": {"type": "object"}},
+}
+
+
+def _decimal_range(validator, bounds, instance, schema):
+    if not isinstance(instance, str):
+        return
+    try:
+        value = Decimal(instance)
+    except InvalidOperation:
+        return  # the pattern reports it
+    checks = {
+        "gt": (lambda b: value > b, "greater than"),
+        "gte": (lambda b: value >= b, "at least"),
+        "lt": (lambda b: value < b, "less than"),
+        "lte": (lambda b: value <= b, "at most"),
+    }
+    for name, bound in bounds.items():
+        test, words = checks[name]
+        if not test(Decimal(bound)):
+            yield ValidationError(f"{instance!r} must be {words} {bound}")
+
+
+_Validator = validators.extend(Draft202012Validator, {"decimalRange": _decimal_range})
+_VALIDATORS = {event_type: _Validator(schema) for event_type, schema in DATA_SCHEMAS.items()}
+
+
+def full_schema(event_type: str) -> dict:
+    """The JSON Schema of a whole delivery body of ``event_type`` (served to integrators)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": event_type,
+        "type": "object",
+        "required": ["type", "timestamp", "data"],
+        "properties": {
+            "type": {"const": event_type},
+            "timestamp": DATETIME,
+            "data": DATA_SCHEMAS[event_type],
+        },
+    }
+
+
+def validate_data(event_type: str, data: object) -> dict[str, list[str]]:
+    """Field errors of ``data`` for ``event_type``: {"data.hours": ["..."]}; empty when valid."""
+    errors: dict[str, list[str]] = {}
+    for error in sorted(_VALIDATORS[event_type].iter_errors(data), key=lambda e: list(e.path)):
+        path = ".".join(["data", *(str(p) for p in error.absolute_path)])
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else ""
+            path = f"{path}.{missing}" if missing else path
+            errors.setdefault(path, []).append("This field is required.")
+        else:
+            errors.setdefault(path, []).append(error.message)
+    return errors
