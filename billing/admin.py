@@ -6,8 +6,16 @@ from billing.models import TimeEntry
 
 @admin.register(TimeEntry)
 class TimeEntryAdmin(SimpleHistoryAdmin):
-    list_display = ["psa_time_entry_id", "psa_project_id", "person_email", "role", "work_date", "hours",
-                    "status", "trace_id"]
+    list_display = [
+        "psa_time_entry_id",
+        "psa_project_id",
+        "person_email",
+        "role",
+        "work_date",
+        "hours",
+        "status",
+        "trace_id",
+    ]
     list_filter = ["status", "is_billable", "category", ("work_date", admin.DateFieldListFilter)]
     search_fields = ["psa_time_entry_id", "psa_project_id", "person_email", "trace_id"]
     readonly_fields = ["trace_id", "created_at", "updated_at"]

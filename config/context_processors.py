@@ -14,6 +14,12 @@ def navigation(request) -> dict:
         if item.roles and not has_role(user, *item.roles):
             continue
         url = reverse(item.url_name, args=item.url_args)
-        items.append({"label": item.label, "url": url, "badge": item.badge(user) if item.badge else None,
-                      "active": request.path.startswith(url)})
+        items.append(
+            {
+                "label": item.label,
+                "url": url,
+                "badge": item.badge(user) if item.badge else None,
+                "active": request.path.startswith(url),
+            }
+        )
     return {"nav_items": items, "user_roles": sorted(user_roles(user))}

@@ -10,7 +10,9 @@ def role_permission(*roles: str) -> type[BasePermission]:
         message = f"requires one of the roles: {', '.join(roles)}"
 
         def has_permission(self, request, view) -> bool:
-            return bool(request.user and request.user.is_authenticated and has_role(request.user, *roles))
+            return bool(
+                request.user and request.user.is_authenticated and has_role(request.user, *roles)
+            )
 
     HasRole.__name__ = f"HasRole_{'_'.join(roles)}"
     return HasRole

@@ -2,7 +2,13 @@
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-ADMIN, FINANCE, PMO, OPERATIONS, INTEGRATION = "admin", "finance", "pmo", "operations", "integration"
+ADMIN, FINANCE, PMO, OPERATIONS, INTEGRATION = (
+    "admin",
+    "finance",
+    "pmo",
+    "operations",
+    "integration",
+)
 ROLES = (ADMIN, FINANCE, PMO, OPERATIONS, INTEGRATION)
 
 

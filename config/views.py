@@ -35,7 +35,9 @@ def _broker() -> dict:
 
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
-        return {"transport": conn.transport_cls if isinstance(conn.transport_cls, str) else "custom"}
+        return {
+            "transport": conn.transport_cls if isinstance(conn.transport_cls, str) else "custom"
+        }
 
 
 def _workers() -> dict:
@@ -53,14 +55,19 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if settings.READYZ_PING_WORKERS:
         checks["workers"] = _check(_workers)
     ready = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503)
+    return JsonResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status=200 if ready else 503,
+    )
 
 
 @login_required
 def home(request: HttpRequest):
     """The home dashboard: panels registered by the apps, the ones this user may see."""
     shown = []
-    for panel in sorted((p for p in panels.values() if p.dashboard == "home"), key=lambda p: p.order):
+    for panel in sorted(
+        (p for p in panels.values() if p.dashboard == "home"), key=lambda p: p.order
+    ):
         if panel.roles and not has_role(request.user, *panel.roles):
             continue
         shown.append({"panel": panel, "data": panel.compute(user=request.user)})

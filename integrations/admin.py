@@ -25,8 +25,11 @@ from integrations.services.outbox import replay_outbox_message
 def trace_link(obj) -> str:
     if not obj.trace_id:
         return "-"
-    return format_html('<a href="{}">{}</a>', reverse("integrations:trace_detail", args=[obj.trace_id]),
-                       obj.trace_id[:12])
+    return format_html(
+        '<a href="{}">{}</a>',
+        reverse("integrations:trace_detail", args=[obj.trace_id]),
+        obj.trace_id[:12],
+    )
 
 
 class WebhookSecretInline(admin.TabularInline):
@@ -56,13 +59,29 @@ class ExternalSystemAdmin(SimpleHistoryAdmin):
 
 @admin.register(CircuitBreaker)
 class CircuitBreakerAdmin(SimpleHistoryAdmin):
-    list_display = ["system", "state", "consecutive_failures", "opened_at", "changed_at", "failure_threshold",
-                    "recovery_seconds"]
+    list_display = [
+        "system",
+        "state",
+        "consecutive_failures",
+        "opened_at",
+        "changed_at",
+        "failure_threshold",
+        "recovery_seconds",
+    ]
     list_filter = ["state"]
     search_fields = ["system__slug"]
     list_select_related = ["system"]
-    readonly_fields = ["state", "consecutive_failures", "window_started_at", "window_calls", "window_failures",
-                       "opened_at", "probe_started_at", "last_failure", "changed_at"]
+    readonly_fields = [
+        "state",
+        "consecutive_failures",
+        "window_started_at",
+        "window_calls",
+        "window_failures",
+        "opened_at",
+        "probe_started_at",
+        "last_failure",
+        "changed_at",
+    ]
     actions = ["open_breakers", "close_breakers"]
 
     @admin.action(description="Open selected breakers (stop calling)")
@@ -80,8 +99,16 @@ class CircuitBreakerAdmin(SimpleHistoryAdmin):
 
 @admin.register(InboundEvent)
 class InboundEventAdmin(admin.ModelAdmin):
-    list_display = ["webhook_id", "system", "event_type", "status", "occurred_at", "received_at", "attempts",
-                    "trace"]
+    list_display = [
+        "webhook_id",
+        "system",
+        "event_type",
+        "status",
+        "occurred_at",
+        "received_at",
+        "attempts",
+        "trace",
+    ]
     list_filter = ["status", "system", "event_type"]
     search_fields = ["webhook_id", "trace_id", "object_key"]
     list_select_related = ["system"]
@@ -111,7 +138,16 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
-    list_display = ["kind", "system", "status", "attempts", "next_attempt_at", "created_at", "sent_at", "trace"]
+    list_display = [
+        "kind",
+        "system",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "sent_at",
+        "trace",
+    ]
     list_filter = ["status", "system", "kind", "error_class"]
     search_fields = ["idempotency_key", "trace_id", "object_key", "external_id"]
     list_select_related = ["system"]
@@ -131,7 +167,15 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
 @admin.register(RejectedDelivery)
 class RejectedDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["received_at", "system_slug", "reason", "detail", "webhook_id", "body_size", "remote_addr"]
+    list_display = [
+        "received_at",
+        "system_slug",
+        "reason",
+        "detail",
+        "webhook_id",
+        "body_size",
+        "remote_addr",
+    ]
     list_filter = ["reason", "system_slug"]
     search_fields = ["webhook_id", "detail"]
     readonly_fields = [f.name for f in RejectedDelivery._meta.fields]
@@ -139,7 +183,14 @@ class RejectedDeliveryAdmin(admin.ModelAdmin):
 
 @admin.register(ExternalRef)
 class ExternalRefAdmin(SimpleHistoryAdmin):
-    list_display = ["system", "object_type", "external_id", "content_type", "object_id", "created_at"]
+    list_display = [
+        "system",
+        "object_type",
+        "external_id",
+        "content_type",
+        "object_id",
+        "created_at",
+    ]
     list_filter = ["system", "object_type"]
     search_fields = ["external_id", "object_id", "trace_id"]
     list_select_related = ["system", "content_type"]
@@ -147,8 +198,16 @@ class ExternalRefAdmin(SimpleHistoryAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin):
-    list_display = ["system", "kind", "status", "started_at", "finished_at", "read_count", "changed_count",
-                    "failed_count"]
+    list_display = [
+        "system",
+        "kind",
+        "status",
+        "started_at",
+        "finished_at",
+        "read_count",
+        "changed_count",
+        "failed_count",
+    ]
     list_filter = ["status", "system", "kind"]
     search_fields = ["trace_id"]
     list_select_related = ["system"]

@@ -44,9 +44,13 @@ def acquire_permit(*, system_id: int) -> Permit:
     reopen_at = (breaker.opened_at or now) + timedelta(seconds=breaker.recovery_seconds)
     if breaker.state == CircuitBreaker.State.OPEN and now < reopen_at:
         return Permit(allowed=False, retry_at=reopen_at)
-    probe_busy = breaker.probe_started_at and now < breaker.probe_started_at + timedelta(seconds=PROBE_LEASE_SECONDS)
+    probe_busy = breaker.probe_started_at and now < breaker.probe_started_at + timedelta(
+        seconds=PROBE_LEASE_SECONDS
+    )
     if breaker.state == CircuitBreaker.State.HALF_OPEN and probe_busy:
-        return Permit(allowed=False, retry_at=now + timedelta(seconds=max(1, breaker.recovery_seconds // 2)))
+        return Permit(
+            allowed=False, retry_at=now + timedelta(seconds=max(1, breaker.recovery_seconds // 2))
+        )
     CircuitBreaker.objects.filter(pk=breaker.pk).update(
         state=CircuitBreaker.State.HALF_OPEN, probe_started_at=now, changed_at=now
     )
@@ -66,11 +70,22 @@ def record_success(*, system_id: int) -> None:
     breaker = _locked(system_id)
     now = timezone.now()
     started, calls, failures = _roll_window(breaker, now)
-    changes = dict(consecutive_failures=0, window_started_at=started, window_calls=calls + 1,
-                   window_failures=failures)
+    changes = {
+        "consecutive_failures": 0,
+        "window_started_at": started,
+        "window_calls": calls + 1,
+        "window_failures": failures,
+    }
     if breaker.state != CircuitBreaker.State.CLOSED:
-        changes.update(state=CircuitBreaker.State.CLOSED, opened_at=None, probe_started_at=None,
-                       changed_at=now, window_started_at=now, window_calls=1, window_failures=0)
+        changes.update(
+            state=CircuitBreaker.State.CLOSED,
+            opened_at=None,
+            probe_started_at=None,
+            changed_at=now,
+            window_started_at=now,
+            window_calls=1,
+            window_failures=0,
+        )
         logger.info("breaker.closed", extra={"system_id": system_id})
     CircuitBreaker.objects.filter(pk=breaker.pk).update(**changes)
 
@@ -83,21 +98,30 @@ def record_failure(*, system_id: int, error: str) -> str:
     started, calls, failures = _roll_window(breaker, now)
     consecutive = breaker.consecutive_failures + 1
     calls, failures = calls + 1, failures + 1
-    rate_tripped = calls >= breaker.min_calls_in_window and failures / calls >= float(breaker.error_rate_threshold)
+    rate_tripped = calls >= breaker.min_calls_in_window and failures / calls >= float(
+        breaker.error_rate_threshold
+    )
     should_open = (
         breaker.state == CircuitBreaker.State.HALF_OPEN
         or consecutive >= breaker.failure_threshold
         or rate_tripped
     )
-    changes = dict(consecutive_failures=consecutive, window_started_at=started, window_calls=calls,
-                   window_failures=failures, last_failure=error[:2000])
+    changes = {
+        "consecutive_failures": consecutive,
+        "window_started_at": started,
+        "window_calls": calls,
+        "window_failures": failures,
+        "last_failure": error[:2000],
+    }
     state = breaker.state
     if should_open:
         state = CircuitBreaker.State.OPEN
         changes.update(state=state, opened_at=now, probe_started_at=None)
         if breaker.state != CircuitBreaker.State.OPEN:
             changes["changed_at"] = now
-            logger.warning("breaker.opened", extra={"system_id": system_id, "consecutive": consecutive})
+            logger.warning(
+                "breaker.opened", extra={"system_id": system_id, "consecutive": consecutive}
+            )
     CircuitBreaker.objects.filter(pk=breaker.pk).update(**changes)
     return state
 
@@ -108,8 +132,11 @@ def force_state(*, system_id: int, state: str) -> CircuitBreaker:
     breaker = _locked(system_id)
     now = timezone.now()
     CircuitBreaker.objects.filter(pk=breaker.pk).update(
-        state=state, opened_at=now if state == CircuitBreaker.State.OPEN else None,
-        consecutive_failures=0, probe_started_at=None, changed_at=now,
+        state=state,
+        opened_at=now if state == CircuitBreaker.State.OPEN else None,
+        consecutive_failures=0,
+        probe_started_at=None,
+        changed_at=now,
     )
     breaker.refresh_from_db()
     return breaker

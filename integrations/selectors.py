@@ -11,13 +11,19 @@ def list_events() -> QuerySet[InboundEvent]:
 
 
 def list_outbox_messages() -> QuerySet[OutboxMessage]:
-    return OutboxMessage.objects.select_related("system").prefetch_related("delivery_attempts").order_by(
-        "-created_at", "-pk"
+    return (
+        OutboxMessage.objects.select_related("system")
+        .prefetch_related("delivery_attempts")
+        .order_by("-created_at", "-pk")
     )
 
 
 def list_trace_steps(*, trace_id: str) -> QuerySet[TraceStep]:
-    return TraceStep.objects.filter(trace_id=trace_id).select_related("content_type").order_by("at", "id")
+    return (
+        TraceStep.objects.filter(trace_id=trace_id)
+        .select_related("content_type")
+        .order_by("at", "id")
+    )
 
 
 def list_refs_of(obj) -> QuerySet[ExternalRef]:
@@ -29,7 +35,9 @@ def list_refs_of(obj) -> QuerySet[ExternalRef]:
 def list_traces_of(obj) -> list[str]:
     """Trace ids that touched ``obj`` (newest first): links from a record to its stories."""
     rows = (
-        TraceStep.objects.filter(content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk))
+        TraceStep.objects.filter(
+            content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk)
+        )
         .order_by("-at")
         .values_list("trace_id", flat=True)
     )

@@ -97,7 +97,9 @@ def record_trace_step(
     )
 
 
-def record_touched(obj: models.Model, *, action: str, summary: str | None = None, detail: dict | None = None) -> None:
+def record_touched(
+    obj: models.Model, *, action: str, summary: str | None = None, detail: dict | None = None
+) -> None:
     """Record that the current trace wrote ``obj`` (created, updated, deleted …)."""
     record_trace_step(
         kind="record",

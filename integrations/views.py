@@ -12,5 +12,8 @@ def trace_detail(request: HttpRequest, trace_id: str) -> HttpResponse:
     if not steps:
         raise Http404("no such trace")
     started = steps[0].at
-    rows = [{"step": step, "offset_ms": int((step.at - started).total_seconds() * 1000)} for step in steps]
+    rows = [
+        {"step": step, "offset_ms": int((step.at - started).total_seconds() * 1000)}
+        for step in steps
+    ]
     return render(request, "integrations/trace_detail.html", {"trace_id": trace_id, "rows": rows})

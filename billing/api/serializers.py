@@ -9,6 +9,21 @@ class TimeEntryOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TimeEntry
-        fields = ["id", "psa_time_entry_id", "project", "phase_code", "person_email", "role", "work_date",
-                  "hours", "billable", "category", "psa_bill_rate", "notes", "approved_at", "approved_by",
-                  "status", "trace_id"]
+        fields = [
+            "id",
+            "psa_time_entry_id",
+            "project",
+            "phase_code",
+            "person_email",
+            "role",
+            "work_date",
+            "hours",
+            "billable",
+            "category",
+            "psa_bill_rate",
+            "notes",
+            "approved_at",
+            "approved_by",
+            "status",
+            "trace_id",
+        ]

@@ -26,7 +26,9 @@ class TimeEntry(models.Model):
     notes = models.TextField(blank=True)
     approved_at = models.DateTimeField()
     approved_by = models.CharField(max_length=200, blank=True)
-    status = models.CharField(max_length=15, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    status = models.CharField(
+        max_length=15, choices=Status.choices, default=Status.RECEIVED, db_index=True
+    )
     trace_id = models.CharField(max_length=32, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -9,9 +9,24 @@ class InboundEventOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = InboundEvent
-        fields = ["id", "system", "webhook_id", "type", "status", "occurred_at", "object_key", "payload",
-                  "error", "error_details", "attempts", "next_attempt_at", "trace_id", "received_at",
-                  "processed_at", "replay_count"]
+        fields = [
+            "id",
+            "system",
+            "webhook_id",
+            "type",
+            "status",
+            "occurred_at",
+            "object_key",
+            "payload",
+            "error",
+            "error_details",
+            "attempts",
+            "next_attempt_at",
+            "trace_id",
+            "received_at",
+            "processed_at",
+            "replay_count",
+        ]
 
 
 class DeliveryAttemptOutputSerializer(serializers.ModelSerializer):
@@ -26,9 +41,27 @@ class OutboxMessageOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OutboxMessage
-        fields = ["id", "system", "kind", "object_key", "status", "idempotency_key", "attempts", "max_attempts",
-                  "next_attempt_at", "last_error", "error_class", "external_id", "trace_id", "created_at",
-                  "sent_at", "dead_at", "replay_count", "payload", "attempts_history"]
+        fields = [
+            "id",
+            "system",
+            "kind",
+            "object_key",
+            "status",
+            "idempotency_key",
+            "attempts",
+            "max_attempts",
+            "next_attempt_at",
+            "last_error",
+            "error_class",
+            "external_id",
+            "trace_id",
+            "created_at",
+            "sent_at",
+            "dead_at",
+            "replay_count",
+            "payload",
+            "attempts_history",
+        ]
 
 
 class TraceStepOutputSerializer(serializers.ModelSerializer):
@@ -39,4 +72,8 @@ class TraceStepOutputSerializer(serializers.ModelSerializer):
         fields = ["at", "kind", "action", "summary", "subject_type", "object_id", "detail"]
 
     def get_subject_type(self, step: TraceStep) -> str:
-        return f"{step.content_type.app_label}.{step.content_type.model}" if step.content_type_id else ""
+        return (
+            f"{step.content_type.app_label}.{step.content_type.model}"
+            if step.content_type_id
+            else ""
+        )

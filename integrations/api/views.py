@@ -87,7 +87,9 @@ class TraceDetailView(APIView):
         steps = selectors.list_trace_steps(trace_id=trace_id)
         if not steps.exists():
             raise Http404
-        return Response({"trace_id": trace_id, "steps": TraceStepOutputSerializer(steps, many=True).data})
+        return Response(
+            {"trace_id": trace_id, "steps": TraceStepOutputSerializer(steps, many=True).data}
+        )
 
 
 class WebhookSchemaView(APIView):
@@ -97,4 +99,6 @@ class WebhookSchemaView(APIView):
     authentication_classes = []
 
     def get(self, request: Request) -> Response:
-        return Response({event_type: full_schema(event_type) for event_type in sorted(DATA_SCHEMAS)})
+        return Response(
+            {event_type: full_schema(event_type) for event_type in sorted(DATA_SCHEMAS)}
+        )

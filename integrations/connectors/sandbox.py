@@ -42,17 +42,23 @@ class SandboxConnector(Connector):
             self._inject_faults(operation)
         except Exception as exc:
             SandboxCall.objects.create(
-                system=self.system, operation=operation, idempotency_key=idempotency_key,
+                system=self.system,
+                operation=operation,
+                idempotency_key=idempotency_key,
                 outcome=type(exc).__name__,
             )
             raise
         record, created = self._store(operation, payload, idempotency_key)
         SandboxCall.objects.create(
-            system=self.system, operation=operation, idempotency_key=idempotency_key,
+            system=self.system,
+            operation=operation,
+            idempotency_key=idempotency_key,
             outcome="created" if created else "repeat",
         )
         if created and _rng.random() < float(self.faults.get("answer_lost_rate", 0)):
-            raise RetryableError("connection reset after the peer committed (sandbox answer_lost_rate)")
+            raise RetryableError(
+                "connection reset after the peer committed (sandbox answer_lost_rate)"
+            )
         return DeliveryResult(external_id=record.external_id, data={"sandbox_record": record.pk})
 
     def _inject_faults(self, operation: str) -> None:
@@ -68,7 +74,9 @@ class SandboxConnector(Connector):
         if operation in faults.get("permanent_operations", []):
             raise PermanentError(f"422 Unprocessable Entity: {operation} refused (sandbox)")
         if _rng.random() < float(faults.get("rate_limit_rate", 0)):
-            raise RateLimited("429 Too Many Requests (sandbox)", retry_after=float(faults.get("retry_after", 5)))
+            raise RateLimited(
+                "429 Too Many Requests (sandbox)", retry_after=float(faults.get("retry_after", 5))
+            )
         if _rng.random() < float(faults.get("timeout_rate", 0)):
             raise RetryableError("timed out waiting for the peer (sandbox)")
         if _rng.random() < float(faults.get("error_rate", 0)):
@@ -77,7 +85,9 @@ class SandboxConnector(Connector):
     def _store(self, operation: str, payload: dict, idempotency_key: str):
         from integrations.models import SandboxRecord
 
-        existing = SandboxRecord.objects.filter(system=self.system, idempotency_key=idempotency_key).first()
+        existing = SandboxRecord.objects.filter(
+            system=self.system, idempotency_key=idempotency_key
+        ).first()
         if existing:
             return existing, False
         object_type = operation.split(".")[1]
@@ -87,12 +97,18 @@ class SandboxConnector(Connector):
         try:
             with transaction.atomic():
                 record = SandboxRecord.objects.create(
-                    system=self.system, operation=operation, object_type=object_type,
-                    external_id=external_id, idempotency_key=idempotency_key, data=payload,
+                    system=self.system,
+                    operation=operation,
+                    object_type=object_type,
+                    external_id=external_id,
+                    idempotency_key=idempotency_key,
+                    data=payload,
                 )
         except IntegrityError:
             # Another worker delivered the same key at the same moment: the first one wins.
-            return SandboxRecord.objects.get(system=self.system, idempotency_key=idempotency_key), False
+            return SandboxRecord.objects.get(
+                system=self.system, idempotency_key=idempotency_key
+            ), False
         return record, True
 
     def fetch_changed(self, object_type: str, since) -> list[dict]:

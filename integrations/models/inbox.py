@@ -17,23 +17,31 @@ class InboundEvent(models.Model):
         DEAD = "dead", "Dead (retries exhausted)"
         REJECTED = "rejected", "Rejected (format or schema)"
 
-    system = models.ForeignKey("integrations.ExternalSystem", on_delete=models.PROTECT, related_name="events")
+    system = models.ForeignKey(
+        "integrations.ExternalSystem", on_delete=models.PROTECT, related_name="events"
+    )
     webhook_id = models.CharField(max_length=200)
     event_type = models.CharField(max_length=80, blank=True, db_index=True)
     occurred_at = models.DateTimeField(null=True, blank=True, help_text="The envelope timestamp.")
     object_key = models.CharField(
-        max_length=200, blank=True, db_index=True,
+        max_length=200,
+        blank=True,
+        db_index=True,
         help_text="The source object this event is about; events of one object apply in order.",
     )
     payload = models.JSONField(null=True, blank=True)
     raw_body = models.TextField(blank=True, help_text="Kept when the body was not valid JSON.")
     signature_valid = models.BooleanField(default=True)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.RECEIVED, db_index=True
+    )
     error = models.TextField(blank=True)
     error_details = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="Last time a task was queued for it.")
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last time a task was queued for it."
+    )
     trace_id = models.CharField(max_length=32, db_index=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -42,7 +50,9 @@ class InboundEvent(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["system", "webhook_id"], name="uniq_inbound_event_per_system")
+            models.UniqueConstraint(
+                fields=["system", "webhook_id"], name="uniq_inbound_event_per_system"
+            )
         ]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
 
@@ -66,7 +76,10 @@ class RejectedDelivery(models.Model):
         RATE_LIMITED = "rate_limited", "Rate limited"
 
     system = models.ForeignKey(
-        "integrations.ExternalSystem", null=True, blank=True, on_delete=models.SET_NULL,
+        "integrations.ExternalSystem",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="rejected_deliveries",
     )
     system_slug = models.CharField(max_length=80)

@@ -17,20 +17,28 @@ class OutboxMessage(models.Model):
         DEAD = "dead", "Dead (needs a person)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    system = models.ForeignKey("integrations.ExternalSystem", on_delete=models.PROTECT, related_name="outbox")
+    system = models.ForeignKey(
+        "integrations.ExternalSystem", on_delete=models.PROTECT, related_name="outbox"
+    )
     kind = models.CharField(max_length=80, db_index=True, help_text="e.g. erp.time_entry.record")
     object_key = models.CharField(
-        max_length=200, blank=True, db_index=True,
+        max_length=200,
+        blank=True,
+        db_index=True,
         help_text="The external object this is about; messages of one object are sent in order.",
     )
     payload = models.JSONField(default=dict)
     idempotency_key = models.CharField(max_length=200, unique=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=8)
     next_attempt_at = models.DateTimeField(db_index=True)
     claim_token = models.UUIDField(null=True, blank=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="Last time a task was queued for it.")
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last time a task was queued for it."
+    )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     error_class = models.CharField(max_length=20, blank=True)
@@ -41,7 +49,9 @@ class OutboxMessage(models.Model):
     object_id = models.CharField(max_length=64, blank=True)
     local_object = GenericForeignKey("content_type", "object_id")
     external_object_type = models.CharField(
-        max_length=60, blank=True, help_text="Recorded as an ExternalRef of the local object on success."
+        max_length=60,
+        blank=True,
+        help_text="Recorded as an ExternalRef of the local object on success.",
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -72,13 +82,17 @@ class DeliveryAttempt(models.Model):
         DEFERRED = "deferred", "Deferred: breaker open"
         STALE = "stale", "Finished after its claim was rescued (ignored)"
 
-    message = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="delivery_attempts")
+    message = models.ForeignKey(
+        OutboxMessage, on_delete=models.CASCADE, related_name="delivery_attempts"
+    )
     number = models.PositiveIntegerField()
     started_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField(default=0)
     outcome = models.CharField(max_length=15, choices=Outcome.choices)
     error = models.TextField(blank=True)
-    replay_round = models.PositiveIntegerField(default=0, help_text="0 before any replay, 1 after the first …")
+    replay_round = models.PositiveIntegerField(
+        default=0, help_text="0 before any replay, 1 after the first …"
+    )
 
     class Meta:
         ordering = ["started_at", "id"]
@@ -95,7 +109,9 @@ class SyncRun(models.Model):
         FINISHED = "finished", "Finished"
         FAILED = "failed", "Failed"
 
-    system = models.ForeignKey("integrations.ExternalSystem", on_delete=models.CASCADE, related_name="sync_runs")
+    system = models.ForeignKey(
+        "integrations.ExternalSystem", on_delete=models.CASCADE, related_name="sync_runs"
+    )
     kind = models.CharField(max_length=60)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField(auto_now_add=True)

@@ -8,7 +8,9 @@ class SandboxRecord(models.Model):
     result and exactly-once is observable by counting rows.
     """
 
-    system = models.ForeignKey("integrations.ExternalSystem", on_delete=models.CASCADE, related_name="sandbox_records")
+    system = models.ForeignKey(
+        "integrations.ExternalSystem", on_delete=models.CASCADE, related_name="sandbox_records"
+    )
     operation = models.CharField(max_length=80)
     object_type = models.CharField(max_length=60)
     external_id = models.CharField(max_length=120, db_index=True)
@@ -19,7 +21,9 @@ class SandboxRecord(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["system", "idempotency_key"], name="uniq_sandbox_effect")
+            models.UniqueConstraint(
+                fields=["system", "idempotency_key"], name="uniq_sandbox_effect"
+            )
         ]
 
     def __str__(self) -> str:
@@ -29,7 +33,9 @@ class SandboxRecord(models.Model):
 class SandboxCall(models.Model):
     """Every raw call a sandbox peer received, including failed and repeated ones."""
 
-    system = models.ForeignKey("integrations.ExternalSystem", on_delete=models.CASCADE, related_name="sandbox_calls")
+    system = models.ForeignKey(
+        "integrations.ExternalSystem", on_delete=models.CASCADE, related_name="sandbox_calls"
+    )
     operation = models.CharField(max_length=80)
     idempotency_key = models.CharField(max_length=200, db_index=True)
     outcome = models.CharField(max_length=40)

@@ -28,14 +28,18 @@ class ExternalSystem(models.Model):
     slug = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=120, blank=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    connector = models.CharField(max_length=20, choices=Connector.choices, default=Connector.SANDBOX)
+    connector = models.CharField(
+        max_length=20, choices=Connector.choices, default=Connector.SANDBOX
+    )
     base_url = models.URLField(blank=True)
     # Connector settings (credentials references, sandbox fault injection); never secrets in clear
     # for production peers: those come from the environment, named here.
     settings = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
     rate_limit_per_minute = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Webhook deliveries accepted per minute; empty: the default."
+        null=True,
+        blank=True,
+        help_text="Webhook deliveries accepted per minute; empty: the default.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -65,7 +69,9 @@ class WebhookSecret(models.Model):
     class Meta:
         ordering = ["system", "number"]
         constraints = [
-            models.UniqueConstraint(fields=["system", "number"], name="uniq_secret_number_per_system")
+            models.UniqueConstraint(
+                fields=["system", "number"], name="uniq_secret_number_per_system"
+            )
         ]
 
     def __str__(self) -> str:
@@ -119,10 +125,14 @@ class CircuitBreaker(models.Model):
         default=5, help_text="Consecutive failures that open the breaker."
     )
     error_rate_threshold = models.DecimalField(
-        max_digits=4, decimal_places=2, default="0.50",
+        max_digits=4,
+        decimal_places=2,
+        default="0.50",
         help_text="Share of failed calls in the window that opens the breaker (0-1).",
     )
-    window_seconds = models.PositiveIntegerField(default=60, help_text="Error-rate window, seconds.")
+    window_seconds = models.PositiveIntegerField(
+        default=60, help_text="Error-rate window, seconds."
+    )
     min_calls_in_window = models.PositiveIntegerField(
         default=20, help_text="Calls needed in the window before the error rate counts."
     )

@@ -17,7 +17,9 @@ class TraceStep(models.Model):
     trace_id = models.CharField(max_length=32, db_index=True)
     at = models.DateTimeField(db_index=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    action = models.CharField(max_length=60, help_text="e.g. received, created, updated, sent, failed")
+    action = models.CharField(
+        max_length=60, help_text="e.g. received, created, updated, sent, failed"
+    )
     summary = models.CharField(max_length=300)
     content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
     object_id = models.CharField(max_length=64, blank=True)

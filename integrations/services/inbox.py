@@ -32,15 +32,26 @@ class Receipt:
 
 
 def _reject(
-    *, system: ExternalSystem | None, slug: str, reason: str, detail: str, headers: dict, body: bytes,
-    remote_addr: str | None, keep_body: bool = True,
+    *,
+    system: ExternalSystem | None,
+    slug: str,
+    reason: str,
+    detail: str,
+    headers: dict,
+    body: bytes,
+    remote_addr: str | None,
+    keep_body: bool = True,
 ) -> None:
     RejectedDelivery.objects.create(
-        system=system, system_slug=slug[:80], reason=reason, detail=detail[:300],
+        system=system,
+        system_slug=slug[:80],
+        reason=reason,
+        detail=detail[:300],
         webhook_id=headers.get("webhook-id", "")[:200],
         headers={k: v[:200] for k, v in headers.items() if k in KEPT_HEADERS},
         body_excerpt=body[:2000].decode("utf-8", "replace") if keep_body else "",
-        body_size=len(body), remote_addr=remote_addr,
+        body_size=len(body),
+        remote_addr=remote_addr,
     )
     logger.warning("webhook.rejected", extra={"system": slug, "reason": reason, "detail": detail})
 
@@ -65,26 +76,48 @@ def _rate_limited(system: ExternalSystem) -> int | None:
     return None
 
 
-def receive_webhook(*, slug: str, headers: dict[str, str], body: bytes, remote_addr: str | None) -> Receipt:
+def receive_webhook(
+    *, slug: str, headers: dict[str, str], body: bytes, remote_addr: str | None
+) -> Receipt:
     """Verify, record and queue one delivery. Never raises for bad input: answers it."""
     headers = {k.lower(): v for k, v in headers.items()}
     system = ExternalSystem.objects.filter(slug=slug, is_active=True).first()
     reject = {"slug": slug, "headers": headers, "body": body, "remote_addr": remote_addr}
     if system is None:
-        _reject(system=None, reason=RejectedDelivery.Reason.UNKNOWN_SYSTEM, detail="unknown system",
-                keep_body=False, **reject)
+        _reject(
+            system=None,
+            reason=RejectedDelivery.Reason.UNKNOWN_SYSTEM,
+            detail="unknown system",
+            keep_body=False,
+            **reject,
+        )
         return Receipt(401, {"status": "rejected", "reason": f"unknown system {slug!r}"})
     if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
-        _reject(system=system, reason=RejectedDelivery.Reason.TOO_LARGE, keep_body=False,
-                detail=f"{len(body)} bytes > {settings.WEBHOOK_MAX_BODY_BYTES}", **reject)
-        return Receipt(413, {"status": "rejected", "reason": f"body over {settings.WEBHOOK_MAX_BODY_BYTES} bytes"})
+        _reject(
+            system=system,
+            reason=RejectedDelivery.Reason.TOO_LARGE,
+            keep_body=False,
+            detail=f"{len(body)} bytes > {settings.WEBHOOK_MAX_BODY_BYTES}",
+            **reject,
+        )
+        return Receipt(
+            413,
+            {"status": "rejected", "reason": f"body over {settings.WEBHOOK_MAX_BODY_BYTES} bytes"},
+        )
     retry_after = _rate_limited(system)
     if retry_after is not None:
-        return Receipt(429, {"status": "rejected", "reason": "too many requests"}, {"Retry-After": str(retry_after)})
+        return Receipt(
+            429,
+            {"status": "rejected", "reason": "too many requests"},
+            {"Retry-After": str(retry_after)},
+        )
     try:
         signatures.verify(
-            body=body, webhook_id=headers.get("webhook-id", ""), timestamp=headers.get("webhook-timestamp", ""),
-            signature=headers.get("webhook-signature", ""), secrets=system.active_secret_values(),
+            body=body,
+            webhook_id=headers.get("webhook-id", ""),
+            timestamp=headers.get("webhook-timestamp", ""),
+            signature=headers.get("webhook-signature", ""),
+            secrets=system.active_secret_values(),
             tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
         )
     except signatures.SignatureRejected as exc:
@@ -107,7 +140,10 @@ def _parse(body: bytes) -> tuple[dict | None, int, str, dict]:
     if event_type not in DATA_SCHEMAS:
         return payload, 400, f"unknown event type {event_type!r}", {}
     errors: dict[str, list[str]] = {}
-    if not isinstance(payload.get("timestamp"), str) or parse_datetime(payload["timestamp"]) is None:
+    if (
+        not isinstance(payload.get("timestamp"), str)
+        or parse_datetime(payload["timestamp"]) is None
+    ):
         errors["timestamp"] = ["An ISO 8601 date-time is required."]
     if not isinstance(payload.get("data"), dict):
         errors["data"] = ["An object is required."]
@@ -125,12 +161,20 @@ def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Re
     payload, status_code, reason, errors = _parse(body)
     event_type = (payload or {}).get("type") if isinstance((payload or {}).get("type"), str) else ""
     event = InboundEvent(
-        system=system, webhook_id=webhook_id[:200], event_type=event_type[:80], payload=payload,
+        system=system,
+        webhook_id=webhook_id[:200],
+        event_type=event_type[:80],
+        payload=payload,
         raw_body="" if payload is not None else body[:10000].decode("utf-8", "replace"),
-        trace_id=trace_id, enqueued_at=timezone.now(),
+        trace_id=trace_id,
+        enqueued_at=timezone.now(),
     )
     if status_code:
-        event.status, event.error, event.error_details = InboundEvent.Status.REJECTED, reason, errors
+        event.status, event.error, event.error_details = (
+            InboundEvent.Status.REJECTED,
+            reason,
+            errors,
+        )
     else:
         event.occurred_at = parse_datetime(payload["timestamp"])
         event.object_key = OBJECT_KEYS[event_type](payload["data"])[:200]
@@ -138,13 +182,21 @@ def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Re
         # INSERT … ON CONFLICT DO NOTHING, then read back: a row with another trace id is the
         # first delivery of this webhook-id, so this one is a duplicate (no exception, no work).
         InboundEvent.objects.bulk_create([event], ignore_conflicts=True)
-        stored = InboundEvent.objects.only("pk", "trace_id", "status").get(system=system, webhook_id=event.webhook_id)
+        stored = InboundEvent.objects.only("pk", "trace_id", "status").get(
+            system=system, webhook_id=event.webhook_id
+        )
         if stored.trace_id != trace_id:
-            return Receipt(200, {"id": webhook_id, "status": "duplicate", "trace_id": stored.trace_id})
+            return Receipt(
+                200, {"id": webhook_id, "status": "duplicate", "trace_id": stored.trace_id}
+            )
         with use_trace(trace_id):
-            record_trace_step(kind="event", action="received" if not status_code else "rejected",
-                              summary=f"{system.slug} {event_type or 'event'} {webhook_id}", subject=stored,
-                              detail={"reason": reason} if status_code else {})
+            record_trace_step(
+                kind="event",
+                action="received" if not status_code else "rejected",
+                summary=f"{system.slug} {event_type or 'event'} {webhook_id}",
+                subject=stored,
+                detail={"reason": reason} if status_code else {},
+            )
             if status_code:
                 for hook in rejection_hooks.values():
                     hook(stored)
@@ -161,7 +213,9 @@ def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Re
 def _apply_in_order(event: InboundEvent) -> bool:
     """Lock the source object's state; False when a newer event of it was already applied."""
     SourceObjectState.objects.get_or_create(system_id=event.system_id, object_key=event.object_key)
-    state = SourceObjectState.objects.select_for_update().get(system_id=event.system_id, object_key=event.object_key)
+    state = SourceObjectState.objects.select_for_update().get(
+        system_id=event.system_id, object_key=event.object_key
+    )
     if state.last_applied_at and event.occurred_at and event.occurred_at < state.last_applied_at:
         return False
     state.last_applied_at, state.last_event = event.occurred_at, event
@@ -188,9 +242,14 @@ def _process_locked(event: InboundEvent) -> InboundEvent:
     event.attempts += 1
     handler = inbox_handlers.get(event.event_type)
     if handler is None:
-        event.status, event.error = InboundEvent.Status.UNHANDLED, f"no handler is registered for {event.event_type}"
+        event.status, event.error = (
+            InboundEvent.Status.UNHANDLED,
+            f"no handler is registered for {event.event_type}",
+        )
         event.save(update_fields=["status", "error", "attempts"])
-        logger.error("inbox.unhandled", extra={"event_id": event.pk, "event_type": event.event_type})
+        logger.error(
+            "inbox.unhandled", extra={"event_id": event.pk, "event_type": event.event_type}
+        )
         record_trace_step(kind="event", action="unhandled", summary=event.error, subject=event)
         return event
     try:
@@ -200,16 +259,24 @@ def _process_locked(event: InboundEvent) -> InboundEvent:
                 event.error = "a newer event of the same object was already applied"
                 event.processed_at = now
                 event.save(update_fields=["status", "error", "processed_at", "attempts"])
-                record_trace_step(kind="event", action="superseded", summary=event.error, subject=event)
+                record_trace_step(
+                    kind="event", action="superseded", summary=event.error, subject=event
+                )
                 return event
             handler(event)
     except Exception as exc:  # noqa: BLE001 boundary: any handler failure is recorded and retried
         logger.warning("inbox.handler_failed", exc_info=True, extra={"event_id": event.pk})
         return _record_failure(event, f"{type(exc).__name__}: {exc}")
     event.status, event.error, event.processed_at, event.next_attempt_at = (
-        InboundEvent.Status.PROCESSED, "", now, None)
+        InboundEvent.Status.PROCESSED,
+        "",
+        now,
+        None,
+    )
     event.save(update_fields=["status", "error", "processed_at", "next_attempt_at", "attempts"])
-    record_trace_step(kind="event", action="processed", summary=f"{event.event_type} applied", subject=event)
+    record_trace_step(
+        kind="event", action="processed", summary=f"{event.event_type} applied", subject=event
+    )
     return event
 
 
@@ -217,8 +284,12 @@ def _record_failure(event: InboundEvent, error: str) -> InboundEvent:
     event.error = error[:4000]
     if event.attempts >= settings.INBOX_MAX_ATTEMPTS:
         event.status, event.next_attempt_at = InboundEvent.Status.DEAD, None
-        record_trace_step(kind="event", action="dead", summary=f"gave up after {event.attempts} attempts: {error}",
-                          subject=event)
+        record_trace_step(
+            kind="event",
+            action="dead",
+            summary=f"gave up after {event.attempts} attempts: {error}",
+            subject=event,
+        )
     else:
         event.status = InboundEvent.Status.FAILED
         event.next_attempt_at = timezone.now() + backoff_delay(event.attempts)
@@ -247,16 +318,28 @@ def replay_event(*, event_id: int) -> InboundEvent:
                 event.error, event.error_details = reason, errors
                 event.save(update_fields=["error", "error_details"])
                 with use_trace(event.trace_id):
-                    record_trace_step(kind="event", action="replay_refused", summary=reason, subject=event)
+                    record_trace_step(
+                        kind="event", action="replay_refused", summary=reason, subject=event
+                    )
                 return event
             event.occurred_at = parse_datetime(event.payload["timestamp"])
             event.object_key = OBJECT_KEYS[event.event_type](event.payload["data"])[:200]
-        event.status, event.attempts, event.error, event.error_details = InboundEvent.Status.RECEIVED, 0, "", {}
+        event.status, event.attempts, event.error, event.error_details = (
+            InboundEvent.Status.RECEIVED,
+            0,
+            "",
+            {},
+        )
         event.next_attempt_at, event.enqueued_at = None, timezone.now()
         event.replay_count += 1
         event.save()
         with use_trace(event.trace_id):
-            record_trace_step(kind="event", action="replayed", summary=f"replay #{event.replay_count}", subject=event)
+            record_trace_step(
+                kind="event",
+                action="replayed",
+                summary=f"replay #{event.replay_count}",
+                subject=event,
+            )
         transaction.on_commit(lambda: process_inbound_event_task.delay(event.pk))
     return event
 

@@ -77,21 +77,36 @@ def enqueue_outbox_message(
     from integrations.tasks import dispatch_outbox_message_task
 
     if not transaction.get_connection().in_atomic_block:
-        raise OutsideTransaction("enqueue_outbox_message must run inside the domain change's transaction")
+        raise OutsideTransaction(
+            "enqueue_outbox_message must run inside the domain change's transaction"
+        )
     existing = OutboxMessage.objects.filter(idempotency_key=idempotency_key).first()
     if existing:
         return existing
     now = timezone.now()
     message = OutboxMessage.objects.create(
-        system=system, kind=kind, payload=payload, idempotency_key=idempotency_key,
-        object_key=object_key[:200], next_attempt_at=now, enqueued_at=now,
-        max_attempts=retry_policy(kind).max_attempts, trace_id=current_or_new_trace_id(),
-        content_type=ContentType.objects.get_for_model(local_object) if local_object is not None else None,
+        system=system,
+        kind=kind,
+        payload=payload,
+        idempotency_key=idempotency_key,
+        object_key=object_key[:200],
+        next_attempt_at=now,
+        enqueued_at=now,
+        max_attempts=retry_policy(kind).max_attempts,
+        trace_id=current_or_new_trace_id(),
+        content_type=ContentType.objects.get_for_model(local_object)
+        if local_object is not None
+        else None,
         object_id=str(local_object.pk) if local_object is not None else "",
         external_object_type=external_object_type,
     )
-    record_trace_step(kind="outbound", action="queued", summary=f"{kind} to {system.slug}", subject=message,
-                      trace_id=message.trace_id)
+    record_trace_step(
+        kind="outbound",
+        action="queued",
+        summary=f"{kind} to {system.slug}",
+        subject=message,
+        trace_id=message.trace_id,
+    )
     transaction.on_commit(lambda: dispatch_outbox_message_task.delay(str(message.pk)))
     return message
 
@@ -104,7 +119,9 @@ def _claim(message_id: uuid.UUID) -> tuple[OutboxMessage | None, uuid.UUID]:
         status__in=[OutboxMessage.Status.PENDING, OutboxMessage.Status.FAILED],
         next_attempt_at__lte=now,
     ).update(
-        status=OutboxMessage.Status.SENDING, claim_token=token, attempts=models.F("attempts") + 1,
+        status=OutboxMessage.Status.SENDING,
+        claim_token=token,
+        attempts=models.F("attempts") + 1,
         lease_expires_at=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
     )
     if not claimed:
@@ -116,7 +133,9 @@ def _earlier_unsent_exists(message: OutboxMessage) -> bool:
     if not message.object_key:
         return False
     return OutboxMessage.objects.filter(
-        system_id=message.system_id, object_key=message.object_key, status__in=UNSENT,
+        system_id=message.system_id,
+        object_key=message.object_key,
+        status__in=UNSENT,
         created_at__lt=message.created_at,
     ).exists()
 
@@ -124,9 +143,15 @@ def _earlier_unsent_exists(message: OutboxMessage) -> bool:
 def _release(message: OutboxMessage, token: uuid.UUID, *, retry_at, reason: str) -> None:
     """Give a claim back without counting an attempt (ordering wait, open breaker)."""
     OutboxMessage.objects.filter(pk=message.pk, claim_token=token).update(
-        status=OutboxMessage.Status.PENDING if message.attempts <= 1 else OutboxMessage.Status.FAILED,
-        attempts=models.F("attempts") - 1, claim_token=None, lease_expires_at=None,
-        next_attempt_at=retry_at, enqueued_at=None, last_error=reason,
+        status=OutboxMessage.Status.PENDING
+        if message.attempts <= 1
+        else OutboxMessage.Status.FAILED,
+        attempts=models.F("attempts") - 1,
+        claim_token=None,
+        lease_expires_at=None,
+        next_attempt_at=retry_at,
+        enqueued_at=None,
+        last_error=reason,
     )
 
 
@@ -138,15 +163,28 @@ def dispatch_outbox_message(*, message_id: uuid.UUID) -> OutboxMessage | None:
     with use_trace(message.trace_id):
         if _earlier_unsent_exists(message):
             # Messages to one external object keep their order: wait for the earlier one.
-            _release(message, token, retry_at=timezone.now() + timedelta(seconds=2),
-                     reason="waiting for an earlier message to the same object")
+            _release(
+                message,
+                token,
+                retry_at=timezone.now() + timedelta(seconds=2),
+                reason="waiting for an earlier message to the same object",
+            )
             return message
         permit = breakers.acquire_permit(system_id=message.system_id)
         if not permit.allowed:
-            _release(message, token, retry_at=permit.retry_at, reason="breaker open: deferred without calling")
+            _release(
+                message,
+                token,
+                retry_at=permit.retry_at,
+                reason="breaker open: deferred without calling",
+            )
             DeliveryAttempt.objects.create(
-                message=message, number=message.attempts, started_at=timezone.now(),
-                outcome=DeliveryAttempt.Outcome.DEFERRED, error="breaker open", replay_round=message.replay_count,
+                message=message,
+                number=message.attempts,
+                started_at=timezone.now(),
+                outcome=DeliveryAttempt.Outcome.DEFERRED,
+                error="breaker open",
+                replay_round=message.replay_count,
             )
             return message
         return _call_and_finish(message, token)
@@ -165,18 +203,32 @@ def _call_and_finish(message: OutboxMessage, token: uuid.UUID) -> OutboxMessage:
         error = None
     duration_ms = int((time.monotonic() - clock) * 1000)
     with transaction.atomic():
-        current = OutboxMessage.objects.select_for_update().filter(pk=message.pk, claim_token=token).first()
+        current = (
+            OutboxMessage.objects.select_for_update()
+            .filter(pk=message.pk, claim_token=token)
+            .first()
+        )
         outcome = DeliveryAttempt.Outcome.SUCCESS if error is None else error.outcome
         if current is None:
             # The sweeper rescued this claim while we were calling: our result is stale.
             DeliveryAttempt.objects.create(
-                message=message, number=message.attempts, started_at=started, duration_ms=duration_ms,
-                outcome=DeliveryAttempt.Outcome.STALE, error=str(error or ""), replay_round=message.replay_count,
+                message=message,
+                number=message.attempts,
+                started_at=started,
+                duration_ms=duration_ms,
+                outcome=DeliveryAttempt.Outcome.STALE,
+                error=str(error or ""),
+                replay_round=message.replay_count,
             )
             return message
         DeliveryAttempt.objects.create(
-            message=current, number=current.attempts, started_at=started, duration_ms=duration_ms,
-            outcome=outcome, error=str(error or ""), replay_round=current.replay_count,
+            message=current,
+            number=current.attempts,
+            started_at=started,
+            duration_ms=duration_ms,
+            outcome=outcome,
+            error=str(error or ""),
+            replay_round=current.replay_count,
         )
         if error is None:
             _mark_sent(current, result)
@@ -192,22 +244,48 @@ def _call_and_finish(message: OutboxMessage, token: uuid.UUID) -> OutboxMessage:
 def _mark_sent(message: OutboxMessage, result) -> None:
     now = timezone.now()
     message.status, message.sent_at, message.claim_token, message.lease_expires_at = (
-        OutboxMessage.Status.SENT, now, None, None)
+        OutboxMessage.Status.SENT,
+        now,
+        None,
+        None,
+    )
     message.external_id, message.response, message.last_error, message.error_class = (
-        result.external_id, result.data, "", "")
-    message.save(update_fields=["status", "sent_at", "claim_token", "lease_expires_at", "external_id",
-                                "response", "last_error", "error_class"])
+        result.external_id,
+        result.data,
+        "",
+        "",
+    )
+    message.save(
+        update_fields=[
+            "status",
+            "sent_at",
+            "claim_token",
+            "lease_expires_at",
+            "external_id",
+            "response",
+            "last_error",
+            "error_class",
+        ]
+    )
     if message.external_object_type and message.content_type_id and result.external_id:
         ExternalRef.objects.update_or_create(
-            system_id=message.system_id, object_type=message.external_object_type,
+            system_id=message.system_id,
+            object_type=message.external_object_type,
             external_id=result.external_id,
-            defaults={"content_type_id": message.content_type_id, "object_id": message.object_id,
-                      "trace_id": message.trace_id},
+            defaults={
+                "content_type_id": message.content_type_id,
+                "object_id": message.object_id,
+                "trace_id": message.trace_id,
+            },
         )
-    record_trace_step(kind="outbound", action="sent",
-                      summary=f"{message.kind} delivered to {message.system.slug}"
-                              + (f" as {result.external_id}" if result.external_id else ""),
-                      subject=message, detail={"attempt": message.attempts})
+    record_trace_step(
+        kind="outbound",
+        action="sent",
+        summary=f"{message.kind} delivered to {message.system.slug}"
+        + (f" as {result.external_id}" if result.external_id else ""),
+        subject=message,
+        detail={"attempt": message.attempts},
+    )
     for hook in delivery_hooks.values():
         hook(message)
 
@@ -215,7 +293,10 @@ def _mark_sent(message: OutboxMessage, result) -> None:
 def _mark_failed(message: OutboxMessage, error: ConnectorError) -> None:
     message.last_error, message.error_class = str(error)[:4000], error.outcome
     message.claim_token, message.lease_expires_at, message.enqueued_at = None, None, None
-    gives_up = not isinstance(error, RetryableError | RateLimited) or message.attempts >= message.max_attempts
+    gives_up = (
+        not isinstance(error, RetryableError | RateLimited)
+        or message.attempts >= message.max_attempts
+    )
     if gives_up:
         message.status, message.dead_at = OutboxMessage.Status.DEAD, timezone.now()
     else:
@@ -224,12 +305,16 @@ def _mark_failed(message: OutboxMessage, error: ConnectorError) -> None:
             delay = timedelta(seconds=error.retry_after)
         else:
             policy = retry_policy(message.kind)
-            delay = backoff_delay(message.attempts, base=policy.backoff_base_seconds, cap=policy.backoff_cap_seconds)
+            delay = backoff_delay(
+                message.attempts, base=policy.backoff_base_seconds, cap=policy.backoff_cap_seconds
+            )
         message.next_attempt_at = timezone.now() + delay
     message.save()
     record_trace_step(
-        kind="outbound", action="dead" if gives_up else "failed",
-        summary=f"{message.kind} to {message.system.slug}: {error}", subject=message,
+        kind="outbound",
+        action="dead" if gives_up else "failed",
+        summary=f"{message.kind} to {message.system.slug}: {error}",
+        subject=message,
         detail={"attempt": message.attempts, "error_class": error.outcome},
     )
     if gives_up:
@@ -247,13 +332,21 @@ def replay_outbox_message(*, message_id: uuid.UUID) -> OutboxMessage:
         message = OutboxMessage.objects.select_for_update().get(pk=message_id)
         if message.status not in (OutboxMessage.Status.DEAD, OutboxMessage.Status.FAILED):
             return message
-        message.status, message.attempts, message.next_attempt_at = OutboxMessage.Status.PENDING, 0, timezone.now()
+        message.status, message.attempts, message.next_attempt_at = (
+            OutboxMessage.Status.PENDING,
+            0,
+            timezone.now(),
+        )
         message.replay_count += 1
         message.dead_at, message.enqueued_at = None, timezone.now()
         message.save()
         with use_trace(message.trace_id):
-            record_trace_step(kind="outbound", action="replayed", summary=f"replay #{message.replay_count}",
-                              subject=message)
+            record_trace_step(
+                kind="outbound",
+                action="replayed",
+                summary=f"replay #{message.replay_count}",
+                subject=message,
+            )
         transaction.on_commit(lambda: dispatch_outbox_message_task.delay(str(message.pk)))
     return message
 
@@ -261,7 +354,13 @@ def replay_outbox_message(*, message_id: uuid.UUID) -> OutboxMessage:
 def rescue_expired_claims() -> int:
     """Claims whose lease ran out (their worker died) go back to be retried; returns the count."""
     now = timezone.now()
-    return OutboxMessage.objects.filter(status=OutboxMessage.Status.SENDING, lease_expires_at__lt=now).update(
-        status=OutboxMessage.Status.FAILED, claim_token=None, lease_expires_at=None, next_attempt_at=now,
-        enqueued_at=None, last_error="rescued: the worker holding the claim stopped answering",
+    return OutboxMessage.objects.filter(
+        status=OutboxMessage.Status.SENDING, lease_expires_at__lt=now
+    ).update(
+        status=OutboxMessage.Status.FAILED,
+        claim_token=None,
+        lease_expires_at=None,
+        next_attempt_at=now,
+        enqueued_at=None,
+        last_error="rescued: the worker holding the claim stopped answering",
     )

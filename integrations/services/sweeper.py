@@ -29,7 +29,9 @@ def sweep_due_work() -> dict[str, int]:
             not_queued,
             status__in=[OutboxMessage.Status.PENDING, OutboxMessage.Status.FAILED],
             next_attempt_at__lte=now,
-        ).order_by("next_attempt_at").values_list("pk", flat=True)[:BATCH]
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:BATCH]
     )
     OutboxMessage.objects.filter(pk__in=message_ids).update(enqueued_at=now)
     for message_id in message_ids:
@@ -38,10 +40,17 @@ def sweep_due_work() -> dict[str, int]:
     event_ids = list(
         InboundEvent.objects.filter(
             not_queued,
-            Q(status=InboundEvent.Status.FAILED, next_attempt_at__lte=now) | Q(status=InboundEvent.Status.RECEIVED),
-        ).order_by("received_at").values_list("pk", flat=True)[:BATCH]
+            Q(status=InboundEvent.Status.FAILED, next_attempt_at__lte=now)
+            | Q(status=InboundEvent.Status.RECEIVED),
+        )
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:BATCH]
     )
     InboundEvent.objects.filter(pk__in=event_ids).update(enqueued_at=now)
     for event_id in event_ids:
         process_inbound_event_task.delay(event_id)
-    return {"rescued": rescued, "messages_queued": len(message_ids), "events_queued": len(event_ids)}
+    return {
+        "rescued": rescued,
+        "messages_queued": len(message_ids),
+        "events_queued": len(event_ids),
+    }

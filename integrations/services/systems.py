@@ -16,7 +16,9 @@ class SecretNotFound(DomainError):
 
 
 @transaction.atomic
-def add_system(*, slug: str, kind: str, connector: str, name: str = "") -> tuple[ExternalSystem, str]:
+def add_system(
+    *, slug: str, kind: str, connector: str, name: str = ""
+) -> tuple[ExternalSystem, str]:
     """Create a system with its first secret and its breaker; refuses an existing slug."""
     if ExternalSystem.objects.filter(slug=slug).exists():
         raise SystemExists(f"a system {slug!r} already exists; nothing changed", slug=slug)

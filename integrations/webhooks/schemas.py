@@ -32,64 +32,138 @@ def obj(required: dict, optional: dict | None = None) -> dict:
 
 ADDRESS = obj(
     {"line1": {"type": "string"}, "city": {"type": "string"}, "country": COUNTRY},
-    {"line2": nullable({"type": "string"}), "region": nullable({"type": "string"}),
-     "postal_code": nullable({"type": "string"})},
+    {
+        "line2": nullable({"type": "string"}),
+        "region": nullable({"type": "string"}),
+        "postal_code": nullable({"type": "string"}),
+    },
 )
 
 DATA_SCHEMAS: dict[str, dict] = {
     "crm.account.upserted": obj(
         {"account_id": ID, "name": {"type": "string", "minLength": 1}, "updated_at": DATETIME},
-        {"website": nullable({"type": "string"}), "industry": nullable({"type": "string"}),
-         "phone": nullable({"type": "string"}), "parent_account_id": nullable(ID),
-         "owner_email": nullable(EMAIL), "billing_country": nullable(COUNTRY)},
+        {
+            "website": nullable({"type": "string"}),
+            "industry": nullable({"type": "string"}),
+            "phone": nullable({"type": "string"}),
+            "parent_account_id": nullable(ID),
+            "owner_email": nullable(EMAIL),
+            "billing_country": nullable(COUNTRY),
+        },
     ),
     "crm.contact.upserted": obj(
-        {"contact_id": ID, "account_id": ID, "last_name": {"type": "string"}, "updated_at": DATETIME},
-        {"first_name": nullable({"type": "string"}), "email": nullable(EMAIL),
-         "phone": nullable({"type": "string"}), "title": nullable({"type": "string"}),
-         "is_billing_contact": {"type": "boolean"}},
+        {
+            "contact_id": ID,
+            "account_id": ID,
+            "last_name": {"type": "string"},
+            "updated_at": DATETIME,
+        },
+        {
+            "first_name": nullable({"type": "string"}),
+            "email": nullable(EMAIL),
+            "phone": nullable({"type": "string"}),
+            "title": nullable({"type": "string"}),
+            "is_billing_contact": {"type": "boolean"},
+        },
     ),
     "crm.opportunity.closed_won": obj(
-        {"opportunity_id": ID, "account_id": ID, "name": {"type": "string"}, "close_date": DATE,
-         "amount": MONEY, "currency": CURRENCY, "legal_entity": ID,
-         "billing_model": {"enum": ["time_and_materials", "fixed_fee", "retainer"]},
-         "start_date": DATE, "end_date": DATE, "tax_jurisdiction": ID, "project_template": ID},
-        {"rate_card": nullable(ID), "not_to_exceed": nullable(MONEY), "po_number": nullable({"type": "string"}),
-         "payment_terms": nullable({"type": "string"}),
-         "milestones": {"type": "array", "items": obj({"name": {"type": "string"}, "amount": MONEY},
-                                                      {"due_date": nullable(DATE)})},
-         "retainer": nullable(obj({"monthly_amount": MONEY, "included_hours": DECIMAL}))},
+        {
+            "opportunity_id": ID,
+            "account_id": ID,
+            "name": {"type": "string"},
+            "close_date": DATE,
+            "amount": MONEY,
+            "currency": CURRENCY,
+            "legal_entity": ID,
+            "billing_model": {"enum": ["time_and_materials", "fixed_fee", "retainer"]},
+            "start_date": DATE,
+            "end_date": DATE,
+            "tax_jurisdiction": ID,
+            "project_template": ID,
+        },
+        {
+            "rate_card": nullable(ID),
+            "not_to_exceed": nullable(MONEY),
+            "po_number": nullable({"type": "string"}),
+            "payment_terms": nullable({"type": "string"}),
+            "milestones": {
+                "type": "array",
+                "items": obj(
+                    {"name": {"type": "string"}, "amount": MONEY}, {"due_date": nullable(DATE)}
+                ),
+            },
+            "retainer": nullable(obj({"monthly_amount": MONEY, "included_hours": DECIMAL})),
+        },
     ),
     "psa.project.updated": obj(
-        {"project_id": ID, "status": {"enum": ["active", "on_hold", "closed"]},
-         "phases": {"type": "array", "items": obj(
-             {"code": ID, "status": {"enum": ["open", "closed"]}}, {"name": {"type": "string"}})},
-         "updated_at": DATETIME},
+        {
+            "project_id": ID,
+            "status": {"enum": ["active", "on_hold", "closed"]},
+            "phases": {
+                "type": "array",
+                "items": obj(
+                    {"code": ID, "status": {"enum": ["open", "closed"]}},
+                    {"name": {"type": "string"}},
+                ),
+            },
+            "updated_at": DATETIME,
+        },
         {"opportunity_id": nullable(ID)},
     ),
     "psa.time_entry.approved": obj(
-        {"time_entry_id": ID, "project_id": ID, "phase_code": ID, "person_email": EMAIL, "role": ID,
-         "work_date": DATE, "hours": {**DECIMAL, "decimalRange": {"gt": "0", "lte": "24"}},
-         "billable": {"type": "boolean"}, "category": ID, "approved_at": DATETIME},
-        {"bill_rate": nullable({**DECIMAL, "decimalRange": {"gte": "0"}}),
-         "notes": nullable({"type": "string"}), "approved_by": nullable({"type": "string"})},
+        {
+            "time_entry_id": ID,
+            "project_id": ID,
+            "phase_code": ID,
+            "person_email": EMAIL,
+            "role": ID,
+            "work_date": DATE,
+            "hours": {**DECIMAL, "decimalRange": {"gt": "0", "lte": "24"}},
+            "billable": {"type": "boolean"},
+            "category": ID,
+            "approved_at": DATETIME,
+        },
+        {
+            "bill_rate": nullable({**DECIMAL, "decimalRange": {"gte": "0"}}),
+            "notes": nullable({"type": "string"}),
+            "approved_by": nullable({"type": "string"}),
+        },
     ),
     "psa.time_entry.retracted": obj(
         {"time_entry_id": ID, "retracted_at": DATETIME}, {"reason": nullable({"type": "string"})}
     ),
     "psa.milestone.completed": obj(
-        {"project_id": ID, "milestone_name": {"type": "string", "minLength": 1}, "completed_on": DATE}
+        {
+            "project_id": ID,
+            "milestone_name": {"type": "string", "minLength": 1},
+            "completed_on": DATE,
+        }
     ),
     "erp.customer.upserted": obj(
-        {"customer_id": ID, "legal_name": {"type": "string", "minLength": 1}, "legal_entity": ID,
-         "updated_at": DATETIME},
-        {"crm_account_id": nullable(ID), "bill_to": nullable(ADDRESS), "payment_terms": nullable(ID),
-         "currency": nullable(CURRENCY), "tax_id": nullable({"type": "string"}),
-         "tax_jurisdiction": nullable(ID)},
+        {
+            "customer_id": ID,
+            "legal_name": {"type": "string", "minLength": 1},
+            "legal_entity": ID,
+            "updated_at": DATETIME,
+        },
+        {
+            "crm_account_id": nullable(ID),
+            "bill_to": nullable(ADDRESS),
+            "payment_terms": nullable(ID),
+            "currency": nullable(CURRENCY),
+            "tax_id": nullable({"type": "string"}),
+            "tax_jurisdiction": nullable(ID),
+        },
     ),
     "erp.invoice.status_changed": obj(
-        {"invoice_id": ID, "status": {"enum": ["posted", "sent", "partially_paid", "paid", "void"]},
-         "total": MONEY, "amount_due": MONEY, "currency": CURRENCY, "changed_at": DATETIME},
+        {
+            "invoice_id": ID,
+            "status": {"enum": ["posted", "sent", "partially_paid", "paid", "void"]},
+            "total": MONEY,
+            "amount_due": MONEY,
+            "currency": CURRENCY,
+            "changed_at": DATETIME,
+        },
         {"number": nullable({"type": "string"})},
     ),
 }

@@ -28,20 +28,30 @@ def _secret_bytes(secret: str) -> bytes:
 
 def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
     """The ``v1,<base64>`` signature of one delivery."""
-    digest = hmac.new(_secret_bytes(secret), f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256)
+    digest = hmac.new(
+        _secret_bytes(secret), f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256
+    )
     return "v1," + base64.b64encode(digest.digest()).decode()
 
 
 def verify(
-    *, body: bytes, webhook_id: str, timestamp: str, signature: str, secrets: Iterable[str],
-    tolerance_seconds: int, now: float | None = None,
+    *,
+    body: bytes,
+    webhook_id: str,
+    timestamp: str,
+    signature: str,
+    secrets: Iterable[str],
+    tolerance_seconds: int,
+    now: float | None = None,
 ) -> int:
     """Check the headers of one delivery against any active secret; returns the timestamp.
 
     Raises SignatureRejected("signature" | "timestamp", detail).
     """
     if not (webhook_id and timestamp and signature):
-        raise SignatureRejected("signature", "missing webhook-id, webhook-timestamp or webhook-signature")
+        raise SignatureRejected(
+            "signature", "missing webhook-id, webhook-timestamp or webhook-signature"
+        )
     try:
         sent_at = int(timestamp)
     except ValueError:
@@ -49,7 +59,8 @@ def verify(
     now = time.time() if now is None else now
     if abs(now - sent_at) > tolerance_seconds:
         raise SignatureRejected(
-            "timestamp", f"webhook-timestamp is {int(now - sent_at)} s away from now (tolerance {tolerance_seconds} s)"
+            "timestamp",
+            f"webhook-timestamp is {int(now - sent_at)} s away from now (tolerance {tolerance_seconds} s)",
         )
     offered: list[bytes] = []
     for item in signature.split():

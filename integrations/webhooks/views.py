@@ -20,7 +20,10 @@ def receive_webhook_view(request: HttpRequest, system: str) -> JsonResponse:
     # make us buffer an unbounded body.
     body = request.read(limit + 1) if declared <= limit else b"x" * (limit + 1)
     receipt = receive_webhook(
-        slug=system, headers=dict(request.headers), body=body, remote_addr=request.META.get("REMOTE_ADDR")
+        slug=system,
+        headers=dict(request.headers),
+        body=body,
+        remote_addr=request.META.get("REMOTE_ADDR"),
     )
     response = JsonResponse(receipt.body, status=receipt.status_code)
     for name, value in receipt.headers.items():

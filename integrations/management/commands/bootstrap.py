@@ -35,8 +35,14 @@ class Command(BaseCommand):
         password = os.environ.get("THROUGHLINE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         user = User.objects.create_superuser(username=username, email="", password=password)
         user.groups.add(Group.objects.get(name=ADMIN))
-        shown = password if "THROUGHLINE_ADMIN_PASSWORD" not in os.environ else "(from THROUGHLINE_ADMIN_PASSWORD)"
-        self.stdout.write(self.style.SUCCESS(f"created admin user: {username} / {shown}  (shown once)"))
+        shown = (
+            password
+            if "THROUGHLINE_ADMIN_PASSWORD" not in os.environ
+            else "(from THROUGHLINE_ADMIN_PASSWORD)"
+        )
+        self.stdout.write(
+            self.style.SUCCESS(f"created admin user: {username} / {shown}  (shown once)")
+        )
 
     def _systems(self) -> None:
         path = settings.VAR_DIR / "demo-secrets.json"

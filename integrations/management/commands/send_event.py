@@ -36,8 +36,12 @@ class Command(BaseCommand):
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": Webhook(secret).sign(webhook_id, now, data),
         }
-        response = requests.post(f"{url.rstrip('/')}/api/v1/hooks/{system}/", data=data.encode(), headers=headers,
-                                 timeout=10)
+        response = requests.post(
+            f"{url.rstrip('/')}/api/v1/hooks/{system}/",
+            data=data.encode(),
+            headers=headers,
+            timeout=10,
+        )
         self.stdout.write(f"{response.status_code} {response.text}")
 
     def _sample(self) -> dict:
@@ -46,9 +50,18 @@ class Command(BaseCommand):
             "type": "psa.time_entry.approved",
             "timestamp": now.isoformat(),
             "data": {
-                "time_entry_id": f"TE-{uuid.uuid4().hex[:8]}", "project_id": "PRJ-1", "phase_code": "DISC",
-                "person_email": "ana@acme.example", "role": "consultant", "work_date": now.date().isoformat(),
-                "hours": "7.50", "billable": True, "category": "delivery", "bill_rate": None,
-                "notes": "Workshop", "approved_at": now.isoformat(), "approved_by": "pm@acme.example",
+                "time_entry_id": f"TE-{uuid.uuid4().hex[:8]}",
+                "project_id": "PRJ-1",
+                "phase_code": "DISC",
+                "person_email": "ana@acme.example",
+                "role": "consultant",
+                "work_date": now.date().isoformat(),
+                "hours": "7.50",
+                "billable": True,
+                "category": "delivery",
+                "bill_rate": None,
+                "notes": "Workshop",
+                "approved_at": now.isoformat(),
+                "approved_by": "pm@acme.example",
             },
         }

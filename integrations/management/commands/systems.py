@@ -13,7 +13,9 @@ class Command(BaseCommand):
         add = sub.add_parser("add", help="add a system and print its webhook secret")
         add.add_argument("slug")
         add.add_argument("--kind", required=True, choices=[k.value for k in ExternalSystem.Kind])
-        add.add_argument("--connector", required=True, choices=[c.value for c in ExternalSystem.Connector])
+        add.add_argument(
+            "--connector", required=True, choices=[c.value for c in ExternalSystem.Connector]
+        )
         add.add_argument("--name", default="")
         rotate = sub.add_parser("rotate-secret", help="add a new secret; the old ones stay valid")
         rotate.add_argument("slug")
@@ -26,13 +28,21 @@ class Command(BaseCommand):
         try:
             if action == "add":
                 system, secret = systems.add_system(
-                    slug=options["slug"], kind=options["kind"], connector=options["connector"], name=options["name"]
+                    slug=options["slug"],
+                    kind=options["kind"],
+                    connector=options["connector"],
+                    name=options["name"],
                 )
-                self.stdout.write(f"added {system.slug} ({system.kind}, {system.connector}); webhook secret #1:")
+                self.stdout.write(
+                    f"added {system.slug} ({system.kind}, {system.connector}); webhook secret #1:"
+                )
                 self.stdout.write(secret)
             elif action == "rotate-secret":
                 secret = systems.rotate_secret(slug=options["slug"])
-                self.stdout.write(f"{options['slug']}: secret #{secret.number} added; earlier ones stay valid until retired:")
+                self.stdout.write(
+                    f"{options['slug']}: secret #{secret.number} added; "
+                    "earlier ones stay valid until retired:"
+                )
                 self.stdout.write(secret.secret)
             elif action == "retire-secret":
                 secret = systems.retire_secret(slug=options["slug"], number=options["number"])
@@ -50,6 +60,6 @@ class Command(BaseCommand):
         for system in rows:
             active = [f"#{s.number} {s.masked}" for s in system.secrets.all() if s.is_active]
             self.stdout.write(
-                f"{system.slug:<12} {system.kind:<5} {system.connector:<11} {'yes' if system.is_active else 'no':<6} "
-                + ", ".join(active)
+                f"{system.slug:<12} {system.kind:<5} {system.connector:<11} "
+                f"{'yes' if system.is_active else 'no':<6} " + ", ".join(active)
             )

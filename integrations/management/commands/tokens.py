@@ -26,5 +26,7 @@ class Command(BaseCommand):
             user.is_staff = True
             user.save(update_fields=["is_staff"])
         token, _ = Token.objects.get_or_create(user=user)
-        self.stdout.write(f"{'created' if created else 'found'} user {username} with role {role}; API token:")
+        self.stdout.write(
+            f"{'created' if created else 'found'} user {username} with role {role}; API token:"
+        )
         self.stdout.write(token.key)

@@ -1,0 +1,57 @@
+# Throughline: `make run` (the embedded default: SQLite, a worker and beat on the filesystem
+# transport, sandbox peers) and `make test` (ruff, import-linter, migrations check, pytest).
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup setup-dev run worker beat test lint fmt bench ci clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+setup: $(VENV)/.installed
+
+setup-dev: $(VENV)/.installed-dev
+
+run: setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py bootstrap
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py run_all
+
+worker: setup
+	$(BIN)/celery -A config worker --loglevel INFO
+
+beat: setup
+	$(BIN)/celery -A config beat --loglevel INFO
+
+lint: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+fmt: setup-dev
+	$(BIN)/ruff check --fix .
+
+# Tests keep their own var/ (test database file, queue folder) away from `make run`'s.
+test: lint
+	THROUGHLINE_VAR_DIR=$(CURDIR)/var/test $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: setup-dev
+	$(BIN)/python bench/run.py
+
+ci:
+	bash .ci/run
+
+clean:
+	rm -rf var/test .pytest_cache

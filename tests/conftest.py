@@ -1,0 +1,57 @@
+import pytest
+
+from tests.helpers import IN_CI, require
+
+
+@pytest.fixture
+def systems(db):
+    """The demo's three systems on sandbox connectors: {slug: (system, secret)}."""
+    from integrations.services.systems import add_system
+
+    return {
+        slug: add_system(slug=slug, kind=slug, connector="sandbox")
+        for slug in ("crm", "psa", "erp")
+    }
+
+
+@pytest.fixture
+def psa_secret(systems) -> str:
+    return systems["psa"][1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _database_is_what_ci_promised(django_db_setup, django_db_blocker):
+    """Under CI=true the suite must run on PostgreSQL, never silently on SQLite."""
+    from django.db import connection
+
+    if IN_CI:
+        require(connection.vendor == "postgresql", "CI must run on PostgreSQL (DATABASE_URL)")
+
+
+def make_user(username: str, *roles: str):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from config.roles import ensure_role_groups
+
+    ensure_role_groups()
+    user = get_user_model().objects.create_user(username=username, password="pw-" + username)
+    for role in roles:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def api_client_for(db):
+    """api_client_for("operations") → a DRF client authenticated by a real token of that role."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def build(*roles: str, username: str | None = None):
+        user = make_user(username or "user-" + "-".join(roles or ("none",)), *roles)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        client.user = user
+        return client
+
+    return build

@@ -1,0 +1,48 @@
+"""Fixtures of the end-to-end tests: a real worker process on the test database.
+
+On CI: PostgreSQL and Redis (required). Locally without them: the worker runs on the same
+SQLite test file and kombu's filesystem transport, so the tests still cross a process boundary.
+"""
+
+import contextlib
+
+import pytest
+from django.conf import settings
+
+from tests.e2e.worker import WorkerProcess
+from tests.helpers import IN_CI, port_open, require
+
+
+@pytest.fixture
+def real_services():
+    """Require PostgreSQL and Redis under CI; locally, report what the run is on."""
+    from django.db import connection
+
+    if IN_CI:
+        require(
+            connection.vendor == "postgresql", "the end-to-end tests need PostgreSQL (DATABASE_URL)"
+        )
+        require(
+            bool(settings.REDIS_URL) and port_open("127.0.0.1", 6379),
+            "the end-to-end tests need Redis (REDIS_URL)",
+        )
+    return {
+        "database": connection.vendor,
+        "broker": "redis" if settings.REDIS_URL else "filesystem",
+    }
+
+
+@pytest.fixture
+def celery_worker_process(real_services, transactional_db, tmp_path):
+    from config.celery import app
+
+    # Stale tasks from an earlier run point at rows that no longer exist.
+    with contextlib.suppress(Exception):  # a transport without purge support: harmless
+        app.control.purge()
+    worker = WorkerProcess(tmp_path / "worker.log")
+    worker.start()
+    print(
+        f"[e2e] worker pid {worker.process.pid} on {real_services['database']} + {real_services['broker']}"
+    )
+    yield worker
+    worker.stop()

@@ -1,0 +1,101 @@
+"""A real Celery worker process for the end-to-end tests (never eager)."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+
+def database_url() -> str:
+    """The URL of the test database this process uses, for the worker to share it."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    if connection.vendor == "postgresql":
+        user = params.get("USER") or "postgres"
+        password = f":{params['PASSWORD']}" if params.get("PASSWORD") else ""
+        host, port = params.get("HOST") or "127.0.0.1", params.get("PORT") or 5432
+        return f"postgres://{user}{password}@{host}:{port}/{params['NAME']}"
+    return f"sqlite:///{params['NAME']}"
+
+
+def wait_for(
+    predicate, *, timeout: float = 45.0, interval: float = 0.2, message: str = "condition"
+):
+    """Poll until ``predicate()`` is truthy; fails the test with ``message`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {message}")
+
+
+class WorkerProcess:
+    """``celery -A config worker`` as a child process on the test database."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+        self._log = None
+
+    def start(self, *, concurrency: int = 2) -> None:
+        env = dict(os.environ, DATABASE_URL=database_url(), PYTHONUNBUFFERED="1")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 closed in stop()
+        self.process = subprocess.Popen(  # noqa: S603 fixed argv
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                str(concurrency),
+                "--hostname",
+                f"e2e-{os.getpid()}-{time.monotonic_ns()}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(
+            lambda: b"ready." in self.log_path.read_bytes(),
+            timeout=60,
+            message="the Celery worker to start",
+        )
+
+    def children(self) -> list[int]:
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self.process.pid)],  # noqa: S603 S607
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        return [int(pid) for pid in out.split()]
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log:
+            self._log.close()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
