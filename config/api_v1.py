@@ -10,5 +10,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="v1:schema"), name="docs"),
     path("", include("integrations.api.urls")),
+    path("", include("exceptions_queue.api.urls")),
+    path("", include("mdm.api.urls")),
     path("", include("billing.api.urls")),
 ]

@@ -13,4 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(("config.api_v1", "v1"))),
     path("", include("integrations.urls")),
+    path("", include("exceptions_queue.urls")),
+    path("", include("mdm.urls")),
+    path("", include("billing.urls")),
 ]
