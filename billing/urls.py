@@ -1,5 +1,3 @@
-from django.urls import path  # noqa: F401 pages are added here
-
 app_name = "billing"
 
 urlpatterns: list = []
