@@ -1,9 +1,9 @@
 """Reads of the runtime: querysets with their joins decided here."""
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from integrations.models import ExternalRef, InboundEvent, OutboxMessage, TraceStep
+from integrations.models import ExternalRef, ExternalSystem, InboundEvent, OutboxMessage, TraceStep
 
 
 def list_events() -> QuerySet[InboundEvent]:
@@ -42,3 +42,17 @@ def list_traces_of(obj) -> list[str]:
         .values_list("trace_id", flat=True)
     )
     return list(dict.fromkeys(rows))
+
+
+def list_systems() -> QuerySet[ExternalSystem]:
+    """Systems with their breaker, secrets and outbox counts by status (one query each)."""
+    counts = {
+        f"outbox_{status}": Count("outbox", filter=Q(outbox__status=status))
+        for status in ("pending", "failed", "dead")
+    }
+    return (
+        ExternalSystem.objects.select_related("breaker")
+        .prefetch_related("secrets")
+        .annotate(**counts)
+        .order_by("slug")
+    )

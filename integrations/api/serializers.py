@@ -77,3 +77,28 @@ class TraceStepOutputSerializer(serializers.ModelSerializer):
             if step.content_type_id
             else ""
         )
+
+
+class BreakerOutputSerializer(serializers.Serializer):
+    state = serializers.CharField()
+    consecutive_failures = serializers.IntegerField()
+    opened_at = serializers.DateTimeField(allow_null=True)
+    changed_at = serializers.DateTimeField(allow_null=True)
+    failure_threshold = serializers.IntegerField()
+    recovery_seconds = serializers.IntegerField()
+    last_failure = serializers.CharField()
+
+
+class ExternalSystemOutputSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    connector = serializers.CharField()
+    is_active = serializers.BooleanField()
+    active_secrets = serializers.ListField(child=serializers.IntegerField(), required=False)
+    breaker = BreakerOutputSerializer(allow_null=True)
+    outbox_counts = serializers.DictField(child=serializers.IntegerField())
+
+
+class BreakerInputSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["open", "closed"])

@@ -12,5 +12,7 @@ urlpatterns = [
     path("outbox/", views.OutboxListView.as_view(), name="outbox-list"),
     path("outbox/<uuid:pk>/", views.OutboxDetailView.as_view(), name="outbox-detail"),
     path("outbox/<uuid:pk>/replay/", views.OutboxReplayView.as_view(), name="outbox-replay"),
+    path("systems/", views.SystemListView.as_view(), name="system-list"),
+    path("systems/<slug:slug>/breaker/", views.BreakerView.as_view(), name="system-breaker"),
     path("traces/<str:trace_id>/", views.TraceDetailView.as_view(), name="trace-detail"),
 ]

@@ -8,8 +8,10 @@ from rest_framework.views import APIView
 
 from config.permissions import role_permission
 from config.roles import INTEGRATION, OPERATIONS
-from integrations import selectors
+from integrations import breakers, selectors
 from integrations.api.serializers import (
+    BreakerInputSerializer,
+    ExternalSystemOutputSerializer,
     InboundEventOutputSerializer,
     OutboxMessageOutputSerializer,
     TraceStepOutputSerializer,
@@ -102,3 +104,49 @@ class WebhookSchemaView(APIView):
         return Response(
             {event_type: full_schema(event_type) for event_type in sorted(DATA_SCHEMAS)}
         )
+
+
+def _system_data(system) -> dict:
+    data = ExternalSystemOutputSerializer(
+        {
+            "slug": system.slug,
+            "name": system.name,
+            "kind": system.kind,
+            "connector": system.connector,
+            "is_active": system.is_active,
+            # Secret numbers only: a secret is shown once, when made, never by the API.
+            "active_secrets": [s.number for s in system.secrets.all() if s.is_active],
+            "breaker": getattr(system, "breaker", None),
+            "outbox_counts": {
+                status: getattr(system, f"outbox_{status}", 0)
+                for status in ("pending", "failed", "dead")
+            },
+        }
+    ).data
+    return data
+
+
+class SystemListView(APIView):
+    """Configured systems, their breaker state and outbox backlog."""
+
+    permission_classes = [CanOperate]
+
+    @extend_schema(responses=ExternalSystemOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response({"results": [_system_data(system) for system in selectors.list_systems()]})
+
+
+class BreakerView(APIView):
+    """Open (stop calling) or close (resume) a system's breaker by hand."""
+
+    permission_classes = [CanOperate]
+
+    @extend_schema(request=BreakerInputSerializer, responses=ExternalSystemOutputSerializer)
+    def post(self, request: Request, slug: str) -> Response:
+        system = selectors.list_systems().filter(slug=slug).first()
+        if system is None:
+            raise Http404
+        serializer = BreakerInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        breakers.force_state(system_id=system.pk, state=serializer.validated_data["state"])
+        return Response(_system_data(selectors.list_systems().get(pk=system.pk)))

@@ -64,3 +64,23 @@ def get_system_for_kind(kind: str) -> ExternalSystem:
     if system is None:
         raise DomainError(f"no active {kind} system is configured", kind=kind)
     return system
+
+
+@transaction.atomic
+def set_sandbox_faults(
+    *, system: ExternalSystem, clear: bool = False, outage_minutes: float | None = None, **faults
+) -> ExternalSystem:
+    """Change a sandbox peer's fault injection (admin, command, tests). ``None`` leaves a key
+    unchanged; ``clear`` removes every fault first. Recorded in the system's history."""
+    from datetime import timedelta
+
+    system = ExternalSystem.objects.select_for_update().get(pk=system.pk)
+    current = {} if clear else dict((system.settings or {}).get("sandbox", {}))
+    for key, value in faults.items():
+        if value is not None:
+            current[key] = value
+    if outage_minutes is not None:
+        current["outage_until"] = (timezone.now() + timedelta(minutes=outage_minutes)).isoformat()
+    system.settings = {**(system.settings or {}), "sandbox": current}
+    system.save(update_fields=["settings", "updated_at"])
+    return system
