@@ -32,13 +32,17 @@ def real_services():
     }
 
 
-@pytest.fixture
-def celery_worker_process(real_services, transactional_db, tmp_path):
+def _purge_broker() -> None:
     from config.celery import app
 
     # Stale tasks from an earlier run point at rows that no longer exist.
     with contextlib.suppress(Exception):  # a transport without purge support: harmless
         app.control.purge()
+
+
+@pytest.fixture
+def celery_worker_process(real_services, transactional_db, tmp_path):
+    _purge_broker()
     worker = WorkerProcess(tmp_path / "worker.log")
     worker.start()
     print(
@@ -46,3 +50,23 @@ def celery_worker_process(real_services, transactional_db, tmp_path):
     )
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def start_worker(real_services, transactional_db, tmp_path):
+    """start_worker(concurrency=2, **env) → a started WorkerProcess with extra environment
+    (``OUTBOX_LEASE_SECONDS``, ``OUTBOX_BACKOFF_BASE_SECONDS`` … are read by the worker's settings).
+    Every worker started is stopped at the end of the test."""
+    _purge_broker()
+    started: list[WorkerProcess] = []
+
+    def start(*, concurrency: int = 2, **env: str) -> WorkerProcess:
+        worker = WorkerProcess(tmp_path / f"worker-{len(started)}.log", env=env)
+        started.append(worker)
+        worker.start(concurrency=concurrency)
+        print(f"[e2e] worker pid {worker.process.pid} env {env}")
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()

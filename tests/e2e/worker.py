@@ -1,6 +1,8 @@
 """A real Celery worker process for the end-to-end tests (never eager)."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -39,14 +41,16 @@ def wait_for(
 class WorkerProcess:
     """``celery -A config worker`` as a child process on the test database."""
 
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, *, env: dict[str, str] | None = None) -> None:
         self.log_path = log_path
+        self.extra_env = dict(env or {})  # e.g. OUTBOX_LEASE_SECONDS, read by the worker's settings
         self.process: subprocess.Popen | None = None
         self._log = None
 
     def start(self, *, concurrency: int = 2) -> None:
-        env = dict(os.environ, DATABASE_URL=database_url(), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, DATABASE_URL=database_url(), PYTHONUNBUFFERED="1", **self.extra_env)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 closed in stop()
+        ready_before = self.log_path.read_bytes().count(b"ready.")
         self.process = subprocess.Popen(  # noqa: S603 fixed argv
             [
                 sys.executable,
@@ -72,7 +76,8 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
         )
         wait_for(
-            lambda: b"ready." in self.log_path.read_bytes(),
+            # The log is appended to across restarts: wait for one more "ready." line.
+            lambda: self.log_path.read_bytes().count(b"ready.") > ready_before,
             timeout=60,
             message="the Celery worker to start",
         )
@@ -96,6 +101,19 @@ class WorkerProcess:
                 self.process.wait()
         if self._log:
             self._log.close()
+            self._log = None
+
+    def kill(self) -> None:
+        """SIGKILL the main process and its pool children (no warm shutdown, no acks)."""
+        if self.process and self.process.poll() is None:
+            for pid in self.children():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            self.process.kill()
+            self.process.wait()
+        if self._log:
+            self._log.close()
+            self._log = None
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

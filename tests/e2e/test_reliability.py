@@ -1,0 +1,244 @@
+"""Reliability under faults (../shared/RELIABILITY.md's chaos suite, the parts of issue 4):
+signed HTTP → live server → broker → real worker processes → sandbox ERP, with the sandbox's
+records checked for lost and doubled effects by idempotency key.
+
+On CI: PostgreSQL + Redis. Locally without them: SQLite + kombu's filesystem transport.
+"""
+
+import os
+import signal
+import time
+from datetime import timedelta
+
+import pytest
+import requests
+from django.db.models import Count
+from django.utils import timezone
+
+from integrations.models import (
+    CircuitBreaker,
+    DeliveryAttempt,
+    ExternalSystem,
+    InboundEvent,
+    OutboxMessage,
+    SandboxCall,
+)
+from integrations.services.sweeper import sweep_due_work
+from tests.conftest import make_user
+from tests.e2e.support import (
+    approval_body,
+    created_calls_per_key,
+    effects_per_key,
+    post_approvals,
+    post_signed,
+    sweep_until,
+)
+from tests.e2e.worker import wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+
+
+def set_erp_faults(**faults) -> None:
+    # A queryset update, as `manage.py sandbox` or the admin would store it; workers read the
+    # system row afresh for every message.
+    ExternalSystem.objects.filter(slug="erp").update(settings={"sandbox": faults})
+
+
+def outbox_statuses() -> dict[str, int]:
+    from collections import Counter
+
+    return dict(Counter(OutboxMessage.objects.values_list("status", flat=True)))
+
+
+def all_sent(count: int):
+    return lambda: OutboxMessage.objects.filter(status=OutboxMessage.Status.SENT).count() == count
+
+
+def test_duplicate_storm_gives_one_event_and_one_effect_per_id(
+    live_server, systems, celery_worker_process
+):
+    """200 distinct approvals, each sent 5 times from 8 threads → 200 events, 200 ERP effects."""
+    codes = post_approvals(
+        live_server.url, systems["psa"][1], 200, prefix="storm", copies=5, threads=8
+    )
+
+    accepted = [
+        webhook_id for (webhook_id, code), n in codes.items() if code == 202 for _ in range(n)
+    ]
+    duplicates = sum(n for (_, code), n in codes.items() if code == 200)
+    assert sorted(accepted) == sorted(set(accepted)) and len(accepted) == 200, codes
+    assert duplicates == 800, codes
+    assert InboundEvent.objects.count() == 200
+
+    wait_for(
+        all_sent(200),
+        timeout=90,
+        message=f"200 messages sent ({outbox_statuses()})\n" + celery_worker_process.log_tail(),
+    )
+    effects = effects_per_key()
+    assert len(effects) == 200 and set(effects.values()) == {1}  # lost = 0, doubled = 0
+    assert set(created_calls_per_key().values()) == {1}
+    assert OutboxMessage.objects.count() == 200
+    assert InboundEvent.objects.exclude(status=InboundEvent.Status.PROCESSED).count() == 0
+
+
+def test_erp_outage_opens_the_breaker_defers_and_delivers_everything_once_after_recovery(
+    live_server, systems, start_worker
+):
+    threshold, recovery, concurrency = 3, 2, 2
+    CircuitBreaker.objects.filter(system__slug="erp").update(
+        failure_threshold=threshold, recovery_seconds=recovery
+    )
+    set_erp_faults(outage_until=(timezone.now() + timedelta(hours=1)).isoformat())
+    worker = start_worker(concurrency=concurrency, OUTBOX_BACKOFF_BASE_SECONDS="0.5")
+    codes = post_approvals(live_server.url, systems["psa"][1], 30, prefix="outage")
+    assert sum(n for (_, code), n in codes.items() if code == 202) == 30
+
+    breaker = wait_for(
+        lambda: CircuitBreaker.objects.filter(system__slug="erp", state="open").first(),
+        message="the ERP breaker to open\n" + worker.log_tail(),
+    )
+    # Opens within its threshold: at most `threshold` failures, plus calls already in flight
+    # on the other pool processes when it opened.
+    failed_before_open = SandboxCall.objects.filter(system__slug="erp").count()
+    assert breaker.consecutive_failures >= threshold
+    assert failed_before_open <= threshold + concurrency - 1
+
+    # While the outage lasts: only probes reach the peer (one per recovery period), everything
+    # else is deferred without calling, and nothing is lost or dead-lettered.
+    wait_for(lambda: OutboxMessage.objects.count() == 30, message="30 messages written")
+    observed_from = timezone.now()
+    observe_seconds = 6
+    deadline = time.monotonic() + observe_seconds
+    while time.monotonic() < deadline:
+        sweep_due_work()
+        time.sleep(0.3)
+    calls_while_open = SandboxCall.objects.filter(system__slug="erp", at__gte=observed_from)
+    assert calls_while_open.exclude(outcome="RetryableError").count() == 0
+    assert calls_while_open.count() <= observe_seconds // recovery + concurrency
+    assert DeliveryAttempt.objects.filter(outcome=DeliveryAttempt.Outcome.DEFERRED).exists()
+    statuses = outbox_statuses()
+    assert set(statuses) <= {"pending", "failed", "sending"}, statuses
+    assert sum(statuses.values()) == 30
+    assert OutboxMessage.objects.filter(last_error__startswith="breaker open").exists()
+
+    set_erp_faults()  # the ERP recovers
+    sweep_until(
+        all_sent(30),
+        timeout=60,
+        message=f"every message delivered after recovery ({outbox_statuses()})\n"
+        + worker.log_tail(),
+    )
+    effects = effects_per_key()
+    assert len(effects) == 30 and set(effects.values()) == {1}
+    assert set(created_calls_per_key().values()) == {1}
+    assert CircuitBreaker.objects.get(system__slug="erp").state == CircuitBreaker.State.CLOSED
+    assert not OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD).exists()
+
+
+def test_worker_killed_while_sending_loses_nothing_and_doubles_nothing(
+    live_server, systems, start_worker
+):
+    """kill -9 the pool processes (several times) while messages are `sending`, then replace
+    the worker: after lease expiry and the sweeper every effect is there exactly once."""
+    count, lease = 60, 3
+    set_erp_faults(latency_ms=200)
+    worker = start_worker(concurrency=2, OUTBOX_LEASE_SECONDS=str(lease))
+    codes = post_approvals(live_server.url, systems["psa"][1], count, prefix="kill")
+    assert sum(n for (_, code), n in codes.items() if code == 202) == count
+
+    kills = 0
+    deadline = time.monotonic() + 40
+    while kills < 4 and time.monotonic() < deadline:
+        if OutboxMessage.objects.filter(status=OutboxMessage.Status.SENDING).exists():
+            for pid in worker.children():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    continue
+                kills += 1
+            time.sleep(1.0)  # let the pool replace its processes and take more work
+        else:
+            time.sleep(0.05)
+    assert kills >= 2, "never caught a message in `sending`\n" + worker.log_tail()
+    stranded_or_not = OutboxMessage.objects.exclude(status=OutboxMessage.Status.SENT).count()
+
+    # Replace the worker (the old one is killed outright, main process included).
+    worker.kill()
+    replacement = start_worker(concurrency=2, OUTBOX_LEASE_SECONDS=str(lease))
+    sweep_until(
+        lambda: (
+            OutboxMessage.objects.count() == count
+            and OutboxMessage.objects.filter(status=OutboxMessage.Status.SENT).count() == count
+        ),
+        timeout=75,
+        message=f"all {count} delivered after the kills ({outbox_statuses()}; "
+        f"{InboundEvent.objects.exclude(status='processed').count()} events unprocessed)\n"
+        + replacement.log_tail(),
+    )
+    # The kills did hit calls in flight: attempts whose process died left no DeliveryAttempt.
+    interrupted = sum(
+        1
+        for message in OutboxMessage.objects.annotate(recorded=Count("delivery_attempts"))
+        if message.attempts > message.recorded
+    )
+    assert interrupted >= 1
+    effects = effects_per_key()
+    assert len(effects) == count, f"lost {count - len(effects)}"
+    assert set(effects.values()) == {1}, "doubled effects"
+    assert set(created_calls_per_key().values()) == {1}
+    print(
+        f"[e2e] {kills} pool processes killed; {stranded_or_not} messages unsent at the kill; "
+        f"{interrupted} calls interrupted"
+    )
+
+
+def test_permanent_error_dead_letters_at_once_and_replay_after_the_fix_delivers(
+    live_server, systems, celery_worker_process
+):
+    set_erp_faults(permanent_operations=["erp.time_entry.record"])
+    response = post_signed(live_server.url, systems["psa"][1], approval_body(1), "msg_perm_1")
+    assert response.status_code == 202
+    trace_id = response.json()["trace_id"]
+
+    message = wait_for(
+        lambda: OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD).first(),
+        message="the message dead-lettered\n" + celery_worker_process.log_tail(),
+    )
+    # Dead at once (no retries), with a reason operations can read.
+    assert message.attempts == 1
+    assert message.error_class == "permanent"
+    assert "422" in message.last_error and "erp.time_entry.record" in message.last_error
+    assert list(message.delivery_attempts.values_list("outcome", flat=True)) == ["permanent"]
+    assert not effects_per_key()
+
+    set_erp_faults()  # the ERP mapping is fixed
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=make_user("ops-e2e", "operations")).key
+    auth = {"Authorization": f"Token {token}"}
+    replay = requests.post(
+        f"{live_server.url}/api/v1/outbox/{message.pk}/replay/", headers=auth, timeout=10
+    )
+    assert replay.status_code == 202, replay.text
+
+    wait_for(
+        all_sent(1),
+        message="the replayed message delivered\n" + celery_worker_process.log_tail(),
+    )
+    detail = requests.get(
+        f"{live_server.url}/api/v1/outbox/{message.pk}/", headers=auth, timeout=10
+    )
+    assert detail.status_code == 200
+    history = detail.json()["attempts_history"]
+    assert [(a["outcome"], a["replay_round"]) for a in history] == [
+        ("permanent", 0),
+        ("success", 1),
+    ]
+    assert detail.json()["status"] == "sent" and detail.json()["replay_count"] == 1
+    assert effects_per_key() == {message.idempotency_key: 1}
+
+    trace = requests.get(f"{live_server.url}/api/v1/traces/{trace_id}/", headers=auth, timeout=10)
+    assert trace.status_code == 200
+    actions = [step["action"] for step in trace.json()["steps"] if step["kind"] == "outbound"]
+    assert actions == ["queued", "dead", "replayed", "sent"], trace.json()["steps"]
