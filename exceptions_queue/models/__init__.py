@@ -1,0 +1,17 @@
+from exceptions_queue.models.items import (
+    ExceptionComment,
+    ExceptionItem,
+    ExceptionMember,
+    Queue,
+    Severity,
+)
+from exceptions_queue.models.subscriptions import QueueSubscription
+
+__all__ = [
+    "ExceptionComment",
+    "ExceptionItem",
+    "ExceptionMember",
+    "Queue",
+    "QueueSubscription",
+    "Severity",
+]
