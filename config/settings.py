@@ -248,6 +248,11 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": "INFO"},
+        # Every task's "received"/"succeeded" and beat's "sending due task" every 5 s drown the
+        # lines that matter; our services log their own events (inbox.*, outbox.*, breaker.*).
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
     },
 }
 

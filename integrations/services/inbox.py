@@ -274,6 +274,7 @@ def _process_locked(event: InboundEvent) -> InboundEvent:
         None,
     )
     event.save(update_fields=["status", "error", "processed_at", "next_attempt_at", "attempts"])
+    logger.info("inbox.processed", extra={"event_id": event.pk, "event_type": event.event_type})
     record_trace_step(
         kind="event", action="processed", summary=f"{event.event_type} applied", subject=event
     )

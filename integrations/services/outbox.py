@@ -278,6 +278,10 @@ def _mark_sent(message: OutboxMessage, result) -> None:
                 "trace_id": message.trace_id,
             },
         )
+    logger.info(
+        "outbox.sent",
+        extra={"message_id": str(message.pk), "kind": message.kind, "attempt": message.attempts},
+    )
     record_trace_step(
         kind="outbound",
         action="sent",
