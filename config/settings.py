@@ -9,6 +9,7 @@ worker and beat on kombu's filesystem transport (also under ``var/``), sandbox p
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("THROUGHLINE_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -274,5 +275,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-due-work": {
         "task": "integrations.tasks.sweep_due_work_task",
         "schedule": SWEEP_INTERVAL_SECONDS,
+    },
+    # Daily digest of each exception queue (new and overdue items) to its group, at 07:00 in
+    # TIME_ZONE: before the working day starts, once a day so it is read, not filtered.
+    "exception-digest": {
+        "task": "exceptions_queue.tasks.send_exception_digests_task",
+        "schedule": crontab(hour=7, minute=0),
     },
 }
