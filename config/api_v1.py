@@ -3,10 +3,11 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config.api_root import api_root
+from config.api_root import api_root, metrics
 
 urlpatterns = [
     path("", api_root, name="root"),
+    path("metrics/", metrics, name="metrics"),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="v1:schema"), name="docs"),
     path("", include("integrations.api.urls")),

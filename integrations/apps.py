@@ -9,11 +9,36 @@ class IntegrationsConfig(AppConfig):
         # Registration only: no queries or network here (runs in web, worker and beat).
         from celery.signals import before_task_publish, task_postrun, task_prerun
 
+        from config.registry import NavItem, Panel, navigation, panels
+        from config.roles import INTEGRATION, OPERATIONS
         from integrations import signals
         from integrations.connectors.base import connector_classes
         from integrations.connectors.sandbox import SandboxConnector
+        from integrations.panels import integration_health
 
         connector_classes.register("sandbox", SandboxConnector)
+        navigation.register(
+            "operations",
+            NavItem(
+                key="operations",
+                label="Operations",
+                url_name="integrations:operations",
+                roles=(OPERATIONS, INTEGRATION),
+                order=90,
+            ),
+        )
+        panels.register(
+            "integration_health",
+            Panel(
+                key="integration_health",
+                title="Integration health",
+                dashboard="home",
+                compute=integration_health,
+                template="integrations/panels/health.html",
+                roles=(OPERATIONS, INTEGRATION),
+                order=50,
+            ),
+        )
         before_task_publish.connect(signals.add_trace_header, weak=False)
         task_prerun.connect(signals.restore_trace, weak=False)
         task_postrun.connect(signals.clear_trace, weak=False)

@@ -6,4 +6,5 @@ app_name = "integrations"
 
 urlpatterns = [
     path("traces/<str:trace_id>/", views.trace_detail, name="trace_detail"),
+    path("operations/", views.operations, name="operations"),
 ]

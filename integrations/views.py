@@ -1,8 +1,33 @@
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 
+from config.roles import INTEGRATION, OPERATIONS, has_role
 from integrations import selectors
+from integrations.filters import InboundEventFilter, OutboxMessageFilter
+from integrations.models import RejectedDelivery
+from integrations.panels import integration_health
+
+
+def _subject_link(step, user) -> str:
+    """The page of the record a step touched: its own page if it has one, else its admin page."""
+    subject = step.subject if step.content_type_id else None
+    if subject is None:
+        return ""
+    if hasattr(subject, "get_absolute_url"):
+        return subject.get_absolute_url()
+    if user.is_staff:
+        try:
+            return reverse(
+                f"admin:{step.content_type.app_label}_{step.content_type.model}_change",
+                args=[step.object_id],
+            )
+        except NoReverseMatch:
+            return ""
+    return ""
 
 
 @login_required
@@ -13,7 +38,56 @@ def trace_detail(request: HttpRequest, trace_id: str) -> HttpResponse:
         raise Http404("no such trace")
     started = steps[0].at
     rows = [
-        {"step": step, "offset_ms": int((step.at - started).total_seconds() * 1000)}
+        {
+            "step": step,
+            "offset_ms": int((step.at - started).total_seconds() * 1000),
+            "link": _subject_link(step, request.user),
+        }
         for step in steps
     ]
-    return render(request, "integrations/trace_detail.html", {"trace_id": trace_id, "rows": rows})
+    counts = {
+        kind: sum(1 for s in steps if s.kind == kind)
+        for kind in ("event", "record", "outbound", "exception")
+    }
+    return render(
+        request,
+        "integrations/trace_detail.html",
+        {
+            "trace_id": trace_id,
+            "rows": rows,
+            "counts": counts,
+            "duration_ms": rows[-1]["offset_ms"],
+        },
+    )
+
+
+def _require_operations(user) -> None:
+    if not has_role(user, OPERATIONS, INTEGRATION):
+        raise PermissionDenied("the operations view is for operations and integration engineers")
+
+
+@login_required
+def operations(request: HttpRequest) -> HttpResponse:
+    """Systems and breakers, the outbox and inbox backlog, recent refusals."""
+    _require_operations(request.user)
+    tab = request.GET.get("tab", "outbox")
+    if tab == "events":
+        filterset = InboundEventFilter(request.GET, queryset=selectors.list_events())
+    else:
+        tab = "outbox"
+        filterset = OutboxMessageFilter(request.GET, queryset=selectors.list_outbox_messages())
+    page = Paginator(filterset.qs, 25).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "integrations/operations.html",
+        {
+            "health": integration_health(),
+            "tab": tab,
+            "filter": filterset,
+            "page": page,
+            "query": query.urlencode(),
+            "rejected": RejectedDelivery.objects.order_by("-received_at")[:10],
+        },
+    )
