@@ -26,7 +26,7 @@ class ExceptionsQueueConfig(AppConfig):
                 f"exceptions:{queue}",
                 NavItem(
                     key=f"exceptions:{queue}",
-                    label=label,
+                    label=f"{label} queue",
                     url_name="exceptions_queue:item_list",
                     url_args=(queue,),
                     roles=(queue,),

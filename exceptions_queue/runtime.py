@@ -124,7 +124,7 @@ def on_dead_letter(obj) -> None:
             subject_ref=f"{obj.kind} → {obj.system.slug} · {str(obj.pk)[:8]}",
             subject=obj,
             trace_id=obj.trace_id,
-            summary=f"{obj.kind} to {obj.system.slug} failed: {obj.last_error}",
+            summary=obj.last_error or f"{obj.kind} to {obj.system.slug} failed",
             details={
                 "system": obj.system.slug,
                 "kind": obj.kind,

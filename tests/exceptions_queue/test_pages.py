@@ -26,7 +26,7 @@ def test_queue_page_lists_items_flags_overdue_and_counts_in_the_navigation(clien
     page = client.get("/exceptions/operations/").content.decode()
     assert "late one" in page and "fresh one" in page
     assert f'class="item-row overdue" id="item-{late.pk}"' in page
-    assert 'Operations <span class="badge">2</span>' in page
+    assert 'Operations queue <span class="badge">2</span>' in page
 
 
 def test_filters_search_and_sorting(client, operations_user):
@@ -79,7 +79,7 @@ def test_pmo_user_gets_no_page_of_an_operations_item(client, pmo_user):
     assert client.get(f"/exceptions/items/{item.pk}/").status_code == 404
     assert client.post(f"/exceptions/items/{item.pk}/resolve/replay/").status_code == 404
     assert client.post(f"/exceptions/items/{item.pk}/dismiss/", {"reason": "x"}).status_code == 404
-    assert b"Operations" not in client.get("/").content
+    assert b"Operations queue" not in client.get("/").content
     item.refresh_from_db()
     assert item.status == "open"
 

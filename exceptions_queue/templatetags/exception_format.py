@@ -1,0 +1,30 @@
+"""Formatting only: short durations for dense queue tables ("3 h", "2 d")."""
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+
+register = template.Library()
+
+UNITS = ((86400, "d"), (3600, "h"), (60, "min"))  # seconds per unit, largest first
+
+
+def _short(seconds: float) -> str:
+    seconds = abs(seconds)
+    for size, unit in UNITS:
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit}"
+    return "now"
+
+
+@register.filter
+def age(moment: datetime | None) -> str:
+    """How long ago, in the largest whole unit: "3 h"."""
+    return "" if moment is None else _short((timezone.now() - moment).total_seconds())
+
+
+@register.filter
+def remaining(moment: datetime | None) -> str:
+    """How long until (or, past it, since) ``moment``, in the largest whole unit."""
+    return "" if moment is None else _short((moment - timezone.now()).total_seconds())
