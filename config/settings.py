@@ -282,4 +282,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "exceptions_queue.tasks.send_exception_digests_task",
         "schedule": crontab(hour=7, minute=0),
     },
+    # Customer master reference sync (mdm): pull customers changed since the last run from CRM
+    # and ERP systems flagged settings["reference_sync"] (those that cannot send webhooks).
+    # Every 15 minutes: fresh enough for billing, light on peers' API quotas.
+    "mdm-reference-sync": {
+        "task": "mdm.tasks.sync_reference_data_task",
+        "schedule": crontab(minute="*/15"),
+    },
 }

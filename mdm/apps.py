@@ -4,3 +4,27 @@ from django.apps import AppConfig
 class MdmConfig(AppConfig):
     name = "mdm"
     verbose_name = "Customer master"
+
+    def ready(self) -> None:
+        # Registration only. No queries or network: this runs in every web, worker and beat process.
+        from config.registry import NavItem, navigation
+        from exceptions_queue.registry import exception_types
+        from integrations.registry import inbox_handlers
+        from mdm import handlers
+        from mdm.exception_types import EXCEPTION_TYPES
+
+        inbox_handlers.register("crm.account.upserted", handlers.handle_crm_account_upserted)
+        inbox_handlers.register("crm.contact.upserted", handlers.handle_crm_contact_upserted)
+        inbox_handlers.register("erp.customer.upserted", handlers.handle_erp_customer_upserted)
+        for exception_type in EXCEPTION_TYPES:
+            exception_types.register(exception_type.code, exception_type)
+        navigation.register(
+            "customers",
+            NavItem(
+                key="customers",
+                label="Customers",
+                url_name="mdm:customer_list",
+                roles=("finance", "pmo", "admin"),
+                order=40,
+            ),
+        )

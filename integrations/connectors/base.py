@@ -56,6 +56,7 @@ class DeliveryResult:
 PORTS: dict[str, dict[str, str]] = {
     "crm": {
         "crm.account.update": "write CRM-owned or ERP-owned fields back to the CRM account",
+        "crm.account.merge": "merge duplicate CRM accounts into the surviving one (mdm)",
         "crm.invoice_status.update": "show an invoice's status on the CRM account/opportunity",
         "crm.event.publish": "publish a Throughline event to the CRM",
     },
@@ -65,6 +66,7 @@ PORTS: dict[str, dict[str, str]] = {
     },
     "erp": {
         "erp.customer.upsert": "create or update the ERP customer",
+        "erp.customer.merge": "merge duplicate ERP customers into the surviving one (mdm)",
         "erp.time_entry.record": "record approved time on the ERP project (costing)",
         "erp.invoice.create": "create the invoice from an approved draft",
         "erp.event.publish": "publish a Throughline event to the ERP",
