@@ -12,6 +12,7 @@ def api_root(request, format=None):  # noqa: A002 DRF's signature
         "schema": "v1:schema",
         "docs": "v1:docs",
         "hook_schemas": "v1:hook-schemas",
+        "exceptions": "v1:exception-list",
         "events": "v1:event-list",
         "outbox": "v1:outbox-list",
         "time_entries": "v1:time-entry-list",
