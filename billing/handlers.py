@@ -1,6 +1,6 @@
 """Inbox handlers of billing events (registered in BillingConfig.ready)."""
 
-from billing.services import record_time_entry
+from billing.services.time_entries import record_time_entry
 
 
 def handle_time_entry_approved(event) -> None:

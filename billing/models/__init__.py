@@ -1,3 +1,37 @@
+from billing.models.deals import EventSubscription, OpportunityDeal
+from billing.models.invoices import BillingRun, Invoice, InvoiceLine, InvoiceLineEntry
+from billing.models.projects import (
+    Contract,
+    Milestone,
+    Phase,
+    Project,
+    ProjectTemplate,
+    TemplatePhase,
+)
+from billing.models.rates import BillingRule, Rate, RateCard, RateCardVersion
+from billing.models.reference import FxRate, Person, Role, TaxRate
 from billing.models.time import TimeEntry
 
-__all__ = ["TimeEntry"]
+__all__ = [
+    "BillingRule",
+    "BillingRun",
+    "Contract",
+    "EventSubscription",
+    "FxRate",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceLineEntry",
+    "Milestone",
+    "OpportunityDeal",
+    "Person",
+    "Phase",
+    "Project",
+    "ProjectTemplate",
+    "Rate",
+    "RateCard",
+    "RateCardVersion",
+    "Role",
+    "TaxRate",
+    "TemplatePhase",
+    "TimeEntry",
+]

@@ -3,7 +3,8 @@ from simple_history.models import HistoricalRecords
 
 
 class TimeEntry(models.Model):
-    """One approved time entry from the PSA, as last approved (a re-approval corrects it)."""
+    """One approved time entry from the PSA, as last approved (a re-approval corrects it), and
+    what Throughline decided about it: held, non-billable, or rated with the card version used."""
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
@@ -13,6 +14,7 @@ class TimeEntry(models.Model):
         NON_BILLABLE = "non_billable", "Non-billable"
         RETRACTED = "retracted", "Retracted"
 
+    # As the PSA sent it.
     psa_time_entry_id = models.CharField(max_length=120, unique=True)
     psa_project_id = models.CharField(max_length=120, db_index=True)
     phase_code = models.CharField(max_length=60)
@@ -26,9 +28,52 @@ class TimeEntry(models.Model):
     notes = models.TextField(blank=True)
     approved_at = models.DateTimeField()
     approved_by = models.CharField(max_length=200, blank=True)
+    retracted_at = models.DateTimeField(null=True, blank=True)
+    retraction_reason = models.TextField(blank=True)
+    # What Throughline decided.
     status = models.CharField(
         max_length=15, choices=Status.choices, default=Status.RECEIVED, db_index=True
     )
+    hold_reason = models.CharField(
+        max_length=30, blank=True, help_text="The exception type holding it"
+    )
+    project = models.ForeignKey(
+        "billing.Project",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="time_entries",
+    )
+    rate_card_version = models.ForeignKey(
+        "billing.RateCardVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="time_entries",
+    )
+    rate = models.DecimalField(max_digits=19, decimal_places=4, null=True, blank=True)
+    billed_hours = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    amount = models.DecimalField(max_digits=19, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    cost_amount = models.DecimalField(max_digits=19, decimal_places=2, null=True, blank=True)
+    cost_currency = models.CharField(
+        max_length=3, blank=True, help_text="The person's entity currency (cost rate)"
+    )
+    hold_key = models.CharField(
+        max_length=200, blank=True, help_text="Subject key of the exception item holding it"
+    )
+    rate_override = models.DecimalField(
+        max_digits=19,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="A rate finance accepted for this entry (e.g. the PSA's), used instead of the card's",
+    )
+    write_off_reason = models.TextField(blank=True, help_text="Written off by finance: leakage")
+    written_off_amount = models.DecimalField(
+        max_digits=19, decimal_places=2, null=True, blank=True
+    )
+    rated_at = models.DateTimeField(null=True, blank=True)
     trace_id = models.CharField(max_length=32, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -38,6 +83,7 @@ class TimeEntry(models.Model):
     class Meta:
         ordering = ["-work_date", "psa_time_entry_id"]
         verbose_name_plural = "time entries"
+        indexes = [models.Index(fields=["project", "status", "work_date"])]
 
     def __str__(self) -> str:
         return f"{self.psa_time_entry_id} {self.person_email} {self.work_date} {self.hours}h"

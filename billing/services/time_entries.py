@@ -1,4 +1,4 @@
-"""Writes of the billing domain."""
+"""Approved time from the PSA: store the entry, queue its record on the ERP project."""
 
 from decimal import Decimal
 
