@@ -1,0 +1,130 @@
+"""Reads of projects and contracts for the PMO pages and the ``projects/`` API."""
+
+import django_filters
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Prefetch, Q, QuerySet
+
+from billing.models import Contract, Milestone, OpportunityDeal, Phase, Project
+from integrations.models import ExternalRef, TraceStep
+
+AMENDED = "amended"
+
+
+def list_projects() -> QuerySet[Project]:
+    """Projects with their contract, customer, template, rate card, phases and milestones, in a
+    fixed number of queries."""
+    return (
+        Project.objects.select_related(
+            "contract",
+            "contract__legal_entity",
+            "contract__rate_card",
+            "customer",
+            "template",
+        )
+        .prefetch_related(
+            Prefetch("phases", Phase.objects.order_by("position", "code")),
+            Prefetch("contract__milestones", Milestone.objects.order_by("due_date", "name")),
+        )
+        .order_by("-created_at", "-pk")
+    )
+
+
+class ProjectFilter(django_filters.FilterSet):
+    """CONTRACT.md §2 ``projects/`` filters, plus ``q`` for the page's search box."""
+
+    crm_opportunity_id = django_filters.CharFilter(field_name="contract__crm_opportunity_id")
+    psa_project_id = django_filters.CharFilter()
+    customer = django_filters.CharFilter(method="filter_customer")
+    status = django_filters.ChoiceFilter(choices=Project.Status.choices)
+    billing_model = django_filters.ChoiceFilter(
+        field_name="contract__billing_model", choices=Contract.BillingModel.choices
+    )
+    q = django_filters.CharFilter(method="filter_q")
+
+    class Meta:
+        model = Project
+        fields = ["crm_opportunity_id", "psa_project_id", "customer", "status", "billing_model"]
+
+    def filter_customer(self, queryset, name, value):
+        """A customer id, a Throughline id (``TL-000042``) or a CRM account id."""
+        value = value.strip()
+        if value.isdigit():
+            return queryset.filter(customer_id=int(value))
+        if value.upper().startswith("TL-") and value[3:].isdigit():
+            return queryset.filter(customer_id=int(value[3:]))
+        return queryset.filter(contract__crm_account_id=value)
+
+    def filter_q(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(name__icontains=value)
+            | Q(customer__name__icontains=value)
+            | Q(contract__crm_opportunity_id__iexact=value)
+            | Q(psa_project_id__iexact=value)
+        )
+
+
+def get_project(*, project_id: int) -> Project:
+    return list_projects().get(pk=project_id)
+
+
+def list_amendments(contract: Contract) -> list[dict]:
+    """The contract's amendments, newest first: when, the changed fields (old → new)."""
+    rows = list(
+        contract.history.filter(history_change_reason__startswith=AMENDED)
+        .select_related("history_user")
+        .order_by("-history_date")
+    )
+    amendments = []
+    for row in rows:
+        previous = row.prev_record
+        changes = []
+        if previous is not None:
+            delta = row.diff_against(previous, excluded_fields=["amendment_count", "last_event_at"])
+            changes = [
+                {"field": change.field, "old": change.old, "new": change.new}
+                for change in delta.changes
+            ]
+        amendments.append(
+            {"at": row.history_date, "reason": row.history_change_reason, "changes": changes}
+        )
+    return amendments
+
+
+def list_external_refs(project: Project) -> list[ExternalRef]:
+    """Cross-references of the project and its customer (PSA project, CRM account, ERP customer)."""
+    project_type = ContentType.objects.get_for_model(Project)
+    customer_type = ContentType.objects.get_for_model(project.customer)
+    return list(
+        ExternalRef.objects.filter(
+            Q(content_type=project_type, object_id=str(project.pk))
+            | Q(content_type=customer_type, object_id=str(project.customer_id))
+        )
+        .select_related("system")
+        .order_by("system__slug", "object_type", "external_id")
+    )
+
+
+def list_project_traces(project: Project) -> list[str]:
+    """Every trace that wrote the project, its contract or its deal, oldest first."""
+    subjects = Q()
+    for model, pk in (
+        (Project, project.pk),
+        (Contract, project.contract_id),
+        (OpportunityDeal, getattr(getattr(project.contract, "deal", None), "pk", None)),
+    ):
+        if pk is not None:
+            subjects |= Q(content_type=ContentType.objects.get_for_model(model), object_id=str(pk))
+    seen: list[str] = []
+    steps = (
+        TraceStep.objects.filter(subjects).order_by("at", "pk").values_list("trace_id", flat=True)
+    )
+    for trace_id in steps:
+        if trace_id not in seen:
+            seen.append(trace_id)
+    for trace_id in (project.contract.trace_id, project.trace_id):
+        if trace_id and trace_id not in seen:
+            seen.insert(0, trace_id)
+    return seen

@@ -1,0 +1,65 @@
+"""PMO pages: the project list and a project's page."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from billing.models import Contract, Project
+from billing.selectors_projects import (
+    ProjectFilter,
+    get_project,
+    list_amendments,
+    list_external_refs,
+    list_project_traces,
+    list_projects,
+)
+from config.roles import FINANCE, PMO, has_role
+
+PAGE_SIZE = 25  # rows per page: one screen of projects
+
+
+def _require_role(request: HttpRequest) -> None:
+    if not has_role(request.user, PMO, FINANCE):
+        raise PermissionDenied("projects are for the PMO and finance")
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    _require_role(request)
+    filterset = ProjectFilter(request.GET, queryset=list_projects())
+    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "form": filterset.form,
+        "statuses": Project.Status.choices,
+        "billing_models": Contract.BillingModel.choices,
+        "query": query.urlencode(),
+        "filters_active": any(request.GET.get(k) for k in filterset.form.fields),
+    }
+    template = "billing/project_list.html"
+    return render(request, f"{template}#project-table" if request.htmx else template, context)
+
+
+@login_required
+def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
+    _require_role(request)
+    try:
+        project = get_project(project_id=project_id)
+    except Project.DoesNotExist as exc:
+        raise Http404(f"no project #{project_id}") from exc
+    contract = project.contract
+    context = {
+        "project": project,
+        "contract": contract,
+        "phases": project.phases.all(),
+        "milestones": contract.milestones.all(),
+        "amendments": list_amendments(contract),
+        "refs": list_external_refs(project),
+        "traces": list_project_traces(project),
+        "deal": getattr(contract, "deal", None),
+    }
+    return render(request, "billing/project_detail.html", context)
