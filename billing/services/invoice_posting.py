@@ -1,0 +1,223 @@
+"""Approval, posting to the ERP and the invoice's status back to the CRM (issue 8).
+
+draft → approved (finance) → posting (``erp.invoice.create`` queued in the same transaction)
+→ posted (the ERP answered with its invoice id: delivery hook) → sent / partially_paid / paid
+/ void (``erp.invoice.status_changed``). Every change from approval on is sent to the CRM
+through the outbox (``crm.invoice_status.update``), in order per invoice.
+"""
+
+import logging
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from billing.models import Invoice, InvoiceLineEntry, TimeEntry
+from billing.services.rating import RATE_MISMATCH
+from config.errors import DomainError
+from exceptions_queue.services import raise_exception_item
+from integrations.services.outbox import enqueue_outbox_message
+from integrations.services.systems import get_system_for_kind
+from integrations.traces import record_trace_step
+
+logger = logging.getLogger(__name__)
+ERP_CREATE = "erp.invoice.create"
+CRM_STATUS = "crm.invoice_status.update"
+
+
+class InvoiceNotApprovable(DomainError):
+    code, http_status = "invoice_not_approvable", 409
+
+
+class InvoiceNotFound(DomainError):
+    code, http_status = "invoice_not_found", 404
+
+
+def _lock(invoice_id: int) -> Invoice:
+    invoice = (
+        Invoice.objects.select_for_update()
+        .select_related("customer", "legal_entity")
+        .filter(pk=invoice_id)
+        .first()
+    )
+    if invoice is None:
+        raise InvoiceNotFound(f"no invoice {invoice_id}", id=invoice_id)
+    return invoice
+
+
+def _set_status(invoice: Invoice, status: str, *, detail: str = "") -> None:
+    invoice.status, invoice.status_changed_at = status, timezone.now()
+    invoice.save()
+    record_trace_step(
+        kind="record",
+        action=status,
+        summary=f"invoice {invoice.pk} {status}" + (f": {detail}" if detail else ""),
+        subject=invoice,
+    )
+    enqueue_outbox_message(
+        system=get_system_for_kind("crm"),
+        kind=CRM_STATUS,
+        payload={
+            "invoice_id": str(invoice.pk),
+            "erp_invoice_id": invoice.erp_invoice_id,
+            "number": invoice.number,
+            "status": status,
+            "customer_id": str(invoice.customer_id),
+            "period": f"{invoice.period:%Y-%m}",
+            "total": {"amount": str(invoice.gross_total), "currency": invoice.currency},
+            "amount_due": None
+            if invoice.amount_due is None
+            else {"amount": str(invoice.amount_due), "currency": invoice.currency},
+        },
+        idempotency_key=f"{CRM_STATUS}:{invoice.pk}:{status}",
+        object_key=f"invoice:{invoice.pk}",
+    )
+
+
+def _erp_payload(invoice: Invoice) -> dict:
+    lines = [
+        {
+            "line_id": str(line.pk),
+            "kind": line.kind,
+            "description": line.description,
+            "hours": None if line.hours is None else str(line.hours),
+            "rate": None if line.rate is None else str(line.rate),
+            "amount": str(line.amount),
+        }
+        for line in invoice.lines.order_by("pk")
+    ]
+    return {
+        "invoice_id": str(invoice.pk),
+        "customer_id": str(invoice.customer_id),
+        "legal_entity": invoice.legal_entity.code,
+        "currency": invoice.currency,
+        "tax_jurisdiction": invoice.tax_jurisdiction,
+        "invoice_date": invoice.invoice_date.isoformat(),
+        "period": f"{invoice.period:%Y-%m}",
+        "net_total": str(invoice.net_total),
+        "tax_total": str(invoice.tax_total),
+        "gross_total": str(invoice.gross_total),
+        "lines": lines,
+    }
+
+
+@transaction.atomic
+def approve_invoice(*, invoice_id: int, approved_by) -> Invoice:
+    """Approve a draft and queue its creation in the ERP (idempotency key per invoice).
+
+    Raises InvoiceNotFound, InvoiceNotApprovable (not a draft, or nothing on it). Approving an
+    invoice that is already approved or further along changes nothing (returns it), so a double
+    click or a retried request does not post twice.
+    """
+    invoice = _lock(invoice_id)
+    if invoice.status != Invoice.Status.DRAFT:
+        if invoice.approved_at is not None:
+            return invoice
+        raise InvoiceNotApprovable(f"invoice {invoice.pk} is {invoice.status}", id=invoice.pk)
+    if not invoice.lines.exists():
+        raise InvoiceNotApprovable(f"invoice {invoice.pk} has no lines", id=invoice.pk)
+    invoice.approved_by, invoice.approved_at = approved_by, timezone.now()
+    _set_status(invoice, Invoice.Status.APPROVED, detail=f"by {approved_by.get_username()}")
+    enqueue_outbox_message(
+        system=get_system_for_kind("erp"),
+        kind=ERP_CREATE,
+        payload=_erp_payload(invoice),
+        idempotency_key=f"{ERP_CREATE}:{invoice.pk}",
+        object_key=f"invoice:{invoice.pk}",
+        local_object=invoice,
+        external_object_type="invoice",
+    )
+    _set_status(invoice, Invoice.Status.POSTING, detail="queued to the ERP")
+    return invoice
+
+
+def approve_invoices(*, invoice_ids: list[int], approved_by) -> tuple[int, list[str]]:
+    """Bulk approval, each invoice in its own transaction (one refusal does not undo others)."""
+    done, errors = 0, []
+    for invoice_id in sorted(set(invoice_ids)):
+        try:
+            approve_invoice(invoice_id=invoice_id, approved_by=approved_by)
+            done += 1
+        except DomainError as exc:
+            errors.append(exc.message)
+    return done, errors
+
+
+def on_message_delivered(message) -> None:
+    """delivery_hooks: the ERP created the invoice → posted, with its id (in the outbox's
+    transaction)."""
+    if message.kind != ERP_CREATE:
+        return
+    invoice = _lock(int(message.payload["invoice_id"]))
+    if invoice.status != Invoice.Status.POSTING:
+        return
+    invoice.erp_invoice_id = message.external_id or invoice.erp_invoice_id
+    invoice.posted_at = timezone.now()
+    _set_status(invoice, Invoice.Status.POSTED, detail=f"ERP invoice {invoice.erp_invoice_id}")
+
+
+ERP_STATUSES = {
+    "posted": Invoice.Status.POSTED,
+    "sent": Invoice.Status.SENT,
+    "partially_paid": Invoice.Status.PARTIALLY_PAID,
+    "paid": Invoice.Status.PAID,
+    "void": Invoice.Status.VOID,
+}
+
+
+@transaction.atomic
+def apply_erp_invoice_status(*, data: dict) -> Invoice:
+    """``erp.invoice.status_changed``: record the ERP's status, number, total and amount due;
+    a total different from ours raises ``rate_mismatch`` for the invoice; void un-bills its
+    entries (they go on the next draft of their month). Raises InvoiceNotFound for an ERP id
+    Throughline has not posted yet (the inbox retries: the delivery may still be in flight)."""
+    invoice = Invoice.objects.select_for_update().filter(erp_invoice_id=data["invoice_id"]).first()
+    if invoice is None:
+        raise InvoiceNotFound(f"no invoice posted as ERP {data['invoice_id']}")
+    invoice = _lock(invoice.pk)
+    if invoice.status == Invoice.Status.VOID:
+        return invoice
+    invoice.number = data.get("number") or invoice.number
+    invoice.erp_total, invoice.amount_due = Decimal(data["total"]), Decimal(data["amount_due"])
+    if invoice.posted_at is None:
+        invoice.posted_at = parse_datetime(data["changed_at"])
+    status = ERP_STATUSES[data["status"]]
+    if data["currency"] != invoice.currency or invoice.erp_total != invoice.gross_total:
+        _raise_total_mismatch(invoice, data)
+    if status == Invoice.Status.VOID:
+        _unbill(invoice)
+    if status != invoice.status:
+        _set_status(
+            invoice, status, detail=f"from the ERP ({invoice.number or data['invoice_id']})"
+        )
+    else:
+        invoice.save()
+    return invoice
+
+
+def _raise_total_mismatch(invoice: Invoice, data: dict) -> None:
+    difference = invoice.erp_total - invoice.gross_total
+    raise_exception_item(
+        type_code=RATE_MISMATCH,
+        subject_key=f"invoice:{invoice.pk}",
+        subject_ref=f"invoice {invoice.number or invoice.pk} ({invoice.period:%Y-%m})",
+        subject=invoice,
+        summary=(
+            f"the ERP's total {data['total']} {data['currency']} differs from ours "
+            f"{invoice.gross_total} {invoice.currency}"
+        ),
+        details={"erp_total": data["total"], "our_total": str(invoice.gross_total)},
+        amount=abs(difference),
+        currency=invoice.currency,
+    )
+
+
+def _unbill(invoice: Invoice) -> None:
+    links = InvoiceLineEntry.objects.filter(line__invoice=invoice, is_active=True)
+    entry_ids = list(links.values_list("time_entry_id", flat=True))
+    links.update(is_active=False)
+    TimeEntry.objects.filter(pk__in=entry_ids, status=TimeEntry.Status.INVOICED).update(
+        status=TimeEntry.Status.RATED, updated_at=timezone.now()
+    )
+    logger.info("billing.invoice_void", extra={"invoice_id": invoice.pk, "entries": len(entry_ids)})

@@ -1,0 +1,399 @@
+"""The billing run (CONTRACT.md §5 "Drafts"): build or refresh the drafts of one month.
+
+Steps, each idempotent and committed on its own, so a run that stops can simply run again:
+
+1. ``sweep``      drafts of the month let go of entries that are no longer billable;
+2. ``drafts``     one open draft per group that has something to bill (get or create);
+3. ``time``       rated time-and-materials entries of the month on no line yet go onto time
+                  lines of their draft: set-based ``INSERT … SELECT`` in id-range batches (no
+                  per-entry Python, flat memory), lines grouped per the client's rule;
+4. ``retainers``  the month's retainer line per retainer contract (prorated), its entries and
+                  overage;
+5. ``milestones`` fixed-fee milestones completed in the month;
+6. ``totals``     line sums, tax estimate and net/gross per draft; empty drafts removed.
+
+Progress (step, percent, counts) is saved on the ``BillingRun`` row after every batch.
+"""
+
+import logging
+from datetime import date
+
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from billing.models import (
+    BillingRun,
+    Contract,
+    Invoice,
+    InvoiceLine,
+    InvoiceLineEntry,
+    Milestone,
+    TimeEntry,
+)
+from billing.services.invoices import (
+    NON_VOID,
+    get_or_create_draft,
+    group_of,
+    month_end,
+    month_start,
+    prorated_retainer,
+    refresh_invoices,
+)
+from billing.services.rating import rerun_held_entries
+from integrations.traces import record_trace_step, use_trace
+
+logger = logging.getLogger(__name__)
+BATCH_IDS = 100_000  # time-entry id range per INSERT … SELECT: a commit and a progress tick each
+TM = Contract.BillingModel.TIME_AND_MATERIALS
+
+_GROUP_KEY = (
+    "CASE COALESCE(br.invoice_grouping, 'per_role') "
+    "WHEN 'per_entry' THEN 'e:' || CAST(te.id AS TEXT) "
+    "WHEN 'per_person' THEN 'p:' || CAST(c.id AS TEXT) || ':' || te.person_email || ':' "
+    "|| te.role || ':' || CAST(te.rate AS TEXT) "
+    "ELSE 'r:' || CAST(c.id AS TEXT) || ':' || te.role || ':' || CAST(te.rate AS TEXT) END"
+)
+_DESCRIPTION = (
+    "CASE COALESCE(br.invoice_grouping, 'per_role') "
+    "WHEN 'per_entry' THEN c.name || ' · ' || CAST(te.work_date AS TEXT) || ' · ' "
+    "|| te.person_email || ' · ' || te.role "
+    "WHEN 'per_person' THEN c.name || ' · ' || te.person_email || ' · ' || te.role "
+    "ELSE c.name || ' · ' || te.role END"
+)
+_PERSON = (
+    "CASE WHEN COALESCE(br.invoice_grouping, 'per_role') = 'per_role' "
+    "THEN '' ELSE te.person_email END"
+)
+
+
+class Scope:
+    """The month and optional entity/customer of a run, as SQL and as ORM filters."""
+
+    def __init__(self, run: BillingRun) -> None:
+        self.first, self.last = month_start(run.period), month_end(run.period)
+        self.legal_entity_id, self.customer_id = run.legal_entity_id, run.customer_id
+
+    def contracts(self):
+        contracts = Contract.objects.all()
+        if self.legal_entity_id:
+            contracts = contracts.filter(legal_entity_id=self.legal_entity_id)
+        if self.customer_id:
+            contracts = contracts.filter(customer_id=self.customer_id)
+        return contracts
+
+    def sql(self) -> tuple[str, list]:
+        where, params = "", []
+        if self.legal_entity_id:
+            where, params = where + " AND c.legal_entity_id = %s", [*params, self.legal_entity_id]
+        if self.customer_id:
+            where, params = where + " AND c.customer_id = %s", [*params, self.customer_id]
+        return where, params
+
+    def candidates_sql(self) -> tuple[str, list]:
+        """FROM … WHERE of the rated T&M entries of the month in scope (aliases te, c, br)."""
+        scope, params = self.sql()
+        tables = (
+            f"{TimeEntry._meta.db_table} te "
+            f"JOIN billing_project p ON p.id = te.project_id "
+            f"JOIN {Contract._meta.db_table} c ON c.id = p.contract_id "
+            f"LEFT JOIN billing_billingrule br ON br.client_account_id = c.crm_account_id"
+        )
+        where = "te.status = %s AND te.work_date BETWEEN %s AND %s AND c.billing_model = %s" + scope
+        return f"{tables} WHERE {where}", [
+            TimeEntry.Status.RATED,
+            self.first,
+            self.last,
+            TM,
+            *params,
+        ]
+
+
+def _progress(run: BillingRun, step: str, percent: int, **counts) -> None:
+    run.step, run.progress = step, percent
+    run.counts = {**run.counts, **counts}
+    BillingRun.objects.filter(pk=run.pk).update(
+        step=run.step, progress=run.progress, counts=run.counts
+    )
+
+
+def _sweep(scope: Scope) -> int:
+    """Entries on draft lines of the month that are no longer invoiced (defensive: the event
+    path already takes them off) leave their lines."""
+    with transaction.atomic():
+        stale = InvoiceLineEntry.objects.filter(
+            is_active=True,
+            line__invoice__status=Invoice.Status.DRAFT,
+            line__invoice__period=scope.first,
+        ).exclude(time_entry__status=TimeEntry.Status.INVOICED)
+        count, _ = stale.delete()
+    return count
+
+
+def _draft_groups(scope: Scope) -> set[tuple]:
+    source, params = scope.candidates_sql()
+    sql = f"SELECT DISTINCT c.customer_id, c.legal_entity_id, c.currency, c.tax_jurisdiction FROM {source}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return set(cursor.fetchall())
+
+
+def _ensure_drafts(scope: Scope) -> list[int]:
+    ids = []
+    with transaction.atomic():
+        for customer, entity, currency, jurisdiction in sorted(_draft_groups(scope)):
+            group = {
+                "customer_id": customer,
+                "legal_entity_id": entity,
+                "currency": currency,
+                "tax_jurisdiction": jurisdiction,
+            }
+            ids.append(get_or_create_draft(group=group, period=scope.first).pk)
+    return ids
+
+
+def _time_batch(scope: Scope, low: int, high: int) -> int:
+    """One id range: new lines for new group keys, then the links, then the entries' status."""
+    source, params = scope.candidates_sql()
+    source += " AND te.id BETWEEN %s AND %s"
+    params = [*params, low, high]
+    draft = (
+        "JOIN billing_invoice i ON i.customer_id = c.customer_id "
+        "AND i.legal_entity_id = c.legal_entity_id AND i.currency = c.currency "
+        "AND i.tax_jurisdiction = c.tax_jurisdiction AND i.period = %s AND i.status = %s"
+    )
+    # The draft join goes before WHERE: splice it in after the FROM list.
+    tables, where = source.split(" WHERE ", 1)
+    joined = f"{tables} {draft} WHERE {where}"
+    joined_params = [scope.first, Invoice.Status.DRAFT, *params]
+    line, link = InvoiceLine._meta.db_table, InvoiceLineEntry._meta.db_table
+    new_lines = (
+        f"INSERT INTO {line} (invoice_id, kind, description, contract_id, role, person_email, "
+        f"hours, rate, amount, group_key) "
+        f"SELECT DISTINCT i.id, %s, {_DESCRIPTION}, c.id, te.role, {_PERSON}, 0, te.rate, 0, "
+        f"{_GROUP_KEY} FROM {joined} AND NOT EXISTS (SELECT 1 FROM {line} l "
+        f"WHERE l.invoice_id = i.id AND l.group_key = {_GROUP_KEY})"
+    )
+    links = (
+        f"INSERT INTO {link} (line_id, time_entry_id, hours, amount, is_active) "
+        f"SELECT l.id, te.id, te.billed_hours, te.amount, %s FROM {joined} "
+        f"AND NOT EXISTS (SELECT 1 FROM {link} x WHERE x.time_entry_id = te.id AND x.is_active = %s)"
+    )
+    links = links.replace(
+        " WHERE ", f" JOIN {line} l ON l.invoice_id = i.id AND l.group_key = {_GROUP_KEY} WHERE ", 1
+    )
+    entries = TimeEntry._meta.db_table
+    mark = (
+        f"UPDATE {entries} SET status = %s, updated_at = %s WHERE id BETWEEN %s AND %s "
+        f"AND status = %s AND EXISTS (SELECT 1 FROM {link} x "
+        f"WHERE x.time_entry_id = {entries}.id AND x.is_active = %s)"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(new_lines, [InvoiceLine.Kind.TIME, *joined_params])
+        cursor.execute(links, [True, *joined_params, True])
+        added = cursor.rowcount
+        cursor.execute(
+            mark,
+            [TimeEntry.Status.INVOICED, timezone.now(), low, high, TimeEntry.Status.RATED, True],
+        )
+    return added
+
+
+def _id_range(scope: Scope) -> tuple[int | None, int | None]:
+    source, params = scope.candidates_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MIN(te.id), MAX(te.id) FROM {source}", params)
+        return cursor.fetchone()
+
+
+def _time_lines(run: BillingRun, scope: Scope) -> int:
+    low, high = _id_range(scope)
+    if low is None:
+        return 0
+    added, start = 0, low
+    while start <= high:
+        end = start + BATCH_IDS - 1
+        added += _time_batch(scope, start, end)
+        start = end + 1
+        done = min(100, int((start - low) * 100 / max(high - low + 1, 1)))
+        _progress(run, "time", 10 + done * 70 // 100, entries_added=added)
+    return added
+
+
+def _retainer_lines(scope: Scope) -> tuple[int, set[int]]:
+    """One retainer line per retainer contract overlapping the month: the prorated fee once
+    per month (a later supplementary draft gets a zero-fee line for late time), with the
+    month's rated entries of the contract on it."""
+    touched: set[int] = set()
+    added = 0
+    contracts = scope.contracts().filter(
+        billing_model=Contract.BillingModel.RETAINER,
+        start_date__lte=scope.last,
+        end_date__gte=scope.first,
+    )
+    for contract in contracts.order_by("pk"):
+        with transaction.atomic():
+            added += _retainer_for(contract, scope, touched)
+    return added, touched
+
+
+def _retainer_for(contract: Contract, scope: Scope, touched: set[int]) -> int:
+    fee_key = f"retainer:{contract.pk}:{scope.first:%Y-%m}"
+    fee_billed = InvoiceLine.objects.filter(
+        group_key=fee_key, invoice__status__in=NON_VOID
+    ).exists()
+    entries = list(
+        TimeEntry.objects.select_for_update().filter(
+            project__contract=contract,
+            status=TimeEntry.Status.RATED,
+            work_date__range=(scope.first, scope.last),
+        )
+    )
+    if fee_billed and not entries:
+        return 0
+    draft = get_or_create_draft(group=group_of(contract), period=scope.first)
+    key = fee_key if not fee_billed else f"retainer-late:{contract.pk}:{scope.first:%Y-%m}"
+    line = InvoiceLine.objects.filter(invoice=draft, group_key__in=[fee_key, key]).first()
+    if line is None:
+        amount, included, days, month_days = prorated_retainer(contract, scope.first)
+        what = "late time" if fee_billed else f"{days}/{month_days} days, {included} h included"
+        line = InvoiceLine.objects.create(
+            invoice=draft,
+            kind=InvoiceLine.Kind.RETAINER,
+            description=f"Retainer {contract.name} {scope.first:%Y-%m} ({what})",
+            contract=contract,
+            hours=0,
+            amount=amount if not fee_billed else 0,
+            service_month=scope.first,
+            group_key=key,
+        )
+    InvoiceLineEntry.objects.bulk_create(
+        InvoiceLineEntry(line=line, time_entry=e, hours=e.billed_hours, amount=0) for e in entries
+    )
+    TimeEntry.objects.filter(pk__in=[e.pk for e in entries]).update(
+        status=TimeEntry.Status.INVOICED, updated_at=timezone.now()
+    )
+    touched.add(draft.pk)
+    return len(entries)
+
+
+def _milestone_lines(scope: Scope) -> tuple[int, set[int]]:
+    billed = InvoiceLine.objects.filter(
+        milestone=OuterRef("pk"),
+        kind=InvoiceLine.Kind.MILESTONE,
+        invoice__status__in=NON_VOID,
+        reversals__isnull=True,
+    )
+    milestones = (
+        Milestone.objects.select_related("contract")
+        .filter(
+            contract__in=scope.contracts().filter(billing_model=Contract.BillingModel.FIXED_FEE),
+            completed_on__range=(scope.first, scope.last),
+        )
+        .exclude(Exists(billed))
+        .order_by("contract_id", "completed_on", "pk")
+    )
+    touched: set[int] = set()
+    count = 0
+    with transaction.atomic():
+        for milestone in milestones:
+            draft = get_or_create_draft(group=group_of(milestone.contract), period=scope.first)
+            InvoiceLine.objects.create(
+                invoice=draft,
+                kind=InvoiceLine.Kind.MILESTONE,
+                description=f"{milestone.contract.name}: {milestone.name} "
+                f"(completed {milestone.completed_on})",
+                contract=milestone.contract,
+                milestone=milestone,
+                amount=milestone.amount,
+                service_month=scope.first,
+                group_key=f"milestone:{milestone.pk}",
+            )
+            touched.add(draft.pk)
+            count += 1
+    return count, touched
+
+
+def _drafts_of_month(scope: Scope) -> list[int]:
+    drafts = Invoice.objects.filter(period=scope.first, status=Invoice.Status.DRAFT)
+    if scope.legal_entity_id:
+        drafts = drafts.filter(legal_entity_id=scope.legal_entity_id)
+    if scope.customer_id:
+        drafts = drafts.filter(customer_id=scope.customer_id)
+    return list(drafts.values_list("pk", flat=True))
+
+
+def execute_billing_run(*, run_id: int) -> BillingRun:
+    """Run (or resume) one billing run; marks it finished or failed with the error. Safe to
+    call again on the same run: every step only adds what is missing."""
+    run = BillingRun.objects.get(pk=run_id)
+    with use_trace(run.trace_id):
+        BillingRun.objects.filter(pk=run.pk).update(
+            status=BillingRun.Status.RUNNING, started_at=timezone.now(), error=""
+        )
+        try:
+            _steps(run, Scope(run))
+        except Exception as exc:  # noqa: BLE001 boundary: the run records its failure
+            logger.exception("billing.run_failed", extra={"run_id": run.pk})
+            BillingRun.objects.filter(pk=run.pk).update(
+                status=BillingRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:4000]
+            )
+            raise
+        BillingRun.objects.filter(pk=run.pk).update(
+            status=BillingRun.Status.FINISHED, progress=100, finished_at=timezone.now()
+        )
+        run.refresh_from_db()
+        record_trace_step(
+            kind="record",
+            action="finished",
+            summary=f"billing run {run.period:%Y-%m}: {run.counts}",
+            subject=run,
+        )
+    return run
+
+
+def _rerun_holds(scope: Scope) -> dict[str, int]:
+    """Held entries of the month whose cause may have gone away without a hook firing (a phase
+    reopened, a rate or a higher cap loaded some other way) are re-run before billing."""
+    held = TimeEntry.objects.filter(
+        status=TimeEntry.Status.ON_HOLD, work_date__range=(scope.first, scope.last)
+    )
+    if scope.legal_entity_id:
+        held = held.filter(project__contract__legal_entity_id=scope.legal_entity_id)
+    if scope.customer_id:
+        held = held.filter(project__contract__customer_id=scope.customer_id)
+    with transaction.atomic():
+        return rerun_held_entries(entries=held, note="re-run by the billing run: cause gone")
+
+
+def _steps(run: BillingRun, scope: Scope) -> None:
+    rerun = _rerun_holds(scope)
+    _progress(run, "holds", 1, released_from_hold=rerun["rated"] + rerun["non_billable"])
+    _progress(run, "sweep", 2, entries_swept=_sweep(scope))
+    _progress(run, "drafts", 8, drafts_opened=len(_ensure_drafts(scope)))
+    _time_lines(run, scope)
+    retainer_entries, _touched = _retainer_lines(scope)
+    _progress(run, "retainers", 85, retainer_entries=retainer_entries)
+    milestones, _touched = _milestone_lines(scope)
+    _progress(run, "milestones", 90, milestones=milestones)
+    drafts = _drafts_of_month(scope)
+    with transaction.atomic():
+        refresh_invoices(invoice_ids=drafts)
+    remaining = Invoice.objects.filter(pk__in=drafts)
+    _progress(
+        run,
+        "totals",
+        99,
+        drafts=remaining.count(),
+        lines=InvoiceLine.objects.filter(invoice__in=remaining).count(),
+        held_entries=TimeEntry.objects.filter(
+            Q(status=TimeEntry.Status.ON_HOLD),
+            work_date__range=(scope.first, scope.last),
+        ).count(),
+    )
+
+
+def period_from_text(text: str) -> date:
+    """``YYYY-MM`` → the first day of that month (ValueError otherwise)."""
+    year, month = text.split("-")
+    return date(int(year), int(month), 1)
