@@ -89,7 +89,8 @@ def test_a_valid_deal_becomes_one_customer_contract_project_and_event_on_one_tra
     assert {("event", "processed"), ("record", "created"), ("record", "activated")} <= actions
     if billing_model == "fixed_fee":
         assert sorted(contract.milestones.values_list("name", "amount")) == [
-            ("Blueprint signed off", 30000), ("Go-live", 60000)
+            ("Blueprint signed off", 30000),
+            ("Go-live", 60000),
         ]
     if billing_model == "retainer":
         assert contract.retainer_monthly_amount == 10000 and contract.retainer_included_hours == 50

@@ -2,7 +2,6 @@
 
 import copy
 import uuid
-from decimal import Decimal
 
 import factory
 
@@ -243,5 +242,3 @@ class EventSubscriptionFactory(factory.django.DjangoModelFactory):
 
     event_type = "throughline.project.activated"
     is_active = True
-
-
