@@ -239,3 +239,25 @@ def test_the_psa_down_for_a_while_delays_but_neither_loses_nor_doubles(client, r
     assert project.status == Project.Status.ACTIVE and project.psa_project_id
     assert SandboxRecord.objects.filter(operation="psa.project.create").count() == 1
     assert SandboxRecord.objects.filter(operation="crm.event.publish").count() == 1
+
+
+def test_the_example_files_make_a_project(client, systems):
+    import json
+    from pathlib import Path
+
+    from django.core.management import call_command
+
+    examples = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    call_command("load_reference", str(examples / "reference.json"))
+    body = json.loads((examples / "closed_won.json").read_text())
+    response = post_event(client, "crm", systems["crm"][1], body)
+    assert response.status_code == 202, response.content
+    drain()
+    project = Project.objects.get()
+    assert project.status == Project.Status.ACTIVE
+    assert set(SandboxRecord.objects.values_list("system__slug", "operation")) == {
+        ("erp", "erp.customer.upsert"),
+        ("psa", "psa.project.create"),
+        ("crm", "crm.event.publish"),
+        ("erp", "erp.event.publish"),
+    }
