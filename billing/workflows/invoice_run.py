@@ -16,7 +16,7 @@ Progress (step, percent, counts) is saved on the ``BillingRun`` row after every 
 """
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -41,7 +41,9 @@ from billing.services.invoices import (
     refresh_invoices,
 )
 from billing.services.rating import rerun_held_entries
-from integrations.traces import record_trace_step, use_trace
+from config.errors import DomainError
+from integrations.traces import current_or_new_trace_id, record_trace_step, use_trace
+from mdm.models import Customer, LegalEntity
 
 logger = logging.getLogger(__name__)
 BATCH_IDS = 100_000  # time-entry id range per INSERT … SELECT: a commit and a progress tick each
@@ -395,5 +397,65 @@ def _steps(run: BillingRun, scope: Scope) -> None:
 
 def period_from_text(text: str) -> date:
     """``YYYY-MM`` → the first day of that month (ValueError otherwise)."""
-    year, month = text.split("-")
+    year, month = str(text).split("-")
+    if len(year) != 4 or len(month) != 2:
+        raise ValueError(f"period {text!r} is not YYYY-MM")
     return date(int(year), int(month), 1)
+
+
+def previous_month() -> date:
+    first = timezone.localdate().replace(day=1)
+    return month_start(first - timedelta(days=1))
+
+
+class BillingRunInvalid(DomainError):
+    code = "billing_run_invalid"
+
+
+def create_billing_run(
+    *, period: date, legal_entity_code: str | None, customer_id: int | None, requested_by
+) -> BillingRun:
+    """A queued run for a month (optionally one entity or customer), on a new trace."""
+    entity = None
+    if legal_entity_code:
+        entity = LegalEntity.objects.filter(code=legal_entity_code).first()
+        if entity is None:
+            raise BillingRunInvalid(f"no legal entity {legal_entity_code}")
+    if customer_id and not Customer.objects.filter(pk=customer_id).exists():
+        raise BillingRunInvalid(f"no customer {customer_id}")
+    run = BillingRun.objects.create(
+        period=month_start(period),
+        legal_entity=entity,
+        customer_id=customer_id or None,
+        requested_by=requested_by,
+        trace_id=current_or_new_trace_id(),
+    )
+    record_trace_step(
+        kind="record",
+        action="queued",
+        summary=f"billing run {run.period:%Y-%m} queued",
+        subject=run,
+        trace_id=run.trace_id,
+    )
+    return run
+
+
+@transaction.atomic
+def start_billing_run(
+    *,
+    period: date,
+    requested_by,
+    legal_entity_code: str | None = None,
+    customer_id: int | None = None,
+) -> BillingRun:
+    """Queue a run; the worker executes it after commit (``execute_billing_run_task``)."""
+    from billing.tasks import execute_billing_run_task
+
+    run = create_billing_run(
+        period=period,
+        legal_entity_code=legal_entity_code,
+        customer_id=customer_id,
+        requested_by=requested_by,
+    )
+    execute_billing_run_task.delay_on_commit(run.pk)
+    return run

@@ -1,0 +1,244 @@
+"""``invoices/`` and ``billing-runs/`` (CONTRACT.md §2)."""
+
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.models import BillingRun, Invoice, InvoiceLine
+from billing.selectors_invoices import (
+    BillingRunFilter,
+    InvoiceFilter,
+    list_billing_runs,
+    list_invoice_lines_for_api,
+    list_invoices,
+)
+from billing.services.invoice_posting import approve_invoice
+from billing.workflows.invoice_run import period_from_text, start_billing_run
+from config.permissions import role_permission
+from config.roles import FINANCE, INTEGRATION
+
+
+def money(amount, currency: str) -> dict | None:
+    return None if amount is None else {"amount": str(amount), "currency": currency}
+
+
+class InvoiceLineOutputSerializer(serializers.ModelSerializer):
+    amount = serializers.SerializerMethodField()
+    time_entries = serializers.SerializerMethodField()
+    milestone = serializers.SerializerMethodField()
+    project = serializers.SerializerMethodField()
+    reverses = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = InvoiceLine
+        fields = [
+            "id",
+            "kind",
+            "description",
+            "project",
+            "role",
+            "person_email",
+            "hours",
+            "rate",
+            "amount",
+            "service_month",
+            "milestone",
+            "reverses",
+            "time_entries",
+        ]
+
+    def get_amount(self, line: InvoiceLine) -> dict:
+        return money(line.amount, line.invoice.currency)
+
+    def get_project(self, line: InvoiceLine) -> str | None:
+        project = getattr(line.contract, "project", None)
+        return project.psa_project_id if project else None
+
+    def get_milestone(self, line: InvoiceLine) -> dict | None:
+        if line.milestone is None:
+            return None
+        return {"id": line.milestone.pk, "name": line.milestone.name}
+
+    def get_time_entries(self, line: InvoiceLine) -> list[dict]:
+        return [
+            {
+                "psa_time_entry_id": link.time_entry.psa_time_entry_id,
+                "url": f"/api/v1/time-entries/?psa_time_entry_id={link.time_entry.psa_time_entry_id}",
+                "hours": str(link.hours),
+                "amount": str(link.amount),
+                "is_active": link.is_active,
+            }
+            for link in line.entries.all()
+        ]
+
+
+class InvoiceOutputSerializer(serializers.ModelSerializer):
+    customer = serializers.SerializerMethodField()
+    legal_entity = serializers.CharField(source="legal_entity.code")
+    period = serializers.SerializerMethodField()
+    net_total = serializers.SerializerMethodField()
+    tax_total = serializers.SerializerMethodField()
+    gross_total = serializers.SerializerMethodField()
+    erp_total = serializers.SerializerMethodField()
+    amount_due = serializers.SerializerMethodField()
+    lines = InvoiceLineOutputSerializer(many=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "url",
+            "customer",
+            "legal_entity",
+            "currency",
+            "tax_jurisdiction",
+            "period",
+            "sequence",
+            "status",
+            "invoice_date",
+            "net_total",
+            "tax_rate",
+            "tax_total",
+            "gross_total",
+            "erp_invoice_id",
+            "number",
+            "erp_total",
+            "amount_due",
+            "approved_at",
+            "posted_at",
+            "trace_id",
+            "lines",
+        ]
+
+    def get_customer(self, invoice: Invoice) -> dict:
+        return {"id": invoice.customer_id, "name": invoice.customer.name}
+
+    def get_period(self, invoice: Invoice) -> str:
+        return f"{invoice.period:%Y-%m}"
+
+    def get_url(self, invoice: Invoice) -> str:
+        return invoice.get_absolute_url()
+
+    def get_net_total(self, invoice: Invoice) -> dict:
+        return money(invoice.net_total, invoice.currency)
+
+    def get_tax_total(self, invoice: Invoice) -> dict:
+        return money(invoice.tax_total, invoice.currency)
+
+    def get_gross_total(self, invoice: Invoice) -> dict:
+        return money(invoice.gross_total, invoice.currency)
+
+    def get_erp_total(self, invoice: Invoice) -> dict | None:
+        return money(invoice.erp_total, invoice.currency)
+
+    def get_amount_due(self, invoice: Invoice) -> dict | None:
+        return money(invoice.amount_due, invoice.currency)
+
+
+def _invoices():
+    return list_invoices().prefetch_related(list_invoice_lines_for_api())
+
+
+class InvoiceListView(ListAPIView):
+    permission_classes = [role_permission(FINANCE, INTEGRATION)]
+    serializer_class = InvoiceOutputSerializer
+    filterset_class = InvoiceFilter
+    ordering_fields = ["period", "id"]
+
+    def get_queryset(self):
+        return _invoices()
+
+
+class InvoiceDetailView(RetrieveAPIView):
+    permission_classes = [role_permission(FINANCE, INTEGRATION)]
+    serializer_class = InvoiceOutputSerializer
+
+    def get_queryset(self):
+        return _invoices()
+
+
+class InvoiceApproveView(APIView):
+    permission_classes = [role_permission(FINANCE)]
+
+    def post(self, request, pk: int) -> Response:
+        invoice = approve_invoice(invoice_id=pk, approved_by=request.user)
+        return Response(InvoiceOutputSerializer(get_object_or_404(_invoices(), pk=invoice.pk)).data)
+
+
+class BillingRunOutputSerializer(serializers.ModelSerializer):
+    period = serializers.SerializerMethodField()
+    legal_entity = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BillingRun
+        fields = [
+            "id",
+            "url",
+            "period",
+            "legal_entity",
+            "customer",
+            "status",
+            "step",
+            "progress",
+            "counts",
+            "error",
+            "trace_id",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_period(self, run: BillingRun) -> str:
+        return f"{run.period:%Y-%m}"
+
+    def get_legal_entity(self, run: BillingRun) -> str | None:
+        return run.legal_entity.code if run.legal_entity else None
+
+    def get_url(self, run: BillingRun) -> str:
+        return f"/billing-runs/{run.pk}/"
+
+
+class BillingRunInputSerializer(serializers.Serializer):
+    period = serializers.RegexField(r"^\d{4}-\d{2}$")
+    legal_entity = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    customer = serializers.IntegerField(required=False, allow_null=True)
+
+    def validate_period(self, value: str):
+        try:
+            return period_from_text(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class BillingRunListView(ListAPIView):
+    permission_classes = [role_permission(FINANCE, INTEGRATION)]
+    serializer_class = BillingRunOutputSerializer
+    filterset_class = BillingRunFilter
+    ordering_fields = ["created_at", "id"]
+
+    def get_queryset(self):
+        return list_billing_runs()
+
+    def post(self, request) -> Response:
+        data = BillingRunInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = start_billing_run(
+            period=data.validated_data["period"],
+            legal_entity_code=data.validated_data.get("legal_entity") or None,
+            customer_id=data.validated_data.get("customer"),
+            requested_by=request.user,
+        )
+        body = BillingRunOutputSerializer(list_billing_runs().get(pk=run.pk)).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class BillingRunDetailView(RetrieveAPIView):
+    permission_classes = [role_permission(FINANCE, INTEGRATION)]
+    serializer_class = BillingRunOutputSerializer
+
+    def get_queryset(self):
+        return list_billing_runs()

@@ -1,0 +1,142 @@
+"""Reads of invoicing: invoices with their lines, time entries, billing runs, rate cards."""
+
+import django_filters
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from billing.models import (
+    BillingRun,
+    Invoice,
+    InvoiceLine,
+    InvoiceLineEntry,
+    RateCard,
+    RateCardVersion,
+    TimeEntry,
+)
+from billing.workflows.invoice_run import period_from_text
+
+
+def _period(queryset, name, value):
+    try:
+        return queryset.filter(**{name: period_from_text(value)})
+    except ValueError:
+        return queryset.none()
+
+
+class InvoiceFilter(django_filters.FilterSet):
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    project = django_filters.CharFilter(method="filter_project")
+    status = django_filters.ChoiceFilter(choices=Invoice.Status.choices)
+    period = django_filters.CharFilter(method=_period, field_name="period")
+    erp_invoice_id = django_filters.CharFilter()
+    legal_entity = django_filters.CharFilter(field_name="legal_entity__code")
+
+    class Meta:
+        model = Invoice
+        fields = ["customer", "project", "status", "period", "erp_invoice_id", "legal_entity"]
+
+    def filter_project(self, queryset, name, value):
+        """A project by id or PSA project id: invoices with a line of its contract."""
+        match = Q(lines__contract__project__psa_project_id=value)
+        if value.isdigit():
+            match |= Q(lines__contract__project__id=int(value))
+        return queryset.filter(pk__in=Invoice.objects.filter(match).values("pk"))
+
+
+class BillingRunFilter(django_filters.FilterSet):
+    period = django_filters.CharFilter(method=_period, field_name="period")
+    status = django_filters.ChoiceFilter(choices=BillingRun.Status.choices)
+
+    class Meta:
+        model = BillingRun
+        fields = ["period", "status"]
+
+
+class RateCardFilter(django_filters.FilterSet):
+    code = django_filters.CharFilter()
+    legal_entity = django_filters.CharFilter(field_name="legal_entity__code")
+    active_on = django_filters.DateFilter(method="filter_active_on")
+
+    class Meta:
+        model = RateCard
+        fields = ["code", "legal_entity", "active_on"]
+
+    def filter_active_on(self, queryset, name, value):
+        live = Q(versions__valid_from__lte=value) & (
+            Q(versions__valid_to__isnull=True) | Q(versions__valid_to__gte=value)
+        )
+        return queryset.filter(pk__in=RateCard.objects.filter(live).values("pk"))
+
+
+def list_invoices() -> QuerySet[Invoice]:
+    return (
+        Invoice.objects.select_related("customer", "legal_entity", "approved_by")
+        .annotate(line_count=Count("lines"))
+        .order_by("-period", "customer__name", "customer_id", "sequence", "pk")
+    )
+
+
+def get_invoice_with_lines(*, invoice_id: int) -> Invoice:
+    links = InvoiceLineEntry.objects.select_related("time_entry").order_by(
+        "time_entry__work_date", "time_entry__psa_time_entry_id"
+    )
+    lines = InvoiceLine.objects.select_related("contract__project", "milestone", "reverses")
+    return (
+        Invoice.objects.select_related("customer", "legal_entity", "approved_by")
+        .prefetch_related(
+            Prefetch(
+                "lines", lines.prefetch_related(Prefetch("entries", links)).order_by("kind", "pk")
+            )
+        )
+        .get(pk=invoice_id)
+    )
+
+
+def list_invoice_lines_for_api() -> Prefetch:
+    links = InvoiceLineEntry.objects.select_related("time_entry").order_by("pk")
+    return Prefetch(
+        "lines",
+        InvoiceLine.objects.select_related("milestone", "contract__project")
+        .prefetch_related(Prefetch("entries", links))
+        .order_by("kind", "pk"),
+    )
+
+
+def list_held_entries_for_invoice(*, invoice: Invoice) -> QuerySet[TimeEntry]:
+    """What was held and why: held entries of the invoice's group and month."""
+    return (
+        TimeEntry.objects.filter(
+            status=TimeEntry.Status.ON_HOLD,
+            work_date__year=invoice.period.year,
+            work_date__month=invoice.period.month,
+            project__contract__customer_id=invoice.customer_id,
+            project__contract__legal_entity_id=invoice.legal_entity_id,
+            project__contract__currency=invoice.currency,
+            project__contract__tax_jurisdiction=invoice.tax_jurisdiction,
+        )
+        .select_related("project")
+        .order_by("work_date", "psa_time_entry_id")
+    )
+
+
+def list_time_entries_with_billing() -> QuerySet[TimeEntry]:
+    active = InvoiceLineEntry.objects.filter(is_active=True).select_related("line__invoice")
+    return (
+        TimeEntry.objects.select_related("rate_card_version__card", "project")
+        .prefetch_related(Prefetch("billings", active, to_attr="active_billings"))
+        .order_by("-work_date", "psa_time_entry_id")
+    )
+
+
+def list_billing_runs() -> QuerySet[BillingRun]:
+    return BillingRun.objects.select_related("legal_entity", "customer").order_by(
+        "-created_at", "-pk"
+    )
+
+
+def list_rate_cards() -> QuerySet[RateCard]:
+    versions = RateCardVersion.objects.prefetch_related("rates__role").order_by("valid_from")
+    return (
+        RateCard.objects.select_related("legal_entity")
+        .prefetch_related(Prefetch("versions", versions))
+        .order_by("legal_entity__code", "currency", "code")
+    )

@@ -1,0 +1,174 @@
+"""Finance pages of invoicing: drafts list and review, approval (htmx), time, billing runs."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from billing.filters import TimeEntryFilter
+from billing.models import BillingRun, Invoice, TimeEntry
+from billing.selectors_invoices import (
+    InvoiceFilter,
+    get_invoice_with_lines,
+    list_billing_runs,
+    list_held_entries_for_invoice,
+    list_invoices,
+    list_time_entries_with_billing,
+)
+from billing.services.invoice_posting import approve_invoice, approve_invoices
+from billing.workflows.invoice_run import period_from_text, previous_month, start_billing_run
+from config.errors import DomainError
+from config.roles import FINANCE, PMO, has_role
+from exceptions_queue.models import ExceptionItem
+from mdm.models import LegalEntity
+
+PAGE_SIZE = 25
+
+
+def _require(request: HttpRequest, *roles: str) -> None:
+    if not has_role(request.user, *roles):
+        raise PermissionDenied(f"needs one of the roles: {', '.join(roles)}")
+
+
+def _page(request: HttpRequest, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+@login_required
+def invoice_list(request: HttpRequest) -> HttpResponse:
+    _require(request, FINANCE)
+    params = request.GET.copy()
+    params.setdefault("status", Invoice.Status.DRAFT)
+    filterset = InvoiceFilter(params, queryset=list_invoices())
+    context = {
+        "filterset": filterset,
+        "status": params.get("status"),
+        "statuses": Invoice.Status.choices,
+        "entities": LegalEntity.objects.order_by("code"),
+        "page": _page(request, filterset.qs),
+        "page_query": _query_without_page(request),
+    }
+    template = "billing/invoice_list.html"
+    return render(request, f"{template}#invoice-table" if request.htmx else template, context)
+
+
+def _held_with_items(invoice: Invoice) -> list[dict]:
+    held = list(list_held_entries_for_invoice(invoice=invoice)[:200])
+    keys = Q()
+    for entry in held:
+        keys |= Q(type_code=entry.hold_reason, subject_key=entry.hold_key)
+    items = {}
+    if held:
+        open_items = ExceptionItem.objects.filter(keys, status__in=ExceptionItem.OPEN_STATUSES)
+        items = {(i.type_code, i.subject_key): i for i in open_items}
+    return [{"entry": e, "item": items.get((e.hold_reason, e.hold_key))} for e in held]
+
+
+def _detail_context(invoice_id: int) -> dict:
+    try:
+        invoice = get_invoice_with_lines(invoice_id=invoice_id)
+    except Invoice.DoesNotExist as exc:
+        raise Http404(f"no invoice {invoice_id}") from exc
+    return {
+        "invoice": invoice,
+        "lines": list(invoice.lines.all()),
+        "held": _held_with_items(invoice),
+    }
+
+
+@login_required
+def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    _require(request, FINANCE)
+    return render(request, "billing/invoice_detail.html", _detail_context(invoice_id))
+
+
+@login_required
+@require_POST
+def invoice_approve(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    _require(request, FINANCE)
+    try:
+        approve_invoice(invoice_id=invoice_id, approved_by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Invoice {invoice_id} approved and queued to the ERP.")
+    if request.htmx:
+        context = _detail_context(invoice_id)
+        return render(request, "billing/invoice_detail.html#invoice-status", context)
+    return redirect("billing:invoice_detail", invoice_id=invoice_id)
+
+
+@login_required
+@require_POST
+def invoice_bulk_approve(request: HttpRequest) -> HttpResponse:
+    _require(request, FINANCE)
+    ids = [int(value) for value in request.POST.getlist("invoice") if value.isdigit()]
+    done, errors = approve_invoices(invoice_ids=ids, approved_by=request.user)
+    if done:
+        messages.success(request, f"{done} invoice{'s' if done != 1 else ''} approved.")
+    for error in errors:
+        messages.error(request, error)
+    target = request.POST.get("next") or ""
+    return redirect(target if target.startswith("/") else "billing:invoice_list")
+
+
+@login_required
+def time_entry_list(request: HttpRequest) -> HttpResponse:
+    _require(request, FINANCE, PMO)
+    filterset = TimeEntryFilter(request.GET, queryset=list_time_entries_with_billing())
+    context = {
+        "filterset": filterset,
+        "statuses": TimeEntry.Status.choices,
+        "page": _page(request, filterset.qs),
+        "page_query": _query_without_page(request),
+    }
+    template = "billing/time_entry_list.html"
+    return render(request, f"{template}#time-table" if request.htmx else template, context)
+
+
+@login_required
+def billing_run_list(request: HttpRequest) -> HttpResponse:
+    _require(request, FINANCE)
+    if request.method == "POST":
+        try:
+            run = start_billing_run(
+                period=period_from_text(request.POST.get("period", "")),
+                legal_entity_code=request.POST.get("legal_entity") or None,
+                customer_id=None,
+                requested_by=request.user,
+            )
+        except (ValueError, DomainError) as exc:
+            messages.error(request, str(exc))
+            return redirect("billing:billing_run_list")
+        return redirect("billing:billing_run_detail", run_id=run.pk)
+    context = {
+        "page": _page(request, list_billing_runs()),
+        "default_period": f"{previous_month():%Y-%m}",
+        "entities": LegalEntity.objects.order_by("code"),
+        "page_query": "",
+    }
+    return render(request, "billing/billing_run_list.html", context)
+
+
+@login_required
+def billing_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    _require(request, FINANCE)
+    run = list_billing_runs().filter(pk=run_id).first()
+    if run is None:
+        raise Http404(f"no billing run {run_id}")
+    context = {
+        "run": run,
+        "is_active": run.status in (BillingRun.Status.QUEUED, BillingRun.Status.RUNNING),
+    }
+    template = "billing/billing_run_detail.html"
+    return render(request, f"{template}#run-progress" if request.htmx else template, context)
