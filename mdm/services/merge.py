@@ -78,7 +78,9 @@ def _repoint_relations(absorbed: Customer, survivor: Customer, reason: str) -> d
             continue
         name = relation.field.name
         for row in model._default_manager.filter(**{name: absorbed}):
-            if row.pk == survivor.pk:
+            if model is Customer and row.pk == survivor.pk:
+                # The survivor itself (a child of the absorbed record): never its own parent.
+                # Only for Customer rows: another model's pk says nothing about the survivor.
                 continue
             if model is BillingProfile:
                 _move_profile(row, survivor, reason)
