@@ -120,7 +120,8 @@ class DealTerms:
         }
 
 
-def _save(obj, *, action: str, reason: str) -> None:
+def save_record(obj, *, action: str, reason: str) -> None:
+    """Validate and save with a history reason and a step on the current trace."""
     obj._change_reason = reason[:100]
     obj.full_clean()
     obj.save()
@@ -147,7 +148,7 @@ def provision_project(*, terms: DealTerms, customer: Customer, occurred_at=None)
         trace_id=trace_id,
         **terms.contract_values(),
     )
-    _save(contract, action="created", reason=f"closed-won {terms.crm_opportunity_id}")
+    save_record(contract, action="created", reason=f"closed-won {terms.crm_opportunity_id}")
     project = Project(
         contract=contract,
         customer=customer,
@@ -155,7 +156,7 @@ def provision_project(*, terms: DealTerms, customer: Customer, occurred_at=None)
         name=terms.name[:200],
         trace_id=trace_id,
     )
-    _save(project, action="created", reason="provisioning in the PSA")
+    save_record(project, action="created", reason="provisioning in the PSA")
     for position, template_phase in enumerate(terms.template.phases.all()):
         Phase.objects.create(
             project=project, code=template_phase.code, name=template_phase.name, position=position
@@ -261,7 +262,7 @@ def amend_contract(*, contract: Contract, terms: DealTerms, occurred_at=None) ->
             setattr(contract, name, new)
     contract.amendment_count += 1
     contract.last_event_at = occurred_at or contract.last_event_at
-    _save(contract, action="amended", reason=f"amended: {', '.join(sorted(changed))}")
+    save_record(contract, action="amended", reason=f"amended: {', '.join(sorted(changed))}")
     contract_amended.send(sender=Contract, contract=contract, changed=changed)
     return changed
 
@@ -285,7 +286,7 @@ def _sync_milestones(contract: Contract, wanted: tuple[MilestoneTerms, ...]) -> 
             milestone.amount != terms.amount or milestone.due_date != terms.due_date
         ):
             milestone.amount, milestone.due_date = terms.amount, terms.due_date
-            _save(milestone, action="amended", reason="amended deal")
+            save_record(milestone, action="amended", reason="amended deal")
     after = sorted((m.name, str(m.amount), str(m.due_date)) for m in contract.milestones.all())
     return (before, after) if before != after else ()
 
@@ -303,9 +304,9 @@ def activate_project(*, project_id: int, psa_project_id: str, system) -> Project
         project.status = Project.Status.ACTIVE
         changed.append("status")
     if changed:
-        _save(project, action="activated", reason=f"PSA project {project.psa_project_id}")
+        save_record(project, action="activated", reason=f"PSA project {project.psa_project_id}")
     if project.psa_project_id:
-        _link(system=system, external_id=project.psa_project_id, project=project)
+        link_psa_project(system=system, external_id=project.psa_project_id, project=project)
     publish_event(
         event_type=PROJECT_ACTIVATED,
         payload=project_event_data(project),
@@ -316,7 +317,8 @@ def activate_project(*, project_id: int, psa_project_id: str, system) -> Project
     return project
 
 
-def _link(*, system, external_id: str, project: Project) -> None:
+def link_psa_project(*, system, external_id: str, project: Project) -> None:
+    """Record that ``project`` is ``external_id`` in the PSA ``system`` (idempotent)."""
     ExternalRef.objects.get_or_create(
         system=system,
         object_type=PSA_PROJECT,
@@ -399,6 +401,8 @@ def edit_contract_terms(*, contract_id: int, values: dict, user=None) -> dict:
     contract.amendment_count += 1
     contract._history_user = user
     who = getattr(user, "username", "finance")
-    _save(contract, action="amended", reason=f"amended by {who}: {', '.join(sorted(changed))}")
+    save_record(
+        contract, action="amended", reason=f"amended by {who}: {', '.join(sorted(changed))}"
+    )
     contract_amended.send(sender=Contract, contract=contract, changed=changed)
     return changed

@@ -7,17 +7,16 @@ from django.utils.dateparse import parse_date
 
 from billing.models import Milestone, Phase, Project
 from billing.services.contracts import (
-    _link,
-    _save,
+    link_psa_project,
     next_phase_position,
     phase_added,
     phase_reopened,
+    project_activated,
     project_reopened,
+    save_record,
 )
 from config.errors import DomainError
 from integrations.traces import record_trace_step
-
-OPEN_STATUSES = (Project.Status.ACTIVE, Project.Status.PROVISIONING)
 
 
 class ProjectNotFound(DomainError):
@@ -44,7 +43,8 @@ def sync_project_from_psa(*, data: dict, system) -> Project | None:
     """Apply ``psa.project.updated``: link the PSA id when the project was found by its
     opportunity, set the project status, and make the phases those the PSA lists (new ones
     added, listed ones closed or reopened; a phase the PSA no longer lists is closed here, kept
-    for history). Sends ``phase_added``, ``phase_reopened``, ``project_reopened``. A project
+    for history). Sends ``phase_added``, ``phase_reopened``, ``project_reopened``, and
+    ``project_activated`` when it links the PSA id. A project
     Throughline does not know is left alone (noted on the trace). Idempotent."""
     project = find_project(
         psa_project_id=data["project_id"], opportunity_id=data.get("opportunity_id")
@@ -57,18 +57,20 @@ def sync_project_from_psa(*, data: dict, system) -> Project | None:
         )
         return None
     project = Project.objects.select_for_update().get(pk=project.pk)
-    changes = []
+    changes, linked = [], False
     if not project.psa_project_id:
-        project.psa_project_id = data["project_id"]
+        project.psa_project_id, linked = data["project_id"], True
         changes.append(f"PSA id {data['project_id']}")
-        _link(system=system, external_id=project.psa_project_id, project=project)
+        link_psa_project(system=system, external_id=project.psa_project_id, project=project)
     old_status, new_status = project.status, data["status"]
     if old_status != new_status:
         project.status = new_status
         changes.append(f"status {old_status} → {new_status}")
     if changes:
-        _save(project, action="updated", reason=f"PSA: {'; '.join(changes)}")
+        save_record(project, action="updated", reason=f"PSA: {'; '.join(changes)}")
     _sync_phases(project, data.get("phases") or [])
+    if linked:
+        project_activated.send(sender=Project, project=project)
     if old_status in (Project.Status.CLOSED, Project.Status.ON_HOLD) and new_status == "active":
         project_reopened.send(sender=Project, project=project)
     return project
@@ -86,7 +88,7 @@ def _sync_phases(project: Project, listed: list[dict]) -> None:
                 status=item["status"],
                 position=next_phase_position(project),
             )
-            _save(phase, action="created", reason="added in the PSA")
+            save_record(phase, action="created", reason="added in the PSA")
             if phase.status == Phase.Status.OPEN:
                 phase_added.send(sender=Phase, phase=phase)
             continue
@@ -104,7 +106,7 @@ def _set_phase(phase: Phase, *, status: str, name: str, why: str = "") -> None:
     old = phase.status
     phase.status, phase.name = status, name
     reason = f"PSA: {old} → {status}" if old != status else "PSA: renamed"
-    _save(phase, action="updated", reason=f"{reason} {why}".strip())
+    save_record(phase, action="updated", reason=f"{reason} {why}".strip())
     if reopened:
         phase_reopened.send(sender=Phase, phase=phase)
 
@@ -143,5 +145,5 @@ def complete_milestone(*, psa_project_id: str, milestone_name: str, completed_on
         )
         return milestone
     milestone.completed_on = day
-    _save(milestone, action="completed", reason=f"completed on {day}")
+    save_record(milestone, action="completed", reason=f"completed on {day}")
     return milestone
