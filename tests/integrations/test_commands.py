@@ -78,3 +78,37 @@ def test_import_linter_catches_a_lower_app_importing_a_higher_one(tmp_path: Path
     )
     assert broken.returncode != 0
     assert "integrations.bad -> billing" in broken.stdout
+
+
+def test_replay_command_puts_dead_messages_back(systems):
+    from django.db import transaction
+
+    from integrations.models import OutboxMessage
+    from integrations.services.outbox import dispatch_outbox_message, enqueue_outbox_message
+    from integrations.services.systems import set_sandbox_faults
+
+    erp = systems["erp"][0]
+    set_sandbox_faults(system=erp, permanent_operations=["erp.customer.upsert"])
+    with transaction.atomic():
+        message = enqueue_outbox_message(
+            system=erp, kind="erp.customer.upsert", payload={}, idempotency_key="k"
+        )
+    dispatch_outbox_message(message_id=message.pk)
+    assert "would replay 1 message(s)" in run(
+        "replay", "--system", "erp", "--status", "dead", "--dry-run"
+    )
+    assert "replayed 1 message(s)" in run(
+        "replay", "--system", "erp", "--status", "dead", "--since", "2020-01-01"
+    )
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.PENDING and message.replay_count == 1
+    with pytest.raises(CommandError, match="not an ISO date"):
+        run("replay", "--since", "yesterday")
+
+
+def test_sandbox_command_sets_and_clears_faults(systems):
+    out = run("sandbox", "faults", "erp", "--error-rate", "0.5", "--outage-minutes", "5")
+    assert '"error_rate": 0.5' in out and "outage_until" in out
+    assert run("sandbox", "faults", "erp", "--clear").strip() == "{}"
+    with pytest.raises(CommandError, match="no system"):
+        run("sandbox", "show", "nope")

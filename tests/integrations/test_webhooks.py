@@ -188,3 +188,45 @@ def test_schemas_are_served_for_every_event_type(client):
         schemas["psa.time_entry.approved"]["properties"]["data"]["properties"]["hours"]["type"]
         == "string"
     )
+
+
+def test_too_many_requests_from_one_system_get_429_with_retry_after(client, systems):
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    psa = systems["psa"][0]
+    psa.rate_limit_per_minute = 2
+    psa.save()
+
+    def three_deliveries():
+        # The budget is a one-minute window in the shared cache: start from an empty window.
+        now = timezone.now()
+        cache.delete_many([f"webhook-rate:{psa.pk}:{now:%Y%m%d%H%M}"])
+        answers = [
+            post_event(
+                client,
+                "psa",
+                systems["psa"][1],
+                envelope("psa.time_entry.approved", time_entry_data()),
+            )
+            for _ in range(3)
+        ]
+        return answers, now.minute == timezone.now().minute
+
+    answers, same_window = three_deliveries()
+    if not same_window:  # crossed a minute boundary: the window reset mid-test
+        answers, _ = three_deliveries()
+    assert [a.status_code for a in answers][-1] == 429
+    assert [a.status_code for a in answers][:2] == [202, 202]
+    assert 0 < int(answers[-1]["Retry-After"]) <= 60
+    # Another system keeps its own budget.
+    crm_answer = post_event(
+        client,
+        "crm",
+        systems["crm"][1],
+        envelope(
+            "crm.account.upserted",
+            {"account_id": "001", "name": "Acme", "updated_at": "2026-11-01T00:00:00Z"},
+        ),
+    )
+    assert crm_answer.status_code == 202
