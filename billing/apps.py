@@ -11,3 +11,69 @@ class BillingConfig(AppConfig):
         from integrations.registry import inbox_handlers
 
         inbox_handlers.register("psa.time_entry.approved", handlers.handle_time_entry_approved)
+        self._register_projects()
+        self._register_invoicing()
+
+    def _register_projects(self) -> None:
+        """Opportunity to project (issue 7): handlers, PSA confirmation, contract_invalid, nav."""
+        from billing import handlers_projects as projects
+        from config.registry import NavItem, navigation
+        from config.roles import FINANCE, PMO
+        from exceptions_queue.registry import exception_types
+        from integrations.registry import delivery_hooks, inbox_handlers
+
+        inbox_handlers.register(
+            "crm.opportunity.closed_won", projects.handle_opportunity_closed_won
+        )
+        inbox_handlers.register("psa.project.updated", projects.handle_project_updated)
+        inbox_handlers.register("psa.milestone.completed", projects.handle_milestone_completed)
+        delivery_hooks.register("billing.projects", projects.on_message_delivered)
+        exception_types.register("contract_invalid", projects.contract_invalid_type())
+        navigation.register(
+            "projects",
+            NavItem(
+                key="projects",
+                label="Projects",
+                url_name="billing:project_list",
+                roles=(PMO, FINANCE),
+                order=30,
+            ),
+        )
+
+    def _register_invoicing(self) -> None:
+        """Approved time to invoice (issue 8): time holds, invoice status, pages."""
+        from billing import handlers
+        from billing.services.invoice_posting import on_message_delivered
+        from billing.services.rating_actions import billing_exception_types
+        from config.registry import NavItem, navigation
+        from config.roles import FINANCE, PMO
+        from exceptions_queue.registry import exception_types
+        from integrations.registry import delivery_hooks, inbox_handlers
+
+        inbox_handlers.register("psa.time_entry.retracted", handlers.handle_time_entry_retracted)
+        inbox_handlers.register(
+            "erp.invoice.status_changed", handlers.handle_invoice_status_changed
+        )
+        delivery_hooks.register("billing.invoices", on_message_delivered)
+        for exception_type in billing_exception_types():
+            exception_types.register(exception_type.code, exception_type)
+        navigation.register(
+            "invoices",
+            NavItem(
+                key="invoices",
+                label="Invoices",
+                url_name="billing:invoice_list",
+                roles=(FINANCE,),
+                order=40,
+            ),
+        )
+        navigation.register(
+            "time",
+            NavItem(
+                key="time",
+                label="Time",
+                url_name="billing:time_entry_list",
+                roles=(FINANCE, PMO),
+                order=41,
+            ),
+        )
