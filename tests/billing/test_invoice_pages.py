@@ -1,0 +1,113 @@
+"""Finance pages (drafts list, review, approve with htmx, time, billing runs) and the admin's
+rate import with its preview."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+
+from billing.models import BillingRun, Invoice, Rate
+from billing.workflows.invoice_run import execute_billing_run
+from exceptions_queue.models import ExceptionItem
+from tests.billing.test_rating import approve
+from tests.conftest import make_user
+from tests.factories import billing_invoices as f
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def finance_client(client):
+    make_user("fin", "finance")
+    client.login(username="fin", password="pw-fin")
+    return client
+
+
+@pytest.fixture
+def draft(client, psa_secret):
+    f.standard_world()
+    approve(client, psa_secret, time_entry_id="TE-1", hours="7.50")
+    approve(client, psa_secret, time_entry_id="TE-H", role="partner", hours="2.00")
+    call_command("billing_run", "--period", "2026-11")
+    return Invoice.objects.get()
+
+
+def test_drafts_list_and_review_show_lines_entries_and_what_was_held(finance_client, draft):
+    listing = finance_client.get("/invoices/")
+    assert listing.status_code == 200 and b"1125.00" in listing.content
+    assert b'href="/invoices/"' in listing.content  # the "Invoices" nav item
+    page = finance_client.get(f"/invoices/{draft.pk}/").content.decode()
+    assert "TE-1" in page and "1125.00" in page and "Approve and post to the ERP" in page
+    item = ExceptionItem.objects.get(type_code="rate_missing")
+    assert "TE-H" in page and f"/exceptions/items/{item.pk}/" in page
+
+
+def test_approve_with_htmx_swaps_the_status_block(finance_client, draft, systems):
+    response = finance_client.post(f"/invoices/{draft.pk}/approve/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert b"Posting to the ERP" in response.content and b"<html" not in response.content
+    assert Invoice.objects.get().status == Invoice.Status.POSTING
+
+
+def test_bulk_approve_from_the_list(finance_client, draft, systems):
+    response = finance_client.post("/invoices/approve/", {"invoice": [draft.pk]})
+    assert response.status_code == 302
+    assert Invoice.objects.get().status == Invoice.Status.POSTING
+
+
+def test_pages_are_for_finance(client, draft):
+    make_user("pm", "pmo")
+    client.login(username="pm", password="pw-pm")
+    assert client.get("/invoices/").status_code == 403
+    assert client.get("/time/").status_code == 200  # PMO sees time
+
+
+def test_time_page_filters(finance_client, draft):
+    page = finance_client.get("/time/", {"status": "on_hold"}).content.decode()
+    assert "TE-H" in page and "TE-1</td>" not in page
+
+
+def test_billing_run_page_polls_while_running_and_links_to_drafts(finance_client, draft):
+    response = finance_client.post("/billing-runs/", {"period": "2026-11"})
+    run = BillingRun.objects.order_by("-pk").first()
+    assert response.status_code == 302 and response["Location"] == f"/billing-runs/{run.pk}/"
+    queued = finance_client.get(f"/billing-runs/{run.pk}/").content.decode()
+    assert 'hx-trigger="every 2s"' in queued
+    execute_billing_run(run_id=run.pk)
+    fragment = finance_client.get(f"/billing-runs/{run.pk}/", HTTP_HX_REQUEST="true")
+    assert b"every 2s" not in fragment.content and b"Review the drafts" in fragment.content
+
+
+def test_admin_rate_import_previews_then_applies(client, draft):
+    admin = make_user("boss", "admin")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    client.login(username="boss", password="pw-boss")
+    f.role("partner")
+    csv = b"card,valid_from,valid_to,role,hourly\nUS-STD,2026-01-01,,partner,300.00\n"
+    upload = SimpleUploadedFile("rates.csv", csv, content_type="text/csv")
+    preview = client.post(
+        "/admin/billing/rate/import/", {"import_file": upload, "format": "0", "resource": "0"}
+    )
+    assert preview.status_code == 200 and b"partner" in preview.content
+    assert not Rate.objects.filter(role__code="partner").exists()  # a preview changes nothing
+    confirm = {
+        name: preview.context["confirm_form"][name].value()
+        for name in preview.context["confirm_form"].fields
+    }
+    applied = client.post("/admin/billing/rate/process_import/", confirm)
+    assert applied.status_code == 302
+    assert Rate.objects.get(role__code="partner").hourly == 300
+    assert ExceptionItem.objects.get(type_code="rate_missing").status == "resolved"  # re-run
+
+
+def test_rates_and_rules_export_as_csv_and_xlsx(db):
+    from billing.resources import BillingRuleResource, RateResource
+
+    f.standard_world()
+    f.billing_rule(increment="0.25", non_billable=["travel", "training"])
+    rates = RateResource().export()
+    assert rates.headers[:5] == ["card", "valid_from", "valid_to", "role", "hourly"]
+    assert rates.dict[0]["card"] == "US-STD" and rates.dict[0]["role"] == "consultant"
+    assert rates.export("xlsx")[:2] == b"PK"  # an XLSX (zip) file
+    rules = BillingRuleResource().export()
+    assert rules.dict[0]["non_billable_categories"] == "travel, training"
