@@ -4,7 +4,7 @@ import django_filters
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Prefetch, Q, QuerySet
 
-from billing.models import Contract, Milestone, OpportunityDeal, Phase, Project
+from billing.models import Contract, Milestone, OpportunityDeal, Phase, Project, RateCard
 from integrations.models import ExternalRef, TraceStep
 
 AMENDED = "amended"
@@ -84,13 +84,24 @@ def list_amendments(contract: Contract) -> list[dict]:
         if previous is not None:
             delta = row.diff_against(previous, excluded_fields=["amendment_count", "last_event_at"])
             changes = [
-                {"field": change.field, "old": change.old, "new": change.new}
+                {
+                    "field": change.field,
+                    "old": _shown(change, change.old),
+                    "new": _shown(change, change.new),
+                }
                 for change in delta.changes
             ]
         amendments.append(
             {"at": row.history_date, "reason": row.history_change_reason, "changes": changes}
         )
     return amendments
+
+
+def _shown(change, value):
+    """A rate card's code instead of its id in the amendment list."""
+    if change.field == "rate_card" and value is not None:
+        return RateCard.objects.filter(pk=value).values_list("code", flat=True).first() or value
+    return value
 
 
 def list_external_refs(project: Project) -> list[ExternalRef]:

@@ -245,6 +245,7 @@ def test_an_amendment_updates_the_contract_with_history_and_tells_billing(
     page = client.get(project.get_absolute_url())
     assert page.status_code == 200
     assert b"not_to_exceed" in page.content and b"2027-06-30" in page.content
+    assert "— → US-STD" in page.content.decode()
 
     # an older deal arriving late changes nothing
     send(client, reference, "crm", "crm.opportunity.closed_won", data, at=T0 + timedelta(days=1))

@@ -261,3 +261,39 @@ def test_the_example_files_make_a_project(client, systems):
         ("crm", "crm.event.publish"),
         ("erp", "erp.event.publish"),
     }
+
+
+def test_finance_fixes_the_deal_on_the_item_page(client, reference):
+    from tests.conftest import make_user
+
+    data = closed_won_data(tax_jurisdiction="DE")
+    send_deal(client, reference, data)
+    item = ExceptionItem.objects.get(type_code="contract_invalid")
+    client.force_login(make_user("fran", "finance"))
+
+    page = client.get(f"/exceptions/items/{item.pk}/")
+    assert page.status_code == 200
+    assert b"Fix fields and re-run" in page.content and b'name="tax_jurisdiction"' in page.content
+    assert b"Tax jurisdiction &#x27;DE&#x27; is not one of US01" in page.content
+
+    form = dict.fromkeys(
+        (
+            "legal_entity",
+            "currency",
+            "billing_model",
+            "project_template",
+            "rate_card",
+            "start_date",
+            "end_date",
+            "not_to_exceed",
+        ),
+        "",
+    )
+    response = client.post(
+        f"/exceptions/items/{item.pk}/resolve/fix_and_rerun/", {**form, "tax_jurisdiction": "US-CA"}
+    )
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.status == "resolved"
+    drain()
+    assert Project.objects.get().contract.tax_jurisdiction == "US-CA"
