@@ -9,7 +9,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
-from django.db import connections, transaction
+from django.db import connections, models, transaction
 from django.db.models.constants import OnConflict
 from django.db.models.signals import post_delete, post_save
 from django.db.models.sql import InsertQuery
@@ -308,18 +308,34 @@ def process_inbound_event(*, event_id: int, force: bool = False) -> InboundEvent
     that is processed, superseded, rejected or dead is left alone (unless ``force``, used by
     replay). A failing handler leaves the event ``failed`` with the error and a next attempt;
     after ``INBOX_MAX_ATTEMPTS`` it is ``dead`` and dead-letter hooks run."""
+    retryable = [InboundEvent.Status.RECEIVED, InboundEvent.Status.FAILED]
+    # Count the attempt before the handler runs, committed on its own: a handler that kills its
+    # worker (SIGKILL, OOM, segfault) rolls back everything it did, attempt count included, and
+    # the broker redelivers the task at once (task_reject_on_worker_lost), so without this an
+    # event that crashes its worker would be retried forever (RELIABILITY.md rule 2; found by
+    # tests/e2e/test_reliability.py's poison test).
+    due = {} if force else {"status__in": retryable, "attempts__lt": settings.INBOX_MAX_ATTEMPTS}
+    counted = InboundEvent.objects.filter(pk=event_id, **due).update(
+        attempts=models.F("attempts") + 1
+    )
     with transaction.atomic():
         event = InboundEvent.objects.select_for_update().select_related("system").get(pk=event_id)
-        retryable = {InboundEvent.Status.RECEIVED, InboundEvent.Status.FAILED}
         if event.status not in retryable and not force:
             return event
         with use_trace(event.trace_id):
+            if not counted:
+                if event.attempts >= settings.INBOX_MAX_ATTEMPTS:
+                    # Every allowed attempt was counted and the last one never recorded an
+                    # outcome: its worker died while applying the event.
+                    return _record_failure(
+                        event, f"the worker died while applying this event, {event.attempts} times"
+                    )
+                event.attempts += 1  # replayed between the count and the lock: count it here
             return _process_locked(event)
 
 
 def _process_locked(event: InboundEvent) -> InboundEvent:
-    now = timezone.now()
-    event.attempts += 1
+    now = timezone.now()  # the attempt was counted by process_inbound_event
     handler = inbox_handlers.get(event.event_type)
     if handler is None:
         event.status, event.error = (

@@ -187,10 +187,12 @@ def dispatch_outbox_message(*, message_id: uuid.UUID) -> OutboxMessage | None:
                 replay_round=message.replay_count,
             )
             return message
-        return _call_and_finish(message, token)
+        return _call_and_finish(message, token, is_probe=permit.is_probe)
 
 
-def _call_and_finish(message: OutboxMessage, token: uuid.UUID) -> OutboxMessage:
+def _call_and_finish(
+    message: OutboxMessage, token: uuid.UUID, *, is_probe: bool = False
+) -> OutboxMessage:
     started, clock = timezone.now(), time.monotonic()
     try:
         result = get_connector(message.system).deliver(
@@ -238,6 +240,10 @@ def _call_and_finish(message: OutboxMessage, token: uuid.UUID) -> OutboxMessage:
         breakers.record_success(system_id=message.system_id)
     elif isinstance(error, RetryableError):
         breakers.record_failure(system_id=message.system_id, error=str(error))
+    elif is_probe:
+        # A probe answered with a refusal (permanent, auth, 429): the peer is up. Without this
+        # the breaker stayed half-open, deferring every message, until the probe lease ran out.
+        breakers.record_success(system_id=message.system_id)
     return current
 
 
@@ -356,11 +362,22 @@ def replay_outbox_message(*, message_id: uuid.UUID) -> OutboxMessage:
 
 
 def rescue_expired_claims() -> int:
-    """Claims whose lease ran out (their worker died) go back to be retried; returns the count."""
+    """Claims whose lease ran out (their worker died) go back to be retried; returns the count.
+
+    A message whose worker died on every one of its ``max_attempts`` tries is poison (it kills or
+    hangs its worker): it is dead-lettered instead of being retried forever (RELIABILITY.md rule 2;
+    before this, the crash loop never ended: found by tests/e2e/test_reliability.py's poison
+    test).
+    """
     now = timezone.now()
-    return OutboxMessage.objects.filter(
+    expired = OutboxMessage.objects.filter(
         status=OutboxMessage.Status.SENDING, lease_expires_at__lt=now
-    ).update(
+    )
+    for message_id in expired.filter(attempts__gte=models.F("max_attempts")).values_list(
+        "pk", flat=True
+    ):
+        _dead_letter_crashed(message_id, now)
+    return expired.filter(attempts__lt=models.F("max_attempts")).update(
         status=OutboxMessage.Status.FAILED,
         claim_token=None,
         lease_expires_at=None,
@@ -368,3 +385,36 @@ def rescue_expired_claims() -> int:
         enqueued_at=None,
         last_error="rescued: the worker holding the claim stopped answering",
     )
+
+
+def _dead_letter_crashed(message_id: uuid.UUID, now) -> None:
+    with transaction.atomic():
+        message = (
+            OutboxMessage.objects.select_for_update()
+            .select_related("system")
+            .filter(pk=message_id, status=OutboxMessage.Status.SENDING, lease_expires_at__lt=now)
+            .first()
+        )
+        if message is None:  # finished or rescued by someone else meanwhile
+            return
+        message.status, message.dead_at, message.error_class = (
+            OutboxMessage.Status.DEAD,
+            now,
+            "worker_lost",
+        )
+        message.last_error = (
+            f"the worker died (or overran its lease) on each of {message.attempts} attempts"
+        )
+        message.claim_token, message.lease_expires_at, message.enqueued_at = None, None, None
+        message.save()
+        with use_trace(message.trace_id):
+            record_trace_step(
+                kind="outbound",
+                action="dead",
+                summary=f"{message.kind} to {message.system.slug}: {message.last_error}",
+                subject=message,
+                detail={"attempt": message.attempts, "error_class": message.error_class},
+            )
+        logger.error("outbox.dead", extra={"message_id": str(message.pk), "kind": message.kind})
+        for hook in dead_letter_hooks.values():
+            hook(message)

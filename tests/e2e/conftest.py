@@ -54,14 +54,15 @@ def celery_worker_process(real_services, transactional_db, tmp_path):
 
 @pytest.fixture
 def start_worker(real_services, transactional_db, tmp_path):
-    """start_worker(concurrency=2, **env) → a started WorkerProcess with extra environment
-    (``OUTBOX_LEASE_SECONDS``, ``OUTBOX_BACKOFF_BASE_SECONDS`` … are read by the worker's settings).
-    Every worker started is stopped at the end of the test."""
+    """start_worker(concurrency=2, args=(), **env) → a started WorkerProcess with extra
+    environment (``OUTBOX_LEASE_SECONDS``, ``OUTBOX_BACKOFF_BASE_SECONDS`` … are read by the
+    worker's settings) and extra ``celery worker`` arguments. Every worker started is stopped
+    at the end of the test."""
     _purge_broker()
     started: list[WorkerProcess] = []
 
-    def start(*, concurrency: int = 2, **env: str) -> WorkerProcess:
-        worker = WorkerProcess(tmp_path / f"worker-{len(started)}.log", env=env)
+    def start(*, concurrency: int = 2, args: tuple[str, ...] = (), **env: str) -> WorkerProcess:
+        worker = WorkerProcess(tmp_path / f"worker-{len(started)}.log", env=env, args=args)
         started.append(worker)
         worker.start(concurrency=concurrency)
         print(f"[e2e] worker pid {worker.process.pid} env {env}")

@@ -35,6 +35,10 @@ from tests.e2e.support import (
 )
 from tests.e2e.worker import wait_for
 
+# Every worker of these tests loads tests/e2e/plugins.py: a runtime-only handler of approvals
+# (one ERP effect each) and the poison pills.
+PLUGINS = ("--include", "tests.e2e.plugins")
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 
@@ -54,10 +58,9 @@ def all_sent(count: int):
     return lambda: OutboxMessage.objects.filter(status=OutboxMessage.Status.SENT).count() == count
 
 
-def test_duplicate_storm_gives_one_event_and_one_effect_per_id(
-    live_server, systems, celery_worker_process
-):
+def test_duplicate_storm_gives_one_event_and_one_effect_per_id(live_server, systems, start_worker):
     """200 distinct approvals, each sent 5 times from 8 threads → 200 events, 200 ERP effects."""
+    worker = start_worker(args=PLUGINS)
     codes = post_approvals(
         live_server.url, systems["psa"][1], 200, prefix="storm", copies=5, threads=8
     )
@@ -73,7 +76,7 @@ def test_duplicate_storm_gives_one_event_and_one_effect_per_id(
     wait_for(
         all_sent(200),
         timeout=90,
-        message=f"200 messages sent ({outbox_statuses()})\n" + celery_worker_process.log_tail(),
+        message=f"200 messages sent ({outbox_statuses()})\n" + worker.log_tail(),
     )
     effects = effects_per_key()
     assert len(effects) == 200 and set(effects.values()) == {1}  # lost = 0, doubled = 0
@@ -90,7 +93,7 @@ def test_erp_outage_opens_the_breaker_defers_and_delivers_everything_once_after_
         failure_threshold=threshold, recovery_seconds=recovery
     )
     set_erp_faults(outage_until=(timezone.now() + timedelta(hours=1)).isoformat())
-    worker = start_worker(concurrency=concurrency, OUTBOX_BACKOFF_BASE_SECONDS="0.5")
+    worker = start_worker(concurrency=concurrency, args=PLUGINS, OUTBOX_BACKOFF_BASE_SECONDS="0.5")
     codes = post_approvals(live_server.url, systems["psa"][1], 30, prefix="outage")
     assert sum(n for (_, code), n in codes.items() if code == 202) == 30
 
@@ -143,7 +146,7 @@ def test_worker_killed_while_sending_loses_nothing_and_doubles_nothing(
     the worker: after lease expiry and the sweeper every effect is there exactly once."""
     count, lease = 60, 3
     set_erp_faults(latency_ms=200)
-    worker = start_worker(concurrency=2, OUTBOX_LEASE_SECONDS=str(lease))
+    worker = start_worker(concurrency=2, args=PLUGINS, OUTBOX_LEASE_SECONDS=str(lease))
     codes = post_approvals(live_server.url, systems["psa"][1], count, prefix="kill")
     assert sum(n for (_, code), n in codes.items() if code == 202) == count
 
@@ -163,9 +166,11 @@ def test_worker_killed_while_sending_loses_nothing_and_doubles_nothing(
     assert kills >= 2, "never caught a message in `sending`\n" + worker.log_tail()
     stranded_or_not = OutboxMessage.objects.exclude(status=OutboxMessage.Status.SENT).count()
 
-    # Replace the worker (the old one is killed outright, main process included).
-    worker.kill()
-    replacement = start_worker(concurrency=2, OUTBOX_LEASE_SECONDS=str(lease))
+    # Replace the worker. Its main process stops warm (TERM): tasks it had reserved go back to
+    # the broker. (A SIGKILLed main process strands them until the sweeper's requeue-after,
+    # 60 s: correct, but too slow for this test.)
+    worker.stop()
+    replacement = start_worker(concurrency=2, args=PLUGINS, OUTBOX_LEASE_SECONDS=str(lease))
     sweep_until(
         lambda: (
             OutboxMessage.objects.count() == count
@@ -194,8 +199,9 @@ def test_worker_killed_while_sending_loses_nothing_and_doubles_nothing(
 
 
 def test_permanent_error_dead_letters_at_once_and_replay_after_the_fix_delivers(
-    live_server, systems, celery_worker_process
+    live_server, systems, start_worker
 ):
+    worker = start_worker(args=PLUGINS)
     set_erp_faults(permanent_operations=["erp.time_entry.record"])
     response = post_signed(live_server.url, systems["psa"][1], approval_body(1), "msg_perm_1")
     assert response.status_code == 202
@@ -203,7 +209,7 @@ def test_permanent_error_dead_letters_at_once_and_replay_after_the_fix_delivers(
 
     message = wait_for(
         lambda: OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD).first(),
-        message="the message dead-lettered\n" + celery_worker_process.log_tail(),
+        message="the message dead-lettered\n" + worker.log_tail(),
     )
     # Dead at once (no retries), with a reason operations can read.
     assert message.attempts == 1
@@ -224,7 +230,7 @@ def test_permanent_error_dead_letters_at_once_and_replay_after_the_fix_delivers(
 
     wait_for(
         all_sent(1),
-        message="the replayed message delivered\n" + celery_worker_process.log_tail(),
+        message="the replayed message delivered\n" + worker.log_tail(),
     )
     detail = requests.get(
         f"{live_server.url}/api/v1/outbox/{message.pk}/", headers=auth, timeout=10
@@ -242,3 +248,65 @@ def test_permanent_error_dead_letters_at_once_and_replay_after_the_fix_delivers(
     assert trace.status_code == 200
     actions = [step["action"] for step in trace.json()["steps"] if step["kind"] == "outbound"]
     assert actions == ["queued", "dead", "replayed", "sent"], trace.json()["steps"]
+
+
+def test_poison_messages_are_dead_lettered_after_their_attempts_and_the_rest_keeps_flowing(
+    live_server, systems, start_worker
+):
+    """An event whose handler kills its worker, one whose handler always raises, and an ERP
+    call that kills its worker: each is dead after its allowed attempts (not retried forever),
+    while 30 ordinary events are delivered exactly once."""
+    import json
+
+    from tests.e2e import plugins
+    from tests.helpers import envelope, time_entry_data
+
+    worker = start_worker(
+        concurrency=2,
+        args=PLUGINS,
+        INBOX_MAX_ATTEMPTS="3",
+        OUTBOX_MAX_ATTEMPTS="3",
+        OUTBOX_LEASE_SECONDS="2",
+        OUTBOX_BACKOFF_BASE_SECONDS="0.2",
+    )
+    secret = systems["psa"][1]
+    pills = {
+        "msg_kill_handler": time_entry_data(time_entry_id="TE-P1", notes=plugins.KILL_NOTES),
+        "msg_raise_handler": time_entry_data(time_entry_id="TE-P2", notes=plugins.RAISE_NOTES),
+        "msg_kill_call": time_entry_data(time_entry_id=f"{plugins.KILL_ENTRY_PREFIX}-1"),
+    }
+    for webhook_id, data in pills.items():
+        body = json.dumps(envelope("psa.time_entry.approved", data)).encode()
+        assert post_signed(live_server.url, secret, body, webhook_id).status_code == 202
+    codes = post_approvals(live_server.url, secret, 30, prefix="healthy")
+    assert sum(n for (_, code), n in codes.items() if code == 202) == 30
+
+    def settled():
+        events = dict(InboundEvent.objects.values_list("webhook_id", "status"))
+        poison_call = OutboxMessage.objects.filter(object_key__contains="POISON-KILL").first()
+        return (
+            events.get("msg_kill_handler") == "dead"
+            and events.get("msg_raise_handler") == "dead"
+            and poison_call is not None
+            and poison_call.status == OutboxMessage.Status.DEAD
+            and len(effects_per_key()) == 30
+        )
+
+    sweep_until(
+        settled,
+        timeout=90,
+        message=f"poison dead-lettered and the rest delivered ({outbox_statuses()}; "
+        f"{list(InboundEvent.objects.values_list('webhook_id', 'status', 'attempts'))[:5]})\n"
+        + worker.log_tail(),
+    )
+    killed = InboundEvent.objects.get(webhook_id="msg_kill_handler")
+    assert killed.attempts == 3 and "worker died" in killed.error
+    raised = InboundEvent.objects.get(webhook_id="msg_raise_handler")
+    assert raised.attempts == 3 and "always raises" in raised.error
+    call = OutboxMessage.objects.get(object_key__contains="POISON-KILL")
+    assert call.attempts == 3 and call.error_class == "worker_lost"
+    assert "worker died" in call.last_error
+    effects = effects_per_key()
+    assert set(effects.values()) == {1}
+    assert not any("POISON" in key for key in effects)
+    assert OutboxMessage.objects.filter(status=OutboxMessage.Status.SENT).count() == 30

@@ -41,8 +41,11 @@ def wait_for(
 class WorkerProcess:
     """``celery -A config worker`` as a child process on the test database."""
 
-    def __init__(self, log_path: Path, *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, log_path: Path, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         self.log_path = log_path
+        self.extra_args = args  # e.g. ("--include", "tests.e2e.poison")
         self.extra_env = dict(env or {})  # e.g. OUTBOX_LEASE_SECONDS, read by the worker's settings
         self.process: subprocess.Popen | None = None
         self._log = None
@@ -69,6 +72,7 @@ class WorkerProcess:
                 f"e2e-{os.getpid()}-{time.monotonic_ns()}@%h",
                 "--without-mingle",
                 "--without-gossip",
+                *self.extra_args,
             ],
             cwd=settings.BASE_DIR,
             env=env,
