@@ -310,3 +310,28 @@ def test_poison_messages_are_dead_lettered_after_their_attempts_and_the_rest_kee
     assert set(effects.values()) == {1}
     assert not any("POISON" in key for key in effects)
     assert OutboxMessage.objects.filter(status=OutboxMessage.Status.SENT).count() == 30
+
+
+def test_a_probe_answered_with_a_refusal_closes_the_breaker(live_server, systems, start_worker):
+    """After an outage the peer is up but refuses the probe's message (422): that is an answer,
+    so the breaker closes and the other messages are called (and refused on their own merits)
+    instead of waiting, deferred, behind a half-open breaker."""
+    CircuitBreaker.objects.filter(system__slug="erp").update(
+        failure_threshold=2, recovery_seconds=1
+    )
+    set_erp_faults(outage_until=(timezone.now() + timedelta(hours=1)).isoformat())
+    worker = start_worker(args=PLUGINS, OUTBOX_BACKOFF_BASE_SECONDS="0.5")
+    post_approvals(live_server.url, systems["psa"][1], 6, prefix="refused")
+    wait_for(
+        lambda: CircuitBreaker.objects.filter(system__slug="erp", state="open").exists(),
+        message="the breaker to open\n" + worker.log_tail(),
+    )
+    set_erp_faults(permanent_operations=["erp.time_entry.record"])
+    sweep_until(
+        lambda: OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD).count() == 6,
+        timeout=30,  # well under the 60 s a stuck half-open probe would hold everything
+        message=f"every message called and refused ({outbox_statuses()}, breaker "
+        f"{CircuitBreaker.objects.get(system__slug='erp').state})\n" + worker.log_tail(),
+    )
+    assert CircuitBreaker.objects.get(system__slug="erp").state == CircuitBreaker.State.CLOSED
+    assert set(OutboxMessage.objects.values_list("error_class", flat=True)) == {"permanent"}
