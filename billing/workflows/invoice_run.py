@@ -179,7 +179,9 @@ def _time_batch(scope: Scope, low: int, high: int) -> int:
     links = (
         f"INSERT INTO {link} (line_id, time_entry_id, hours, amount, is_active) "
         f"SELECT l.id, te.id, te.billed_hours, te.amount, %s FROM {joined} "
-        f"AND NOT EXISTS (SELECT 1 FROM {link} x WHERE x.time_entry_id = te.id AND x.is_active = %s)"
+        # A rated entry has no active link; should one have, the partial unique index skips it
+        # (a NOT EXISTS here made PostgreSQL scan the table being filled once per row).
+        "ON CONFLICT DO NOTHING"
     )
     links = links.replace(
         " WHERE ", f" JOIN {line} l ON l.invoice_id = i.id AND l.group_key = {_GROUP_KEY} WHERE ", 1
@@ -187,16 +189,25 @@ def _time_batch(scope: Scope, low: int, high: int) -> int:
     entries = TimeEntry._meta.db_table
     mark = (
         f"UPDATE {entries} SET status = %s, updated_at = %s WHERE id BETWEEN %s AND %s "
-        f"AND status = %s AND EXISTS (SELECT 1 FROM {link} x "
-        f"WHERE x.time_entry_id = {entries}.id AND x.is_active = %s)"
+        f"AND status = %s AND id IN (SELECT x.time_entry_id FROM {link} x "
+        f"WHERE x.is_active = %s AND x.time_entry_id BETWEEN %s AND %s)"
     )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(new_lines, [InvoiceLine.Kind.TIME, *joined_params])
-        cursor.execute(links, [True, *joined_params, True])
+        cursor.execute(links, [True, *joined_params])
         added = cursor.rowcount
         cursor.execute(
             mark,
-            [TimeEntry.Status.INVOICED, timezone.now(), low, high, TimeEntry.Status.RATED, True],
+            [
+                TimeEntry.Status.INVOICED,
+                timezone.now(),
+                low,
+                high,
+                TimeEntry.Status.RATED,
+                True,
+                low,
+                high,
+            ],
         )
     return added
 
