@@ -283,6 +283,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "exceptions_queue.tasks.send_exception_digests_task",
         "schedule": crontab(hour=7, minute=0),
     },
+    # Billing run for last month (CONTRACT.md §5, in arrears) on the 1st at 02:00 in TIME_ZONE:
+    # after the month's last approvals, before finance starts reviewing drafts.
+    "monthly-billing-run": {
+        "task": "billing.tasks.start_monthly_billing_run_task",
+        "schedule": crontab(day_of_month=1, hour=2, minute=0),
+    },
     # Customer master reference sync (mdm): pull customers changed since the last run from CRM
     # and ERP systems flagged settings["reference_sync"] (those that cannot send webhooks).
     # Every 15 minutes: fresh enough for billing, light on peers' API quotas.
