@@ -5,7 +5,7 @@ Steps, each idempotent and committed on its own, so a run that stops can simply 
 1. ``sweep``      drafts of the month let go of entries that are no longer billable;
 2. ``drafts``     one open draft per group that has something to bill (get or create);
 3. ``time``       rated time-and-materials entries of the month on no line yet go onto time
-                  lines of their draft: set-based ``INSERT … SELECT`` in id-range batches (no
+                  lines of their draft: set-based ``INSERT … SELECT`` in batches of projects (no
                   per-entry Python, flat memory), lines grouped per the client's rule;
 4. ``retainers``  the month's retainer line per retainer contract (prorated), its entries and
                   overage;
@@ -46,7 +46,8 @@ from integrations.traces import current_or_new_trace_id, record_trace_step, use_
 from mdm.models import Customer, LegalEntity
 
 logger = logging.getLogger(__name__)
-BATCH_IDS = 100_000  # time-entry id range per INSERT … SELECT: a commit and a progress tick each
+BATCH_ENTRIES = 100_000  # entries per batch of INSERT … SELECT: a commit and a progress tick each
+MAX_PROJECTS_PER_BATCH = 1_000  # bounds the IN list of a batch
 TM = Contract.BillingModel.TIME_AND_MATERIALS
 
 _GROUP_KEY = (
@@ -154,11 +155,16 @@ def _ensure_drafts(scope: Scope) -> list[int]:
     return ids
 
 
-def _time_batch(scope: Scope, low: int, high: int) -> int:
-    """One id range: new lines for new group keys, then the links, then the entries' status."""
+def _time_batch(scope: Scope, project_ids: list[int]) -> int:
+    """One batch of projects: new lines for new group keys, the links, the entries' status.
+
+    Batches are sets of projects (not id ranges): every statement then reaches its entries
+    through the project index and reads each entry once, whatever the ids look like.
+    """
     source, params = scope.candidates_sql()
-    source += " AND te.id BETWEEN %s AND %s"
-    params = [*params, low, high]
+    marks = ", ".join(["%s"] * len(project_ids))
+    source += f" AND te.project_id IN ({marks})"
+    params = [*params, *project_ids]
     draft = (
         "JOIN billing_invoice i ON i.customer_id = c.customer_id "
         "AND i.legal_entity_id = c.legal_entity_id AND i.currency = c.currency "
@@ -188,48 +194,67 @@ def _time_batch(scope: Scope, low: int, high: int) -> int:
     )
     entries = TimeEntry._meta.db_table
     mark = (
-        f"UPDATE {entries} SET status = %s, updated_at = %s WHERE id BETWEEN %s AND %s "
-        f"AND status = %s AND id IN (SELECT x.time_entry_id FROM {link} x "
-        f"WHERE x.is_active = %s AND x.time_entry_id BETWEEN %s AND %s)"
+        f"UPDATE {entries} SET status = %s, updated_at = %s WHERE project_id IN ({marks}) "
+        f"AND status = %s AND work_date BETWEEN %s AND %s AND EXISTS (SELECT 1 FROM {link} x "
+        f"WHERE x.time_entry_id = {entries}.id AND x.is_active = %s)"
     )
+    mark_params = [
+        TimeEntry.Status.INVOICED,
+        timezone.now(),
+        *project_ids,
+        TimeEntry.Status.RATED,
+        scope.first,
+        scope.last,
+        True,
+    ]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(new_lines, [InvoiceLine.Kind.TIME, *joined_params])
         cursor.execute(links, [True, *joined_params])
         added = cursor.rowcount
-        cursor.execute(
-            mark,
-            [
-                TimeEntry.Status.INVOICED,
-                timezone.now(),
-                low,
-                high,
-                TimeEntry.Status.RATED,
-                True,
-                low,
-                high,
-            ],
-        )
+        cursor.execute(mark, mark_params)
     return added
 
 
-def _id_range(scope: Scope) -> tuple[int | None, int | None]:
+def _project_batches(scope: Scope) -> list[list[int]]:
+    """Projects with rated time in scope, cut into batches of about BATCH_ENTRIES entries
+    (and at most MAX_PROJECTS_PER_BATCH projects: bounded IN lists)."""
     source, params = scope.candidates_sql()
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MIN(te.id), MAX(te.id) FROM {source}", params)
-        return cursor.fetchone()
+        cursor.execute(
+            f"SELECT te.project_id, COUNT(*) FROM {source} GROUP BY te.project_id "
+            "ORDER BY te.project_id",
+            params,
+        )
+        counts = cursor.fetchall()
+    batches: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for project_id, count in counts:
+        if current and (size + count > BATCH_ENTRIES or len(current) >= MAX_PROJECTS_PER_BATCH):
+            batches.append(current)
+            current, size = [], 0
+        current.append(project_id)
+        size += count
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _analyze(*tables: str) -> None:
+    """PostgreSQL: fresh statistics for the tables a run has just filled, so the batch
+    statements are planned for their real sizes (a stale "1 row" plan loops)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {', '.join(tables)}")
 
 
 def _time_lines(run: BillingRun, scope: Scope) -> int:
-    low, high = _id_range(scope)
-    if low is None:
-        return 0
-    added, start = 0, low
-    while start <= high:
-        end = start + BATCH_IDS - 1
-        added += _time_batch(scope, start, end)
-        start = end + 1
-        done = min(100, int((start - low) * 100 / max(high - low + 1, 1)))
-        _progress(run, "time", 10 + done * 70 // 100, entries_added=added)
+    batches = _project_batches(scope)
+    _analyze(Invoice._meta.db_table, InvoiceLine._meta.db_table)
+    added = 0
+    for number, batch in enumerate(batches, start=1):
+        added += _time_batch(scope, batch)
+        _progress(run, "time", 10 + number * 70 // len(batches), entries_added=added)
     return added
 
 
