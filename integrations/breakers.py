@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from integrations.models import CircuitBreaker
@@ -34,9 +35,21 @@ def _locked(system_id: int) -> CircuitBreaker:
     return CircuitBreaker.objects.select_for_update().get(system_id=system_id)
 
 
-@transaction.atomic
 def acquire_permit(*, system_id: int) -> Permit:
     """May we call this system now? Open breakers defer; half-open lets a single probe through."""
+    # Fast path, no lock: a closed breaker lets the call through. A plain read can be stale by
+    # a moment, exactly like a call that was already in flight when the breaker opened. (The
+    # locked path on every message serialised all workers on this row: `make bench`.)
+    state = (
+        CircuitBreaker.objects.filter(system_id=system_id).values_list("state", flat=True).first()
+    )
+    if state == CircuitBreaker.State.CLOSED:
+        return Permit(allowed=True)
+    return _acquire_permit_locked(system_id)
+
+
+@transaction.atomic
+def _acquire_permit_locked(system_id: int) -> Permit:
     breaker = _locked(system_id)
     now = timezone.now()
     if breaker.state == CircuitBreaker.State.CLOSED:
@@ -65,8 +78,33 @@ def _roll_window(breaker: CircuitBreaker, now: datetime) -> tuple[datetime, int,
     return started, breaker.window_calls, breaker.window_failures
 
 
-@transaction.atomic
 def record_success(*, system_id: int) -> None:
+    # Fast path: closed and inside its error-rate window, a success only resets the consecutive
+    # count and counts a call: one conditional UPDATE, no lock. If the row changed meanwhile
+    # (the window rolled over, the breaker opened), the locked path below decides.
+    now = timezone.now()
+    row = (
+        CircuitBreaker.objects.filter(system_id=system_id)
+        .values("state", "window_started_at", "window_seconds")
+        .first()
+    )
+    if (
+        row
+        and row["state"] == CircuitBreaker.State.CLOSED
+        and row["window_started_at"]
+        and now - row["window_started_at"] <= timedelta(seconds=row["window_seconds"])
+        and CircuitBreaker.objects.filter(
+            system_id=system_id,
+            state=CircuitBreaker.State.CLOSED,
+            window_started_at=row["window_started_at"],
+        ).update(consecutive_failures=0, window_calls=F("window_calls") + 1)
+    ):
+        return
+    _record_success_locked(system_id)
+
+
+@transaction.atomic
+def _record_success_locked(system_id: int) -> None:
     breaker = _locked(system_id)
     now = timezone.now()
     started, calls, failures = _roll_window(breaker, now)

@@ -9,7 +9,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
-from django.db import connections, models, transaction
+from django.db import IntegrityError, connections, models, transaction
 from django.db.models.constants import OnConflict
 from django.db.models.signals import post_delete, post_save
 from django.db.models.sql import InsertQuery
@@ -292,10 +292,14 @@ def _insert_if_new(event: InboundEvent) -> bool:
 
 def _apply_in_order(event: InboundEvent) -> bool:
     """Lock the source object's state; False when a newer event of it was already applied."""
-    SourceObjectState.objects.get_or_create(system_id=event.system_id, object_key=event.object_key)
-    state = SourceObjectState.objects.select_for_update().get(
-        system_id=event.system_id, object_key=event.object_key
-    )
+    key = {"system_id": event.system_id, "object_key": event.object_key}
+    state = SourceObjectState.objects.select_for_update().filter(**key).first()
+    if state is None:  # the object's first event: our INSERT holds the new row's lock
+        try:
+            with transaction.atomic():
+                state = SourceObjectState.objects.create(**key)
+        except IntegrityError:  # another worker created it first: wait for its lock
+            state = SourceObjectState.objects.select_for_update().get(**key)
     if state.last_applied_at and event.occurred_at and event.occurred_at < state.last_applied_at:
         return False
     state.last_applied_at, state.last_event = event.occurred_at, event

@@ -211,6 +211,8 @@ def _call_and_finish(
             .first()
         )
         outcome = DeliveryAttempt.Outcome.SUCCESS if error is None else error.outcome
+        if current is not None:
+            current.system = message.system  # loaded by the claim: saves a query per message
         if current is None:
             # The sweeper rescued this claim while we were calling: our result is stale.
             DeliveryAttempt.objects.create(
