@@ -13,8 +13,8 @@ Figures go to stdout and to docs/benchmarks.md (between the bench markers; other
 that file are kept). Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/
 throughline_bench, created and migrated when missing), REDIS_URL (default
 redis://127.0.0.1:6379/9, flushed), BENCH_SECONDS (12), BENCH_ROUNDS (2), BENCH_EVENTS (2000),
-BENCH_TASKS (6000), BENCH_PORT (8765); BENCH_ONLY=ingestion (a quick look while optimising:
-prints, writes nothing). Every child process has a deadline: the run stops by
+BENCH_TASKS (6000), BENCH_PORT (8765); BENCH_ONLY=ingestion or processing (a quick look
+while optimising: prints, writes nothing). Every child process has a deadline: the run stops by
 itself.
 """
 
@@ -228,11 +228,11 @@ def gunicorn(log_dir: Path):
     )
 
 
-def celery_worker(log_dir: Path, name: str):
+def celery_worker(log_dir: Path, name: str, *, extra: tuple[str, ...] = ()):
     log_path = log_dir / f"worker-{name}.log"
     return child(
         [str(BIN / "celery"), "-A", "config", "worker", *WORKER, "--loglevel", "INFO"]
-        + ["--without-mingle", "--without-gossip", "--hostname", f"bench-{name}@%h"],
+        + ["--without-mingle", "--without-gossip", "--hostname", f"bench-{name}@%h", *extra],
         log_path=log_path,
         ready=lambda: log_path.exists() and b"ready." in log_path.read_bytes(),
     )
@@ -395,7 +395,7 @@ def bench_end_to_end(secret: str, work: Path) -> dict:
         if receipt.status_code != 202:
             raise RuntimeError(f"could not queue event {number}: {receipt.body}")
     sent = OutboxMessage.objects.filter(created_at__gte=started, status="sent")
-    with celery_worker(work, "e2e"):
+    with celery_worker(work, "e2e", extra=("--include", "bench.plugins")):
         wait_until(lambda: sent.count() >= EVENTS, timeout=300, what=f"{EVENTS} events delivered")
     first = InboundEvent.objects.filter(received_at__gte=started).aggregate(t=Min("processed_at"))
     last = sent.aggregate(t=Max("sent_at"))
@@ -466,8 +466,10 @@ def report(ingestion: dict, bare_tasks: dict, e2e: dict, host: dict) -> str:
         f"repeated ids: {wrapped}; every 202 was checked against the rows stored "
         f"({sum(r['stored'] for r in tl):,} inbound events, "
         f"{sum(r['stored'] for r in bare):,} bare rows).",
-        f"- End to end: {e2e['count']:,} `psa.time_entry.approved` events (inbox task, handler, "
-        f"time entry, outbox message, dispatch task, sandbox ERP effect, sent) in "
+        f"- End to end: {e2e['count']:,} `psa.time_entry.approved` events (inbox task, ordering "
+        "lock, a handler writing one ERP outbox message (bench/plugins.py: the runtime's path, "
+        "without billing's rating), dispatch task, breaker, sandbox ERP effect, attempt, "
+        f"traces, sent) in "
         f"{e2e['seconds']:.1f} s; bare: {bare_tasks['count']:,} one-INSERT tasks in "
         f"{bare_tasks['seconds']:.1f} s. Both timed from the first to the last row written "
         "(worker start-up excluded), queue filled before the worker starts.",
@@ -513,8 +515,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="throughline-bench-") as tmp:
         work = Path(tmp)
         try:
-            ingestion = bench_ingestion(secret, work)
-            if os.environ.get("BENCH_ONLY") == "ingestion":
+            only = os.environ.get("BENCH_ONLY", "")
+            if only != "processing":
+                ingestion = bench_ingestion(secret, work)
+            if only == "ingestion":
                 return
             flush_redis()  # the ingestion run queued tasks that (b) must not inherit
             log(f"processing: {BARE_TASKS} bare tasks")
@@ -523,6 +527,8 @@ def main() -> None:
             log(f"processing: {EVENTS} events end to end")
             e2e = bench_end_to_end(secret, work)
             log(f"end to end: {e2e['per_second']:.0f} events/s")
+            if only == "processing":
+                return
         except Exception:
             for log_file in sorted(work.glob("*.log")):
                 print(f"--- {log_file.name}\n" + log_file.read_text(errors="replace")[-3000:])
@@ -533,6 +539,8 @@ def main() -> None:
     print("\n" + table + "\n")
     write_doc(table)
     log(f"written to {DOC.relative_to(ROOT)}")
+    # Billing run over 1M entries (issue 8): its own script, database and section of the doc.
+    subprocess.run([sys.executable, str(ROOT / "bench" / "billing_run.py")], check=True)
 
 
 if __name__ == "__main__":
