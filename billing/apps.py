@@ -13,6 +13,9 @@ class BillingConfig(AppConfig):
         inbox_handlers.register("psa.time_entry.approved", handlers.handle_time_entry_approved)
         self._register_projects()
         self._register_invoicing()
+        from billing import receivers
+
+        receivers.connect()  # held time re-runs when its cause goes away
 
     def _register_projects(self) -> None:
         """Opportunity to project (issue 7): handlers, PSA confirmation, contract_invalid, nav."""

@@ -47,6 +47,7 @@ project_activated = Signal()
 phase_reopened = Signal()
 project_reopened = Signal()
 phase_added = Signal()
+rate_card_changed = Signal()  # card=: versions or rates were added or changed
 
 PROJECT_ACTIVATED = "throughline.project.activated"
 PSA_PROJECT = "project"  # ExternalRef object type of a PSA project

@@ -30,6 +30,7 @@ from billing.models import (
     TemplatePhase,
     TimeEntry,
 )
+from billing.services.contracts import rate_card_changed
 from config.errors import DomainError
 from integrations.models import ExternalSystem
 from mdm.models import LegalEntity
@@ -254,6 +255,8 @@ def _load_rate_card(row: dict) -> str:
         },
     )
     changed = load_rate_card_versions(card=card, versions=row.get("versions") or [])
+    if changed or outcome == "created":
+        rate_card_changed.send(sender=RateCard, card=card)
     return "updated" if outcome == "unchanged" and changed else outcome
 
 
