@@ -10,7 +10,6 @@ from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from config.errors import DomainError
@@ -197,11 +196,15 @@ def _upsert_member(item, member_key, amount, currency, hours, description, trace
 
 
 def _recount_members(item: ExceptionItem) -> None:
-    totals = item.members.filter(released_at__isnull=True).aggregate(
-        count=models.Count("id"), amount=Sum("amount"), hours=Sum("hours")
-    )
-    item.occurrence_count = totals["count"]
-    item.amount_at_risk, item.hours = totals["amount"], totals["hours"]
+    # Summed in Python Decimal: SQLite returns SUM() of decimals as a float (1.00 + 0.10 would
+    # come back as 1.1000000000000001 and fail the field's validation). An item holds a handful
+    # of members, so this costs nothing.
+    held = list(item.members.filter(released_at__isnull=True).values_list("amount", "hours"))
+    amounts = [amount for amount, _hours in held if amount is not None]
+    hours = [h for _amount, h in held if h is not None]
+    item.occurrence_count = len(held)
+    item.amount_at_risk = sum(amounts, Decimal("0")) if amounts else None
+    item.hours = sum(hours, Decimal("0")) if hours else None
 
 
 def _close(item, *, status, action, outcome, user, note_kind=ExceptionComment.Kind.ACTION):

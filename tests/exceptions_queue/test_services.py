@@ -75,6 +75,20 @@ def test_members_count_once_each_and_carry_their_own_amount_and_hours():
     assert item.hours == Decimal("2.50")
 
 
+def test_member_totals_are_exact_decimals_on_every_database():
+    # 1.00 + 0.10 is 1.1000000000000001 as a float (SQLite's SUM of decimals).
+    ensure_test_type()
+    common = {"type_code": "test_finance_case", "subject_key": "contract:9:role:qa"}
+    raise_item(
+        **common, member_key="TE-1", amount=Decimal("0.10"), currency="USD", hours=Decimal("1.00")
+    )
+    item = raise_item(
+        **common, member_key="TE-2", amount=Decimal("0.20"), currency="USD", hours=Decimal("0.10")
+    )
+    item.refresh_from_db()
+    assert (item.amount_at_risk, item.hours) == (Decimal("0.30"), Decimal("1.10"))
+
+
 def test_an_item_left_with_no_members_resolves_itself():
     ensure_test_type()
     common = {"type_code": "test_finance_case", "subject_key": "phase:7"}
