@@ -32,7 +32,7 @@ class Invoice(models.Model):
     )
     invoice_date = models.DateField(help_text="Last day of the month")
     net_total = models.DecimalField(max_digits=19, decimal_places=2, default=0)
-    tax_rate = models.DecimalField(max_digits=6, decimal_places=4, null=True, blank=True)
+    tax_rate = models.DecimalField(max_digits=8, decimal_places=6, null=True, blank=True)
     tax_total = models.DecimalField(max_digits=19, decimal_places=2, default=0)
     gross_total = models.DecimalField(max_digits=19, decimal_places=2, default=0)
     erp_invoice_id = models.CharField(max_length=120, blank=True, db_index=True)

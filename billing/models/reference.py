@@ -45,7 +45,9 @@ class TaxRate(models.Model):
     """The (estimated) tax rate of a jurisdiction from a date; the ERP is authoritative."""
 
     jurisdiction = models.CharField(max_length=20)
-    rate = models.DecimalField(max_digits=6, decimal_places=4, help_text="0.20 for 20 %")
+    rate = models.DecimalField(
+        max_digits=8, decimal_places=6, help_text="0.20 for 20 %; 0.08875 for New York City"
+    )
     valid_from = models.DateField()
 
     history = HistoricalRecords()
