@@ -26,6 +26,7 @@ setup-dev: $(VENV)/.installed-dev
 run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py bootstrap
+	$(BIN)/python manage.py load_reference docs/examples/reference.json
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py run_all
 

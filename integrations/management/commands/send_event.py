@@ -19,14 +19,28 @@ class Command(BaseCommand):
         parser.add_argument("--url", default="http://127.0.0.1:8000")
         parser.add_argument("--file", help="JSON body {type, timestamp, data}")
         parser.add_argument("--secret", help="whsec_… (default: var/demo-secrets.json)")
+        parser.add_argument(
+            "--project",
+            help="PSA project id of the sample time entry (default: the newest project the PSA "
+            "confirmed, as a person would pick from the PSA)",
+        )
 
-    def handle(self, *args, system: str, url: str, file: str | None, secret: str | None, **options):
+    def handle(
+        self,
+        *args,
+        system: str,
+        url: str,
+        file: str | None,
+        secret: str | None,
+        project: str | None,
+        **options,
+    ):
         if not secret:
             path = settings.VAR_DIR / "demo-secrets.json"
             secret = json.loads(path.read_text()).get(system) if path.exists() else None
         if not secret:
             raise CommandError(f"no secret for {system}: pass --secret")
-        body = json.loads(open(file).read()) if file else self._sample()  # noqa: SIM115 short-lived
+        body = json.loads(open(file).read()) if file else self._sample(project)  # noqa: SIM115 short-lived
         data = json.dumps(body)
         webhook_id = f"msg_{uuid.uuid4().hex}"
         now = datetime.now(tz=UTC)
@@ -44,14 +58,15 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"{response.status_code} {response.text}")
 
-    def _sample(self) -> dict:
+    def _sample(self, project: str | None) -> dict:
         now = datetime.now(tz=UTC)
+        project = project or self._newest_psa_project() or "PRJ-1"
         return {
             "type": "psa.time_entry.approved",
             "timestamp": now.isoformat(),
             "data": {
                 "time_entry_id": f"TE-{uuid.uuid4().hex[:8]}",
-                "project_id": "PRJ-1",
+                "project_id": project,
                 "phase_code": "DISC",
                 "person_email": "ana@acme.example",
                 "role": "consultant",
@@ -65,3 +80,15 @@ class Command(BaseCommand):
                 "approved_by": "pm@acme.example",
             },
         }
+
+    def _newest_psa_project(self) -> str | None:
+        # The sample is only a demo aid; the command works against any Throughline, so the
+        # lookup is by the PSA reference table the runtime owns, not by billing's models.
+        from integrations.models import ExternalRef
+
+        ref = (
+            ExternalRef.objects.filter(system__kind="psa", object_type="project")
+            .order_by("-created_at")
+            .first()
+        )
+        return ref.external_id if ref else None
