@@ -70,9 +70,7 @@ class TimeEntry(models.Model):
         help_text="A rate finance accepted for this entry (e.g. the PSA's), used instead of the card's",
     )
     write_off_reason = models.TextField(blank=True, help_text="Written off by finance: leakage")
-    written_off_amount = models.DecimalField(
-        max_digits=19, decimal_places=2, null=True, blank=True
-    )
+    written_off_amount = models.DecimalField(max_digits=19, decimal_places=2, null=True, blank=True)
     rated_at = models.DateTimeField(null=True, blank=True)
     trace_id = models.CharField(max_length=32, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
