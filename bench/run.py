@@ -12,7 +12,7 @@
 Figures go to stdout and to docs/benchmarks.md (between the bench markers; other sections of
 that file are kept). Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/
 throughline_bench, created and migrated when missing), REDIS_URL (default
-redis://127.0.0.1:6379/9, flushed), BENCH_SECONDS (12), BENCH_ROUNDS (2), BENCH_EVENTS (2000),
+redis://127.0.0.1:6379/9, flushed), BENCH_SECONDS (12), BENCH_ROUNDS (2), BENCH_EVENTS (1000),
 BENCH_TASKS (6000), BENCH_PORT (8765); BENCH_ONLY=ingestion or processing (a quick look
 while optimising: prints, writes nothing). Every child process has a deadline: the run stops by
 itself.
@@ -43,7 +43,7 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/throughline_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "12"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
-EVENTS = int(os.environ.get("BENCH_EVENTS", "2000"))
+EVENTS = int(os.environ.get("BENCH_EVENTS", "1000"))
 BARE_TASKS = int(os.environ.get("BENCH_TASKS", "6000"))
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
 CONNECTIONS, WRK_THREADS = 16, 2
@@ -406,6 +406,108 @@ def bench_end_to_end(secret: str, work: Path) -> dict:
     return {"count": EVENTS, "seconds": seconds, "per_second": EVENTS / seconds}
 
 
+# --- where the time goes (in-process, one thread: explains the ratios above) --------------------
+def receive_breakdown(secret: str, rounds: int = 300) -> dict[str, float]:
+    """Microseconds per delivery of the receive path with its parts switched off one by one
+    (this process only; gunicorn's middleware and HTTP parsing, the same for both, excluded)."""
+    from unittest import mock
+
+    from django.db import connection
+
+    from integrations.services import inbox
+    from integrations.tasks import process_inbound_event_task
+
+    counter = iter(range(10**9))
+
+    def deliver() -> None:
+        number = next(counter)
+        webhook_id, timestamp = f"msg_split_{number}", int(time.time())
+        body = delivery_body(number, "split")
+        headers = {
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(secret, webhook_id, timestamp, body),
+        }
+        receipt = inbox.receive_webhook(slug="psa", headers=headers, body=body, remote_addr="")
+        assert receipt.status_code == 202, receipt.body
+
+    def bare() -> None:
+        number = next(counter)
+        webhook_id, timestamp = f"msg_split_bare_{number}", int(time.time())
+        body = delivery_body(number, "split")
+        sign(secret, webhook_id, timestamp, body)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO bench_bare_inbox (webhook_id, payload) VALUES (%s, %s::jsonb) "
+                "ON CONFLICT (webhook_id) DO NOTHING",
+                [webhook_id, body.decode()],
+            )
+
+    def timed(step) -> float:
+        for _ in range(20):
+            step()
+        best = float("inf")
+        for _ in range(3):  # best of three: the least disturbed by other work on the machine
+            started = time.perf_counter()
+            for _ in range(rounds):
+                step()
+            best = min(best, (time.perf_counter() - started) / rounds * 1e6)
+        return best
+
+    figures = {"bare": timed(bare), "full": timed(deliver)}
+    with mock.patch.object(process_inbound_event_task, "delay", return_value=None):
+        figures["no_publish"] = timed(deliver)
+        with mock.patch.object(inbox, "record_trace_step", return_value=None):
+            figures["no_trace"] = timed(deliver)
+            with mock.patch.object(inbox, "_rate_limited", return_value=None):
+                figures["no_rate_limit"] = timed(deliver)
+    return figures
+
+
+def queries_per_event(secret: str) -> dict[str, int]:
+    """Queries of one event's two tasks (in this process, with the bench's handler)."""
+    from unittest import mock
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.plugins import record_on_erp
+    from integrations.models import InboundEvent, OutboxMessage
+    from integrations.registry import inbox_handlers
+    from integrations.services.inbox import process_inbound_event, receive_webhook
+    from integrations.services.outbox import dispatch_outbox_message
+    from integrations.tasks import dispatch_outbox_message_task, process_inbound_event_task
+
+    with (
+        mock.patch.dict(inbox_handlers._items, {"psa.time_entry.approved": record_on_erp}),
+        mock.patch.object(process_inbound_event_task, "delay", return_value=None),
+        mock.patch.object(dispatch_outbox_message_task, "delay", return_value=None),
+    ):
+        counts = {}
+        for number in range(2):  # the second is counted: caches warm
+            webhook_id, timestamp = f"msg_queries_{number}", int(time.time())
+            body = delivery_body(number, "queries")
+            headers = {
+                "webhook-id": webhook_id,
+                "webhook-timestamp": str(timestamp),
+                "webhook-signature": sign(secret, webhook_id, timestamp, body),
+            }
+            with CaptureQueriesContext(connection) as received:
+                receive_webhook(slug="psa", headers=headers, body=body, remote_addr="")
+            event = InboundEvent.objects.get(webhook_id=webhook_id)
+            with CaptureQueriesContext(connection) as applied:
+                process_inbound_event(event_id=event.pk)
+            message = OutboxMessage.objects.get(trace_id=event.trace_id)
+            with CaptureQueriesContext(connection) as dispatched:
+                dispatch_outbox_message(message_id=message.pk)
+            counts = {
+                "receive": len(received),
+                "apply": len(applied),
+                "dispatch": len(dispatched),
+            }
+    return counts
+
+
 # --- report --------------------------------------------------------------------------------------
 def machine() -> dict:
     import redis
@@ -437,7 +539,9 @@ def mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
-def report(ingestion: dict, bare_tasks: dict, e2e: dict, host: dict) -> str:
+def report(
+    ingestion: dict, bare_tasks: dict, e2e: dict, host: dict, split: dict, queries: dict
+) -> str:
     tl, bare = ingestion["throughline"], ingestion["bare"]
     tl_rps, bare_rps = mean([r["rps"] for r in tl]), mean([r["rps"] for r in bare])
     tl_p99, bare_p99 = max(r["p99_ms"] for r in tl), max(r["p99_ms"] for r in bare)
@@ -451,7 +555,7 @@ def report(ingestion: dict, bare_tasks: dict, e2e: dict, host: dict) -> str:
     lines = [
         "| measure | Throughline | bare baseline | ratio | target | |",
         "|---|---:|---:|---:|---|---|",
-        f"| signed webhook ingestion, req/s (mean of {ROUNDS} rounds) | {tl_rps:,.0f} "
+        f"| signed webhook ingestion, req/s (mean of rounds: {ROUNDS}) | {tl_rps:,.0f} "
         f"| {bare_rps:,.0f} | {ingest_ratio:.2f}x | ≥ 0.7x | {verdict(ingest_ratio >= 0.7)} |",
         f"| signed webhook ingestion, p99 (worst round) | {tl_p99:.1f} ms | {bare_p99:.1f} ms "
         f"| | < 25 ms | {verdict(tl_p99 < 25)} |",
@@ -482,7 +586,53 @@ def report(ingestion: dict, bare_tasks: dict, e2e: dict, host: dict) -> str:
         f"`{' '.join(GUNICORN)}`; Celery `{' '.join(WORKER)}` on Redis, acks late, prefetch 1, "
         "`CELERY_DB_REUSE_MAX`; `DJANGO_DEBUG=0`.",
     ]
-    return "\n".join(lines + [""] + details)
+    publish = split["full"] - split["no_publish"]
+    trace = split["no_publish"] - split["no_trace"]
+    rate = split["no_trace"] - split["no_rate_limit"]
+    breakdown = [
+        "",
+        "Where a delivery's time goes (one thread in the bench process, µs per delivery, best "
+        "of three runs of 300; HTTP and middleware excluded, they cost the same for both):",
+        "",
+        "| receive path | µs |",
+        "|---|---:|",
+        f"| bare view's work: HMAC check + one `INSERT … ON CONFLICT` (autocommit) | "
+        f"{split['bare']:,.0f} |",
+        f"| Throughline, whole `receive_webhook` | {split['full']:,.0f} |",
+        f"| of which: Celery publish of the inbox task after commit | {publish:,.0f} |",
+        f"| of which: the trace step `received` | {trace:,.0f} |",
+        f"| of which: per-system rate limit (one Redis round trip) | {rate:,.0f} |",
+        "| of which: system and secrets (cached), signature, JSON + schema, INSERT … "
+        f"RETURNING, COMMIT | {split['no_rate_limit']:,.0f} |",
+        "",
+        f"Queries per event: receive {queries['receive']}, apply (inbox task) "
+        f"{queries['apply']}, dispatch (outbox task, sandbox ERP included) "
+        f"{queries['dispatch']}; a bare task: 1.",
+    ]
+    return "\n".join(lines + [""] + details + breakdown + ["", READING])
+
+
+READING = """Reading these figures (written with the code, not measured by this run):
+
+- The bare view does one statement; a Throughline delivery also counts the system's rate limit
+  in Redis, validates the event against its JSON Schema, writes the event and its trace step in
+  one transaction and publishes the inbox task after COMMIT. The split above shows that the
+  publish and the rate limit alone cost about the bare view's whole work; that is why the
+  ingestion ratio stays well under 0.7x on two shared cores.
+- Already done for these figures (`integrations/services/inbox.py`): the system and its active
+  secrets are cached for 5 s per process (cleared at once by saves in that process), the rate
+  limit is one Redis round trip instead of three, and the event is stored with one
+  `INSERT … ON CONFLICT DO NOTHING RETURNING id` instead of an insert and a read back.
+  Processing (`integrations/breakers.py`, `services/outbox.py`, `services/inbox.py`): a closed
+  breaker is read without a lock and a success is counted with one conditional UPDATE, the
+  source-object lock and the message's system cost one query less each: 45 → 37 queries per
+  event with the same handler.
+- What would reach the targets is a design choice, not a tweak: (ingestion) an approximate
+  per-process rate limit synchronised with Redis every N deliveries, the `received` trace step
+  derived from the event row instead of written, and inbox doorbells published in batches (or
+  left to a short-interval sweeper); (processing) claiming and dispatching messages in batches
+  per task and applying events in batches, since a bare task does 1 query where an event does
+  about 40 in 2 tasks."""
 
 
 def write_doc(table: str) -> None:
@@ -529,13 +679,16 @@ def main() -> None:
             log(f"end to end: {e2e['per_second']:.0f} events/s")
             if only == "processing":
                 return
+            split = receive_breakdown(secret)
+            queries = queries_per_event(secret)
+            log(f"receive path split (µs): {split}; queries per event: {queries}")
         except Exception:
             for log_file in sorted(work.glob("*.log")):
                 print(f"--- {log_file.name}\n" + log_file.read_text(errors="replace")[-3000:])
             raise
         finally:
             flush_redis()
-    table = report(ingestion, bare_tasks, e2e, host)
+    table = report(ingestion, bare_tasks, e2e, host, split, queries)
     print("\n" + table + "\n")
     write_doc(table)
     log(f"written to {DOC.relative_to(ROOT)}")
