@@ -16,6 +16,9 @@ class BillingConfig(AppConfig):
         from billing import receivers
 
         receivers.connect()  # held time re-runs when its cause goes away
+        from billing import panels
+
+        panels.register()  # dashboard figures (CONTRACT.md §6)
 
     def _register_projects(self) -> None:
         """Opportunity to project (issue 7): handlers, PSA confirmation, contract_invalid, nav."""

@@ -24,14 +24,30 @@ def api_root(request, format=None):  # noqa: A002 DRF's signature
 
 @api_view(["GET"])
 def metrics(request):
-    """The dashboard figures (CONTRACT.md §6) as JSON: one key per panel the user may see."""
-    from config.registry import panels
-    from config.roles import has_role
+    """The dashboard figures (CONTRACT.md §6) as JSON: one key per panel the user may see.
 
+    ``?dashboard=finance`` narrows to one dashboard's panels (404 for an unknown name). A panel
+    that shows another panel's figures on a second dashboard (``extra["alias_of"]``) is served
+    once, under the original key. Panels' own parameters (e.g. ``?weeks=8``) pass through.
+    """
+    from rest_framework.exceptions import NotFound
+
+    from config.registry import panels
+    from config.views import panel_params, panel_visible
+
+    name = request.query_params.get("dashboard")
+    if name:
+        selected = [p for p in panels.values() if p.dashboard == name]
+        if not selected:
+            raise NotFound(f"no dashboard {name!r}")
+    else:
+        selected = [p for p in panels.values() if not p.extra.get("alias_of")]
     return Response(
         {
-            panel.key: panel.compute(user=request.user)
-            for panel in sorted(panels.values(), key=lambda p: (p.dashboard, p.order))
-            if not panel.roles or has_role(request.user, *panel.roles)
+            panel.extra.get("alias_of", panel.key): panel.compute(
+                user=request.user, **panel_params(panel, request.query_params)
+            )
+            for panel in sorted(selected, key=lambda p: (p.dashboard, p.order))
+            if panel_visible(panel, request.user)
         }
     )

@@ -235,6 +235,8 @@ OUTBOX_LEASE_SECONDS = env.int(
     "OUTBOX_LEASE_SECONDS", default=120
 )  # a claim older than this is rescued
 READYZ_PING_WORKERS = env.bool("READYZ_PING_WORKERS", default=bool(REDIS_URL))
+# Dashboards total money in this currency with FxRate (reporting only, never billing).
+REPORTING_CURRENCY = env.str("REPORTING_CURRENCY", default="USD").upper()
 
 # --- Logging: JSON lines with the trace id ------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

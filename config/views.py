@@ -2,11 +2,13 @@ import time
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 
-from config.registry import panels
+from config.registry import Panel, panels
 from config.roles import has_role
 
 
@@ -72,3 +74,72 @@ def home(request: HttpRequest):
             continue
         shown.append({"panel": panel, "data": panel.compute(user=request.user)})
     return render(request, "home.html", {"panels": shown})
+
+
+# Dashboards served at /dashboards/<name>/ ("home" is the home page), in tab order.
+DASHBOARD_TITLES = {"finance": "Finance", "pmo": "PMO", "operations": "Operations"}
+
+
+def panel_visible(panel: Panel, user) -> bool:
+    return not panel.roles or has_role(user, *panel.roles)
+
+
+def panel_params(panel: Panel, query) -> dict:
+    """The query parameters a panel declares (``extra["params"]``, e.g. ``weeks``), as given:
+    the panel's selector validates them."""
+    return {key: query[key] for key in panel.extra.get("params", ()) if key in query}
+
+
+def dashboard_tabs(user, current: str) -> list[dict]:
+    """The dashboards with at least one panel this user may see (no queries: roles are cached)."""
+    names = {
+        p.dashboard for p in panels.values() if p.dashboard != "home" and panel_visible(p, user)
+    }
+    ordered = [n for n in DASHBOARD_TITLES if n in names] + sorted(names - set(DASHBOARD_TITLES))
+    return [
+        {
+            "name": name,
+            "title": DASHBOARD_TITLES.get(name, name.title()),
+            "url": reverse("dashboard", args=[name]),
+            "active": name == current,
+        }
+        for name in ordered
+    ]
+
+
+@login_required
+def dashboard(request: HttpRequest, name: str):
+    """A dashboard: the panels registered for ``name`` that this user may see, in order.
+
+    404 when no app registers a panel for ``name``; 403 when the user may see none of them.
+    """
+    registered = [p for p in panels.values() if p.dashboard == name]
+    if name == "home" or not registered:
+        raise Http404(f"no dashboard {name!r}")
+    visible = sorted(
+        (p for p in registered if panel_visible(p, request.user)), key=lambda p: p.order
+    )
+    if not visible:
+        raise PermissionDenied(f"you see no panel of the {name} dashboard")
+    shown = []
+    for panel in visible:
+        data = panel.compute(user=request.user, **panel_params(panel, request.GET))
+        present = panel.extra.get("present")
+        shown.append(
+            {
+                "panel": panel,
+                "data": data,
+                "view": present(data) if present else None,
+                "wide": panel.extra.get("wide", False),
+            }
+        )
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "name": name,
+            "title": DASHBOARD_TITLES.get(name, name.title()),
+            "tabs": dashboard_tabs(request.user, name),
+            "panels": shown,
+        },
+    )

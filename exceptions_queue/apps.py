@@ -45,3 +45,6 @@ class ExceptionsQueueConfig(AppConfig):
                 order=10,
             ),
         )
+        from exceptions_queue import panels as dashboard_panels
+
+        dashboard_panels.register()  # queue counts and ages (CONTRACT.md §6)

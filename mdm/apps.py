@@ -28,3 +28,6 @@ class MdmConfig(AppConfig):
                 order=40,
             ),
         )
+        from mdm import panels
+
+        panels.register()  # customer-master figures (CONTRACT.md §6)

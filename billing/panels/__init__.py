@@ -1,0 +1,75 @@
+"""Billing's dashboard panels (CONTRACT.md §6): unbilled time, revenue at risk, invoice latency,
+billing cycle time (finance), utilization and project margin (PMO). Each figure is a selector
+returning plain JSON (``/api/v1/metrics/``) and a template; ``register`` runs in
+``BillingConfig.ready``. Definitions and decisions: docs/dashboards.md."""
+
+
+def register() -> None:
+    from billing.panels.delivery import get_project_margin, get_utilization
+    from billing.panels.invoicing import get_billing_cycle_time, get_invoice_latency
+    from billing.panels.present import present_margin, present_unbilled, present_utilization
+    from billing.panels.risk import get_revenue_at_risk
+    from billing.panels.unbilled import get_unbilled_time
+    from config.registry import Panel, panels
+    from config.roles import FINANCE, PMO
+
+    for panel in (
+        Panel(
+            key="billing:unbilled-time",
+            title="Unbilled time",
+            dashboard="finance",
+            compute=get_unbilled_time,
+            template="billing/panels/unbilled_time.html",
+            roles=(FINANCE,),
+            order=10,
+            extra={"present": present_unbilled, "wide": True},
+        ),
+        Panel(
+            key="billing:revenue-at-risk",
+            title="Revenue at risk in open exceptions",
+            dashboard="finance",
+            compute=get_revenue_at_risk,
+            template="billing/panels/revenue_at_risk.html",
+            roles=(FINANCE,),
+            order=20,
+        ),
+        Panel(
+            key="billing:invoice-latency",
+            title="Invoice latency",
+            dashboard="finance",
+            compute=get_invoice_latency,
+            template="billing/panels/invoice_latency.html",
+            roles=(FINANCE,),
+            order=30,
+        ),
+        Panel(
+            key="billing:billing-cycle-time",
+            title="Billing cycle time",
+            dashboard="finance",
+            compute=get_billing_cycle_time,
+            template="billing/panels/billing_cycle_time.html",
+            roles=(FINANCE,),
+            order=31,
+        ),
+        Panel(
+            key="billing:utilization",
+            title="Utilization",
+            dashboard="pmo",
+            compute=get_utilization,
+            template="billing/panels/utilization.html",
+            roles=(PMO, FINANCE),
+            order=10,
+            extra={"present": present_utilization, "wide": True, "params": ("weeks",)},
+        ),
+        Panel(
+            key="billing:project-margin",
+            title="Project margin",
+            dashboard="pmo",
+            compute=get_project_margin,
+            template="billing/panels/project_margin.html",
+            roles=(PMO, FINANCE),
+            order=20,
+            extra={"present": present_margin, "wide": True},
+        ),
+    ):
+        panels.register(panel.key, panel)

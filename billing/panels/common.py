@@ -1,0 +1,142 @@
+"""What every billing figure shares: exact sums on both databases, money as JSON, FX for the
+reporting currency, percentiles. Dashboards only: nothing here is used to bill."""
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db.models import BigIntegerField, F, Q, Sum
+from django.db.models.functions import Cast, Round
+from django.utils import timezone
+
+from billing.models import FxRate
+from billing.money import round_money
+
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+
+
+def sum_hundredths(field: str, **kwargs) -> Sum:
+    """SUM of a 2-place decimal column as an integer of hundredths. SQLite sums decimals as
+    floats; integers are exact on every database (``from_hundredths`` turns it back)."""
+    return Sum(Cast(Round(F(field) * 100), BigIntegerField()), **kwargs)
+
+
+def from_hundredths(value) -> Decimal:
+    return (Decimal(int(value or 0)) / 100).quantize(CENT)
+
+
+def today() -> date:
+    return timezone.localdate()
+
+
+def money(amount: Decimal, currency: str) -> dict:
+    return {"amount": str(round_money(amount, currency)), "currency": currency}
+
+
+def money_list(amounts: dict[str, Decimal]) -> list[dict]:
+    """``{"USD": 10}`` → ``[{"amount": "10.00", "currency": "USD"}]``, by currency, zeros left out."""
+    return [money(amounts[c], c) for c in sorted(amounts) if c and amounts[c]]
+
+
+def add_amounts(target: dict[str, Decimal], currency: str, amount: Decimal) -> None:
+    target[currency] = target.get(currency, ZERO) + amount
+
+
+def reporting_currency() -> str:
+    return settings.REPORTING_CURRENCY
+
+
+@dataclass(frozen=True)
+class FxTable:
+    """The latest rate on or before a day for each pair asked for (one query). A pair with no
+    row uses the inverse of the opposite pair's latest rate; with neither it has no rate."""
+
+    rates: dict[tuple[str, str], Decimal]
+    on: date
+
+    @classmethod
+    def load(cls, pairs: set[tuple[str, str]], *, on: date | None = None) -> "FxTable":
+        on = on or today()
+        wanted = {(a, b) for a, b in pairs if a and b and a != b}
+        if not wanted:
+            return cls({}, on)
+        match = Q()
+        for a, b in wanted:
+            match |= Q(from_currency=a, to_currency=b) | Q(from_currency=b, to_currency=a)
+        latest: dict[tuple[str, str], Decimal] = {}
+        rows = (
+            FxRate.objects.filter(match, date__lte=on)
+            .order_by("-date", "pk")
+            .values_list("from_currency", "to_currency", "rate")
+        )
+        for source, target, rate in rows:
+            latest.setdefault((source, target), rate)
+        rates = {}
+        for a, b in wanted:
+            if (a, b) in latest:
+                rates[(a, b)] = latest[(a, b)]
+            elif latest.get((b, a)):
+                rates[(a, b)] = Decimal(1) / latest[(b, a)]
+        return cls(rates, on)
+
+    def rate(self, source: str, target: str) -> Decimal | None:
+        return Decimal(1) if source == target else self.rates.get((source, target))
+
+    def total(self, amounts: dict[str, Decimal], target: str) -> tuple[Decimal, dict]:
+        """Sum of ``amounts`` in ``target`` (rounded once, half-up), and what had no rate."""
+        converted, missing = ZERO, {}
+        for currency, amount in amounts.items():
+            if not amount:
+                continue
+            rate = self.rate(currency, target)
+            if rate is None:
+                missing[currency] = amount
+            else:
+                converted += amount * rate
+        return round_money(converted, target), missing
+
+
+def reporting(amounts: dict[str, Decimal], fx: FxTable) -> dict:
+    """``{"amount", "currency", "unconverted": [...]}``: the part with an FX rate, totalled in the
+    reporting currency; amounts without a rate are listed, never guessed."""
+    target = reporting_currency()
+    total, missing = fx.total(amounts, target)
+    return {**money(total, target), "unconverted": money_list(missing)}
+
+
+def pairs_to_reporting(currencies) -> set[tuple[str, str]]:
+    target = reporting_currency()
+    return {(c, target) for c in currencies if c}
+
+
+def median(values: list[Decimal]) -> Decimal | None:
+    """The middle value (the mean of the two middle values for an even count)."""
+    if not values:
+        return None
+    ordered, n = sorted(values), len(values)
+    middle = n // 2
+    return ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def percentile(values: list[Decimal], share: int) -> Decimal | None:
+    """Nearest rank: the smallest value with at least ``share`` % of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(math.ceil(share * len(ordered) / 100), 1) - 1]
+
+
+def one_decimal(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def percent(part: Decimal, whole: Decimal) -> str | None:
+    return None if not whole else one_decimal(part * 100 / whole)
+
+
+def nested_amounts():
+    return defaultdict(lambda: defaultdict(lambda: ZERO))

@@ -1,0 +1,225 @@
+"""Utilization and project margin (CONTRACT.md §6)."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import Exists, OuterRef, Q
+
+from billing.models import Contract, Invoice, InvoiceLine, Person, Project, TimeEntry
+from billing.panels.common import (
+    ZERO,
+    FxTable,
+    add_amounts,
+    from_hundredths,
+    money,
+    money_list,
+    pairs_to_reporting,
+    percent,
+    reporting,
+    reporting_currency,
+    sum_hundredths,
+    today,
+)
+
+DEFAULT_WEEKS, MAX_WEEKS = 4, 26  # full Monday-Sunday weeks before the current one
+BILLED = (TimeEntry.Status.RATED, TimeEntry.Status.INVOICED)
+NON_VOID = [s for s in Invoice.Status.values if s != Invoice.Status.VOID]
+# Lines that bill a contract, not entries: a fee per milestone, per retainer month, its overage.
+CONTRACT_LINES = (InvoiceLine.Kind.MILESTONE, InvoiceLine.Kind.RETAINER, InvoiceLine.Kind.OVERAGE)
+
+
+def _weeks(value) -> int:
+    try:
+        weeks = int(value)
+    except (TypeError, ValueError):
+        return DEFAULT_WEEKS
+    return min(max(weeks, 1), MAX_WEEKS)
+
+
+def get_utilization(*, user=None, weeks=DEFAULT_WEEKS) -> dict:
+    """Billed hours (``billed_hours`` of rated or invoiced entries) over capacity
+    (``weekly_capacity_hours`` x weeks) per person and per role, over the last ``weeks`` full
+    weeks (Monday to Sunday; default 4, at most 26). All recorded hours (any status but
+    retracted) are shown beside them. Time of someone with no Person row has no capacity: it
+    is listed apart. Two queries."""
+    weeks = _weeks(weeks)
+    monday = today() - timedelta(days=today().weekday())
+    start, end = monday - timedelta(weeks=weeks), monday - timedelta(days=1)
+    booked = {
+        row["person_email"]: row
+        for row in TimeEntry.objects.filter(work_date__range=(start, end))
+        .exclude(status=TimeEntry.Status.RETRACTED)
+        .values("person_email")
+        .annotate(
+            billed=sum_hundredths("billed_hours", filter=Q(status__in=BILLED)),
+            hours=sum_hundredths("hours"),
+        )
+        .order_by()
+    }
+    people, roles = [], {}
+    for person in Person.objects.select_related("role").order_by("email"):
+        row = booked.pop(person.email, {})
+        billed, hours = from_hundredths(row.get("billed")), from_hundredths(row.get("hours"))
+        capacity = person.weekly_capacity_hours * weeks
+        people.append(
+            {
+                "email": person.email,
+                "name": person.name,
+                "role": person.role.code,
+                "billed_hours": str(billed),
+                "hours": str(hours),
+                "capacity_hours": str(capacity),
+                "utilization": percent(billed, capacity),
+            }
+        )
+        role = roles.setdefault(
+            person.role.code, {"billed": ZERO, "hours": ZERO, "capacity": ZERO, "people": 0}
+        )
+        role["billed"] += billed
+        role["hours"] += hours
+        role["capacity"] += capacity
+        role["people"] += 1
+    people.sort(key=lambda p: (-Decimal(p["utilization"] or -1), p["email"]))
+    billed_total = sum((r["billed"] for r in roles.values()), ZERO)
+    capacity_total = sum((r["capacity"] for r in roles.values()), ZERO)
+    return {
+        "weeks": weeks,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "billed_hours": str(billed_total),
+        "capacity_hours": str(capacity_total),
+        "utilization": percent(billed_total, capacity_total),
+        "by_person": people,
+        "by_role": [
+            {
+                "role": code,
+                "people": r["people"],
+                "billed_hours": str(r["billed"]),
+                "hours": str(r["hours"]),
+                "capacity_hours": str(r["capacity"]),
+                "utilization": percent(r["billed"], r["capacity"]),
+            }
+            for code, r in sorted(roles.items())
+        ],
+        "without_person": [
+            {
+                "email": email,
+                "billed_hours": str(from_hundredths(row["billed"])),
+                "hours": str(from_hundredths(row["hours"])),
+            }
+            for email, row in sorted(booked.items())
+        ],
+    }
+
+
+def get_project_margin(*, user=None) -> dict:
+    """Per live project (not closed): billed amount against cost, and margin %.
+
+    Billed, in the contract's currency: the amounts of its rated or invoiced entries when the
+    contract is time and materials, plus its milestone, retainer and overage lines on non-void
+    invoices that no credit line reverses (a retainer's or a fixed fee's entries are paid by
+    those lines, so their own amounts would count twice). Cost: ``cost_amount`` of every entry
+    but retracted ones (non-billable and held time cost too), converted to the contract's
+    currency with FX when the person's entity bills another one; without a rate the margin is
+    not computed and the cost is listed as unconverted. Four queries.
+    """
+    entries = (
+        TimeEntry.objects.filter(project__status__in=_LIVE)
+        .exclude(status=TimeEntry.Status.RETRACTED)
+        .values("project_id", "cost_currency")
+        .annotate(
+            billed=sum_hundredths(
+                "amount",
+                filter=Q(
+                    status__in=BILLED,
+                    project__contract__billing_model=Contract.BillingModel.TIME_AND_MATERIALS,
+                ),
+            ),
+            cost=sum_hundredths("cost_amount"),
+        )
+        .order_by()
+    )
+    reversed_ = InvoiceLine.objects.filter(reverses=OuterRef("pk"), invoice__status__in=NON_VOID)
+    lines = dict(
+        InvoiceLine.objects.filter(
+            kind__in=CONTRACT_LINES,
+            invoice__status__in=NON_VOID,
+            contract__project__status__in=_LIVE,
+        )
+        .exclude(Exists(reversed_))
+        .values("contract_id")
+        .annotate(amount=sum_hundredths("amount"))
+        .order_by()
+        .values_list("contract_id", "amount")
+    )
+    billed: dict[int, Decimal] = {}
+    costs: dict[int, dict[str, Decimal]] = {}
+    for row in entries:
+        billed[row["project_id"]] = billed.get(row["project_id"], ZERO) + from_hundredths(
+            row["billed"]
+        )
+        if row["cost"]:
+            add_amounts(
+                costs.setdefault(row["project_id"], {}),
+                row["cost_currency"],
+                from_hundredths(row["cost"]),
+            )
+    projects = list(
+        Project.objects.filter(Q(pk__in=billed) | Q(contract_id__in=lines))
+        .values(
+            "id",
+            "name",
+            "psa_project_id",
+            "customer__name",
+            "contract_id",
+            "contract__currency",
+            "contract__billing_model",
+        )
+        .order_by("name", "id")
+    )
+    pairs = {(c, p["contract__currency"]) for p in projects for c in costs.get(p["id"], {})}
+    pairs |= pairs_to_reporting({p["contract__currency"] for p in projects})
+    pairs |= pairs_to_reporting({c for cost in costs.values() for c in cost})
+    fx = FxTable.load(pairs)
+    rows, billed_all, cost_all = [], {}, {}
+    for project in projects:
+        currency = project["contract__currency"]
+        amount = billed.get(project["id"], ZERO) + from_hundredths(
+            lines.get(project["contract_id"])
+        )
+        cost, missing = fx.total(costs.get(project["id"], {}), currency)
+        add_amounts(billed_all, currency, amount)
+        for cost_currency, value in costs.get(project["id"], {}).items():
+            add_amounts(cost_all, cost_currency, value)
+        margin = None if missing else amount - cost
+        rows.append(
+            {
+                "id": project["id"],
+                "name": project["name"],
+                "psa_project_id": project["psa_project_id"],
+                "client": project["customer__name"],
+                "billing_model": project["contract__billing_model"],
+                "billed": money(amount, currency),
+                "cost": money(cost, currency),
+                "unconverted_cost": money_list(missing),
+                "margin": None if margin is None else money(margin, currency),
+                "margin_percent": None if margin is None else percent(margin, amount),
+            }
+        )
+    billed_total = reporting(billed_all, fx)
+    cost_total = reporting(cost_all, fx)
+    margin_total = Decimal(billed_total["amount"]) - Decimal(cost_total["amount"])
+    complete = not billed_total["unconverted"] and not cost_total["unconverted"]
+    return {
+        "reporting_currency": reporting_currency(),
+        "billed": billed_total,
+        "cost": cost_total,
+        "margin": money(margin_total, reporting_currency()) if complete else None,
+        "margin_percent": percent(margin_total, Decimal(billed_total["amount"]))
+        if complete
+        else None,
+        "projects": rows,
+    }
+
+
+_LIVE = (Project.Status.PROVISIONING, Project.Status.ACTIVE, Project.Status.ON_HOLD)

@@ -1,0 +1,124 @@
+"""What the dashboard pages draw from a figure's JSON (charts); the JSON stays the API's."""
+
+from decimal import Decimal
+
+from django.urls import reverse
+
+from config.charts import Row, Segment, bar_chart
+
+AGING_CSS = {"0-30": "seg-age-0", "31-60": "seg-age-1", "61-90": "seg-age-2", "90+": "seg-age-3"}
+CHART_PEOPLE, CHART_PROJECTS = 20, 15
+MODEL_LABELS = {"time_and_materials": "T&M", "fixed_fee": "fixed fee", "retainer": "retainer"}
+
+
+def whole(amount: str | Decimal) -> str:
+    return f"{Decimal(amount):,.0f}"
+
+
+def _unconverted_note(items: list[dict]) -> str:
+    return " + ".join(f"{whole(i['amount'])} {i['currency']}" for i in items)
+
+
+def present_unbilled(data: dict) -> dict:
+    currency = data["reporting_currency"]
+    rows = [
+        Row(
+            label=client["name"],
+            segments=[
+                Segment(
+                    Decimal(age["reporting"]["amount"]),
+                    AGING_CSS[age["bucket"]],
+                    f"{age['bucket']} days: {whole(age['reporting']['amount'])} {currency}, "
+                    f"{age['hours']} h",
+                )
+                for age in client["aging"]
+            ],
+            value_label=f"{whole(client['reporting']['amount'])} {currency}",
+            note=(
+                f"+ {_unconverted_note(client['reporting']['unconverted'])}"
+                if client["reporting"]["unconverted"]
+                else ""
+            ),
+        )
+        for client in data["by_client"]["top"]
+    ]
+    projects = [
+        {
+            **project,
+            "url": reverse("billing:project_detail", args=[project["id"]]),
+            "cells": [age["reporting"]["amount"] for age in project["aging"]],
+        }
+        for project in data["by_project"]["top"]
+    ]
+    oldest = next(a for a in data["total"]["aging"] if a["bucket"] == "90+")
+    return {
+        "chart": bar_chart(rows, width=760) if rows else None,
+        "legend": list(AGING_CSS.items()),
+        "projects": projects,
+        "oldest": oldest,
+    }
+
+
+def _utilization_css(value: str | None) -> str:
+    if value is None:
+        return "seg-muted"
+    level = Decimal(value)
+    return "seg-bad" if level > 100 else "seg-ok" if level >= 60 else "seg-warn"
+
+
+def present_utilization(data: dict) -> dict:
+    people = data["by_person"][:CHART_PEOPLE]
+    rows = [
+        Row(
+            label=person["name"],
+            segments=[
+                Segment(
+                    Decimal(person["utilization"] or 0),
+                    _utilization_css(person["utilization"]),
+                    f"{person['billed_hours']} h billed of {person['capacity_hours']} h",
+                )
+            ],
+            value_label=f"{person['utilization'] or '–'} %",
+            note=f"({person['role']})",
+        )
+        for person in people
+    ]
+    return {
+        "chart": bar_chart(rows, width=760, marker=Decimal(100)) if rows else None,
+        "more": max(len(data["by_person"]) - CHART_PEOPLE, 0),
+    }
+
+
+def present_margin(data: dict) -> dict:
+    ranked = sorted(
+        (p for p in data["projects"] if p["margin_percent"] is not None),
+        key=lambda p: (Decimal(p["margin_percent"]), p["name"]),
+    )[:CHART_PROJECTS]
+    rows = [
+        Row(
+            label=project["name"],
+            segments=[
+                Segment(
+                    Decimal(project["margin_percent"]),
+                    "seg-ok" if Decimal(project["margin_percent"]) >= 0 else "seg-bad",
+                    f"margin {project['margin']['amount']} {project['margin']['currency']} "
+                    f"on {project['billed']['amount']} billed",
+                )
+            ],
+            value_label=f"{project['margin_percent']} %",
+            href=reverse("billing:project_detail", args=[project["id"]]),
+        )
+        for project in ranked
+    ]
+    return {
+        "chart": bar_chart(rows, width=760) if rows else None,
+        "projects": [
+            {
+                **p,
+                "url": reverse("billing:project_detail", args=[p["id"]]),
+                "model_label": MODEL_LABELS.get(p["billing_model"], p["billing_model"]),
+                "is_loss": p["margin_percent"] is not None and Decimal(p["margin_percent"]) < 0,
+            }
+            for p in data["projects"]
+        ],
+    }
