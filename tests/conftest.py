@@ -55,3 +55,22 @@ def api_client_for(db):
         return client
 
     return build
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say where the end-to-end tests ran (CI must show PostgreSQL + a worker on Redis)."""
+    from django.conf import settings
+    from django.db import connection
+
+    e2e = [
+        report
+        for report in terminalreporter.stats.get("passed", [])
+        if report.when == "call" and report.nodeid.startswith("tests/e2e/")
+    ]
+    if not e2e:
+        return
+    broker = "Redis" if settings.REDIS_URL else "the filesystem transport"
+    terminalreporter.write_line(
+        f"end-to-end: {len(e2e)} tests passed through a real Celery worker process on "
+        f"{connection.vendor} with {broker}"
+    )
