@@ -153,3 +153,13 @@ def list_customer_traces(customer: Customer, *, limit: int = 20) -> list[str]:
         if len(seen) == limit:
             break
     return seen
+
+
+def list_customer_projects(customer: Customer) -> list:
+    """The customer's delivery projects, newest first, through the reverse relation that
+    billing's Project declares (``related_name="projects"``): mdm reads it without importing
+    billing, and shows nothing when billing is not installed."""
+    related = getattr(customer, "projects", None)
+    if related is None:
+        return []
+    return list(related.select_related("contract").order_by("-created_at")[:50])

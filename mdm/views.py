@@ -92,6 +92,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "refs": selectors.list_customer_refs(customer),
             "history": selectors.list_customer_history(customer),
             "exceptions": selectors.list_open_exceptions_for(customer),
+            "projects": selectors.list_customer_projects(customer),
             "traces": selectors.list_customer_traces(customer),
             "contact_owner": owners.get("contact", {}).get("last_name", ""),
         },
