@@ -5,7 +5,7 @@ Steps, each idempotent and committed on its own, so a run that stops can simply 
 1. ``sweep``      drafts of the month let go of entries that are no longer billable;
 2. ``drafts``     one open draft per group that has something to bill (get or create);
 3. ``time``       rated time-and-materials entries of the month on no line yet go onto time
-                  lines of their draft: set-based ``INSERT … SELECT`` in batches of projects (no
+                  lines of their draft: set-based ``INSERT … SELECT`` in batches of id ranges (no
                   per-entry Python, flat memory), lines grouped per the client's rule;
 4. ``retainers``  the month's retainer line per retainer contract (prorated), its entries and
                   overage;
@@ -46,8 +46,7 @@ from integrations.traces import current_or_new_trace_id, record_trace_step, use_
 from mdm.models import Customer, LegalEntity
 
 logger = logging.getLogger(__name__)
-BATCH_ENTRIES = 100_000  # entries per batch of INSERT … SELECT: a commit and a progress tick each
-MAX_PROJECTS_PER_BATCH = 1_000  # bounds the IN list of a batch
+BATCH_ENTRIES = 100_000  # entries per batch (a range of ids): a commit and a progress tick each
 TM = Contract.BillingModel.TIME_AND_MATERIALS
 
 _GROUP_KEY = (
@@ -155,16 +154,25 @@ def _ensure_drafts(scope: Scope) -> list[int]:
     return ids
 
 
-def _time_batch(scope: Scope, project_ids: list[int]) -> int:
-    """One batch of projects: new lines for new group keys, the links, the entries' status.
+def _time_batch(scope: Scope, low: int, high: int | None) -> int:
+    """One batch: the candidates with ``low < id <= high`` (no upper bound for the last
+    batch, so entries rated meanwhile are not left behind): new lines for new group keys, the
+    links, the entries' status. Returns the links added.
 
-    Batches are sets of projects (not id ranges): every statement then reaches its entries
-    through the project index and reads each entry once, whatever the ids look like.
+    Batches are ranges of entry ids, in id order: a batch reads its slice of the table once
+    and the status UPDATE finds the same pages still in memory, so the work grows linearly
+    with the month (batches of projects made every batch visit nearly every page).
+    On PostgreSQL the links and the status go in one statement (data-modifying CTE); the
+    status column is in no index, so that UPDATE is HOT and writes no index entry.
     """
     source, params = scope.candidates_sql()
-    marks = ", ".join(["%s"] * len(project_ids))
-    source += f" AND te.project_id IN ({marks})"
-    params = [*params, *project_ids]
+
+    def in_range(alias: str) -> str:
+        return f" AND {alias}id > %s" + ("" if high is None else f" AND {alias}id <= %s")
+
+    source += in_range("te.")
+    bounds = [low] if high is None else [low, high]
+    params = [*params, *bounds]
     draft = (
         "JOIN billing_invoice i ON i.customer_id = c.customer_id "
         "AND i.legal_entity_id = c.legal_entity_id AND i.currency = c.currency "
@@ -175,6 +183,7 @@ def _time_batch(scope: Scope, project_ids: list[int]) -> int:
     joined = f"{tables} {draft} WHERE {where}"
     joined_params = [scope.first, Invoice.Status.DRAFT, *params]
     line, link = InvoiceLine._meta.db_table, InvoiceLineEntry._meta.db_table
+    entries = TimeEntry._meta.db_table
     new_lines = (
         f"INSERT INTO {line} (invoice_id, kind, description, contract_id, role, person_email, "
         f"hours, rate, amount, group_key) "
@@ -182,62 +191,77 @@ def _time_batch(scope: Scope, project_ids: list[int]) -> int:
         f"{_GROUP_KEY} FROM {joined} AND NOT EXISTS (SELECT 1 FROM {line} l "
         f"WHERE l.invoice_id = i.id AND l.group_key = {_GROUP_KEY})"
     )
-    links = (
-        f"INSERT INTO {link} (line_id, time_entry_id, hours, amount, is_active) "
-        f"SELECT l.id, te.id, te.billed_hours, te.amount, %s FROM {joined} "
-        # A rated entry has no active link; should one have, the partial unique index skips it
-        # (a NOT EXISTS here made PostgreSQL scan the table being filled once per row).
-        "ON CONFLICT DO NOTHING"
-    )
-    links = links.replace(
+    with_line = joined.replace(
         " WHERE ", f" JOIN {line} l ON l.invoice_id = i.id AND l.group_key = {_GROUP_KEY} WHERE ", 1
     )
-    entries = TimeEntry._meta.db_table
-    mark = (
-        f"UPDATE {entries} SET status = %s, updated_at = %s WHERE project_id IN ({marks}) "
-        f"AND status = %s AND work_date BETWEEN %s AND %s AND EXISTS (SELECT 1 FROM {link} x "
-        f"WHERE x.time_entry_id = {entries}.id AND x.is_active = %s)"
-    )
-    mark_params = [
-        TimeEntry.Status.INVOICED,
-        timezone.now(),
-        *project_ids,
-        TimeEntry.Status.RATED,
-        scope.first,
-        scope.last,
-        True,
-    ]
+    now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(new_lines, [InvoiceLine.Kind.TIME, *joined_params])
-        cursor.execute(links, [True, *joined_params])
+        if connection.vendor == "postgresql":
+            # The lines just made, counted: planned as 0 rows, the line lookup below
+            # becomes a scan of every line per entry.
+            cursor.execute(f"ANALYZE {line}")
+            # Every candidate ends on an active link: a new one, or (should a rated entry
+            # already have one) the one the partial unique index keeps; so all are invoiced.
+            cursor.execute(
+                f"WITH batch AS MATERIALIZED (SELECT l.id AS line_id, te.id AS entry_id, "
+                f"te.billed_hours, te.amount FROM {with_line}), "
+                f"linked AS (INSERT INTO {link} (line_id, time_entry_id, hours, amount, "
+                f"is_active) SELECT line_id, entry_id, billed_hours, amount, %s FROM batch "
+                f"ON CONFLICT DO NOTHING RETURNING 1), "
+                f"marked AS (UPDATE {entries} t SET status = %s, updated_at = %s FROM batch "
+                f"WHERE t.id = batch.entry_id AND t.status = %s{in_range('t.')} "
+                "RETURNING 1) SELECT (SELECT COUNT(*) FROM linked), (SELECT COUNT(*) FROM marked)",
+                [
+                    *joined_params,
+                    True,
+                    TimeEntry.Status.INVOICED,
+                    now,
+                    TimeEntry.Status.RATED,
+                    *bounds,
+                ],
+            )
+            return cursor.fetchone()[0]
+        # Elsewhere (SQLite): the same in two statements.
+        cursor.execute(
+            f"INSERT INTO {link} (line_id, time_entry_id, hours, amount, is_active) "
+            f"SELECT l.id, te.id, te.billed_hours, te.amount, %s FROM {with_line} "
+            # A rated entry has no active link; should one have, the partial unique index
+            # skips it.
+            "ON CONFLICT DO NOTHING",
+            [True, *joined_params],
+        )
         added = cursor.rowcount
-        cursor.execute(mark, mark_params)
+        cursor.execute(
+            f"UPDATE {entries} SET status = %s, updated_at = %s WHERE status = %s "
+            f"AND work_date BETWEEN %s AND %s{in_range('')} AND EXISTS (SELECT 1 FROM {link} x "
+            f"WHERE x.time_entry_id = {entries}.id AND x.is_active = %s)",
+            [
+                TimeEntry.Status.INVOICED,
+                now,
+                TimeEntry.Status.RATED,
+                scope.first,
+                scope.last,
+                *bounds,
+                True,
+            ],
+        )
     return added
 
 
-def _project_batches(scope: Scope) -> list[list[int]]:
-    """Projects with rated time in scope, cut into batches of about BATCH_ENTRIES entries
-    (and at most MAX_PROJECTS_PER_BATCH projects: bounded IN lists)."""
+def _id_batches(scope: Scope) -> list[tuple[int, int | None]]:
+    """The candidates cut into ``(low, high]`` id ranges of about BATCH_ENTRIES entries, in id
+    order (the last one open-ended); none when there is nothing to bill."""
     source, params = scope.candidates_sql()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT te.project_id, COUNT(*) FROM {source} GROUP BY te.project_id "
-            "ORDER BY te.project_id",
+            f"SELECT id FROM (SELECT te.id AS id, ROW_NUMBER() OVER (ORDER BY te.id) AS n, "
+            f"COUNT(*) OVER () AS total FROM {source}) s "
+            f"WHERE n %% {int(BATCH_ENTRIES)} = 0 OR n = total ORDER BY id",
             params,
         )
-        counts = cursor.fetchall()
-    batches: list[list[int]] = []
-    current: list[int] = []
-    size = 0
-    for project_id, count in counts:
-        if current and (size + count > BATCH_ENTRIES or len(current) >= MAX_PROJECTS_PER_BATCH):
-            batches.append(current)
-            current, size = [], 0
-        current.append(project_id)
-        size += count
-    if current:
-        batches.append(current)
-    return batches
+        cuts = [row[0] for row in cursor.fetchall()]
+    return list(zip([0, *cuts[:-1]], [*cuts[:-1], None], strict=True))
 
 
 def _analyze(*tables: str) -> None:
@@ -249,11 +273,11 @@ def _analyze(*tables: str) -> None:
 
 
 def _time_lines(run: BillingRun, scope: Scope) -> int:
-    batches = _project_batches(scope)
+    batches = _id_batches(scope)
     _analyze(Invoice._meta.db_table, InvoiceLine._meta.db_table)
     added = 0
-    for number, batch in enumerate(batches, start=1):
-        added += _time_batch(scope, batch)
+    for number, (low, high) in enumerate(batches, start=1):
+        added += _time_batch(scope, low, high)
         _progress(run, "time", 10 + number * 70 // len(batches), entries_added=added)
     return added
 
