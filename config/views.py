@@ -131,6 +131,7 @@ def dashboard(request: HttpRequest, name: str):
                 "data": data,
                 "view": present(data) if present else None,
                 "wide": panel.extra.get("wide", False),
+                "columns": panel.extra.get("columns", 1),
             }
         )
     return render(

@@ -56,8 +56,15 @@ def present_customer_master(data: dict) -> dict:
             return "–"
         return f"{hours} h" if hours < 48 else f"{hours // 24} d"
 
+    labels = {
+        "duplicate_customer": "Possible duplicates",
+        "ownership_conflict": "Ownership conflicts",
+    }
     return {
-        "rows": [{**row, "oldest": words(row["oldest_age_hours"])} for row in data["exceptions"]]
+        "rows": [
+            {**row, "label": labels[row["type"]], "oldest": words(row["oldest_age_hours"])}
+            for row in data["exceptions"]
+        ]
     }
 
 

@@ -32,6 +32,7 @@ def register() -> None:
             template="billing/panels/revenue_at_risk.html",
             roles=(FINANCE,),
             order=20,
+            extra={"columns": 2},
         ),
         Panel(
             key="billing:invoice-latency",

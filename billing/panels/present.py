@@ -75,11 +75,11 @@ def present_utilization(data: dict) -> dict:
                 Segment(
                     Decimal(person["utilization"] or 0),
                     _utilization_css(person["utilization"]),
-                    f"{person['billed_hours']} h billed of {person['capacity_hours']} h",
+                    f"{person['role']}: {person['billed_hours']} h billed of "
+                    f"{person['capacity_hours']} h",
                 )
             ],
             value_label=f"{person['utilization'] or '–'} %",
-            note=f"({person['role']})",
         )
         for person in people
     ]
