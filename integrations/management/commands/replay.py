@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from integrations.models import InboundEvent, OutboxMessage
@@ -29,7 +30,14 @@ class Command(BaseCommand):
             since = parse_datetime(options["since"]) or parse_date(options["since"])
             if since is None:
                 raise CommandError(f"--since {options['since']!r} is not an ISO date or date-time")
-        rows = self._events(since, options) if events else self._messages(since, options)
+            if hasattr(since, "hour") and timezone.is_naive(since):
+                since = timezone.make_aware(since)  # in TIME_ZONE, as an operator means it
+        if events:
+            rows = self._select(
+                InboundEvent, since, options, type_field="event_type", at="received_at"
+            )
+        else:
+            rows = self._select(OutboxMessage, since, options, type_field="kind", at="created_at")
         ids = list(rows.values_list("pk", flat=True))
         what = "event(s)" if events else "message(s)"
         if options["dry_run"]:
@@ -39,34 +47,16 @@ class Command(BaseCommand):
             (replay_event(event_id=pk) if events else replay_outbox_message(message_id=pk))
         self.stdout.write(f"replayed {len(ids)} {what}")
 
-    def _messages(self, since, options):
-        rows = OutboxMessage.objects.filter(status=options["status"])
+    def _select(self, model, since, options, *, type_field: str, at: str):
+        rows = model.objects.filter(status=options["status"])
         if options["system"]:
             rows = rows.filter(system__slug=options["system"])
         if options["kind"]:
-            rows = rows.filter(kind=options["kind"])
+            rows = rows.filter(**{type_field: options["kind"]})
         if since:
-            rows = (
-                rows.filter(created_at__gte=since)
-                if hasattr(since, "hour")
-                else rows.filter(created_at__date__gte=since)
-            )
+            # A date means from the start of that day; a date-time from that moment.
+            lookup = f"{at}__gte" if hasattr(since, "hour") else f"{at}__date__gte"
+            rows = rows.filter(**{lookup: since})
         if options["id"]:
             rows = rows.filter(pk__in=options["id"])
-        return rows.order_by("created_at")
-
-    def _events(self, since, options):
-        rows = InboundEvent.objects.filter(status=options["status"])
-        if options["system"]:
-            rows = rows.filter(system__slug=options["system"])
-        if options["kind"]:
-            rows = rows.filter(event_type=options["kind"])
-        if since:
-            rows = (
-                rows.filter(received_at__gte=since)
-                if hasattr(since, "hour")
-                else rows.filter(received_at__date__gte=since)
-            )
-        if options["id"]:
-            rows = rows.filter(pk__in=options["id"])
-        return rows.order_by("received_at")
+        return rows.order_by(at)
