@@ -18,12 +18,53 @@ def list_outbox_messages() -> QuerySet[OutboxMessage]:
     )
 
 
-def list_trace_steps(*, trace_id: str) -> QuerySet[TraceStep]:
-    return (
+class TraceSteps(list):
+    """A trace's steps (a list: stored steps and derived ones), with the one QuerySet method its
+    callers use."""
+
+    def exists(self) -> bool:
+        return bool(self)
+
+
+def list_trace_steps(*, trace_id: str) -> TraceSteps:
+    """The steps of one trace in time order.
+
+    An accepted event's step "received" is not written when it arrives (one INSERT less per
+    delivery): the worker stores it, dated received_at, when it first applies the event. Until
+    then (or when that first attempt died with its worker) it is derived here from the event
+    row, an unsaved TraceStep, so the story always starts with it."""
+    steps = list(
         TraceStep.objects.filter(trace_id=trace_id)
         .select_related("content_type")
         .order_by("at", "id")
     )
+    event_ct = ContentType.objects.get_for_model(InboundEvent)
+    firsts = {
+        step.object_id
+        for step in steps
+        if step.kind == "event"
+        and step.action in ("received", "rejected")
+        and step.content_type_id == event_ct.pk
+    }
+    derived = []
+    for event in InboundEvent.objects.filter(trace_id=trace_id).select_related("system"):
+        if str(event.pk) in firsts or event.status == InboundEvent.Status.REJECTED:
+            continue
+        from integrations.services.inbox import received_summary
+
+        derived.append(
+            TraceStep(
+                trace_id=trace_id,
+                at=event.received_at,
+                kind="event",
+                action="received",
+                summary=received_summary(event),
+                content_type=event_ct,
+                object_id=str(event.pk),
+                detail={},
+            )
+        )
+    return TraceSteps(sorted(derived + steps, key=lambda step: (step.at, step.pk or 0)))
 
 
 def list_refs_of(obj) -> QuerySet[ExternalRef]:

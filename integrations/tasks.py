@@ -14,6 +14,22 @@ def process_inbound_event_task(event_id: int) -> None:
 
 
 @shared_task(acks_late=True)
+def process_inbound_events_task(event_ids: list[int]) -> None:
+    """The debounced inbox doorbell: the events one web process committed within a few ms,
+    applied in the order received, each in its own transaction (as process_inbound_event_task)."""
+    import logging
+
+    from integrations.services.inbox import process_inbound_event
+
+    for event_id in event_ids:
+        try:
+            process_inbound_event(event_id=int(event_id))
+        except Exception:  # noqa: BLE001 one event's failure must not strand the others
+            # Left as it is (received or failed): the sweeper queues it again.
+            logging.getLogger(__name__).exception("inbox.apply_failed", extra={"id": event_id})
+
+
+@shared_task(acks_late=True)
 def dispatch_outbox_message_task(message_id: str) -> None:
     from integrations.services.outbox import dispatch_outbox_message
 

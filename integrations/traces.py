@@ -76,8 +76,9 @@ def record_trace_step(
     subject: models.Model | None = None,
     detail: dict | None = None,
     trace_id: str | None = None,
+    at=None,
 ) -> None:
-    """Add one step to the current trace (no-op when there is none)."""
+    """Add one step to the current trace (no-op when there is none). ``at`` defaults to now."""
     from django.contrib.contenttypes.models import ContentType
 
     from integrations.models import TraceStep
@@ -87,7 +88,7 @@ def record_trace_step(
         return
     TraceStep.objects.create(
         trace_id=trace_id,
-        at=timezone.now(),
+        at=at or timezone.now(),
         kind=kind,
         action=action,
         summary=summary[:300],

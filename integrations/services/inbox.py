@@ -2,6 +2,7 @@
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -68,6 +69,17 @@ def _reject(
     logger.warning("webhook.rejected", extra={"system": slug, "reason": reason, "detail": detail})
 
 
+# The per-system budget is counted in Redis (shared by every web process), approximately: each
+# process counts locally and adds its count to the shared counter (one round trip) every
+# RATE_SYNC_EVERY deliveries or RATE_SYNC_SECONDS, and on every delivery once its estimate is
+# within RATE_SYNC_EVERY of the limit (so small limits are exact). A process can admit at most
+# one sync interval's worth of deliveries past the limit (docs/decisions/0001 item 3).
+RATE_SYNC_EVERY = 25
+RATE_SYNC_SECONDS = 0.1
+_rate_lock = threading.Lock()
+_rates: dict[int, list] = {}  # system pk → [window key, last shared total, unsynced, synced at]
+
+
 def _rate_limited(system: ExternalSystem) -> int | None:
     """Seconds to wait when the system is over its per-minute budget, else None.
 
@@ -79,12 +91,27 @@ def _rate_limited(system: ExternalSystem) -> int | None:
     key = f"webhook-rate:{system.pk}:{now:%Y%m%d%H%M}"
     backend = caches["default"]  # `cache` is a proxy: isinstance needs the backend itself
     if isinstance(backend, RedisCache):
-        # One round trip instead of three (add, then incr's EXISTS + INCRBY): INCR creates the
-        # counter at 1, EXPIRE bounds it; same key and integer value as cache.incr would use.
-        # Measured by `make bench` (docs/benchmarks.md): this path runs on every delivery.
+        clock = time.monotonic()
+        with _rate_lock:
+            state = _rates.get(system.pk)
+            if state is None or state[0] != key:  # a new window (unsynced counts dropped)
+                state = _rates[system.pk] = [key, 0, 0, clock]
+            state[2] += 1
+            if (
+                state[2] < RATE_SYNC_EVERY
+                and clock - state[3] < RATE_SYNC_SECONDS
+                and state[1] + state[2] + RATE_SYNC_EVERY < limit
+            ):
+                return None  # well under the budget: counted locally
+            pending, state[2], state[3] = state[2], 0, clock
+        # INCRBY creates the counter, EXPIRE bounds it: one round trip; same key and integer
+        # value as cache.incr would use.
         redis_key = backend.make_and_validate_key(key)
         pipe = backend._cache.get_client(redis_key, write=True).pipeline(transaction=False)
-        count, _ = pipe.incr(redis_key).expire(redis_key, 90).execute()
+        count, _ = pipe.incrby(redis_key, pending).expire(redis_key, 90).execute()
+        with _rate_lock:
+            if _rates.get(system.pk) is state:
+                state[1] = count
     else:
         cache.add(key, 0, timeout=90)
         try:
@@ -111,6 +138,8 @@ _systems: dict[str, tuple[float, ExternalSystem, list[str]]] = {}
 @receiver(post_delete, sender=WebhookSecret, dispatch_uid="inbox-systems-cache-secret-deleted")
 def _forget_systems(**kwargs) -> None:
     _systems.clear()
+    with _rate_lock:
+        _rates.clear()  # a changed budget applies at once in this process
 
 
 def _active_system(slug: str) -> tuple[ExternalSystem | None, list[str]]:
@@ -205,9 +234,24 @@ def _parse(body: bytes) -> tuple[dict | None, int, str, dict]:
     return payload, 0, "", {}
 
 
-def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Receipt:
-    from integrations.tasks import process_inbound_event_task
+def received_summary(event: InboundEvent) -> str:
+    """The summary of an event's first trace step ("received" or "rejected")."""
+    return f"{event.system.slug} {event.event_type or 'event'} {event.webhook_id}"
 
+
+def record_received_step(event: InboundEvent) -> None:
+    """Store the trace step "received" of an accepted event, dated when it was received."""
+    record_trace_step(
+        kind="event",
+        action="received",
+        summary=received_summary(event),
+        subject=event,
+        trace_id=event.trace_id,
+        at=event.received_at,
+    )
+
+
+def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Receipt:
     trace_id = new_trace_id()
     payload, status_code, reason, errors = _parse(body)
     event_type = (payload or {}).get("type") if isinstance((payload or {}).get("type"), str) else ""
@@ -240,25 +284,84 @@ def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Re
                 200, {"id": webhook_id, "status": "duplicate", "trace_id": first.trace_id}
             )
         stored = event
-        with use_trace(trace_id):
-            record_trace_step(
-                kind="event",
-                action="received" if not status_code else "rejected",
-                summary=f"{system.slug} {event_type or 'event'} {webhook_id}",
-                subject=stored,
-                detail={"reason": reason} if status_code else {},
-            )
-            if status_code:
+        if status_code:
+            with use_trace(trace_id):
+                record_trace_step(
+                    kind="event",
+                    action="rejected",
+                    summary=received_summary(stored),
+                    subject=stored,
+                    detail={"reason": reason},
+                )
                 for hook in rejection_hooks.values():
                     hook(stored)
-            else:
-                transaction.on_commit(lambda: process_inbound_event_task.delay(stored.pk))
+        else:
+            # No trace step is written here (one INSERT less per delivery, `make bench`): the
+            # step "received" is the event row itself. The worker stores it, dated
+            # received_at, when it first applies the event; until then the trace selector
+            # derives it from the row (integrations/selectors.py list_trace_steps).
+            transaction.on_commit(lambda: ring_inbox_doorbell(stored.pk))
     if status_code:
         body_out = {"id": webhook_id, "status": "rejected", "reason": reason, "trace_id": trace_id}
         if errors:
             body_out["errors"] = errors
         return Receipt(status_code, body_out)
     return Receipt(202, {"id": webhook_id, "status": "accepted", "trace_id": trace_id})
+
+
+# The inbox doorbell, debounced (`make bench`: one Celery publish per delivery cost about the
+# bare view's whole work). Each process buffers the ids of the events it committed and publishes
+# them as one task at most every DOORBELL_SECONDS: at once when the last publish is older than
+# that, else from a timer at the end of the interval. Every id is published after its COMMIT
+# (RELIABILITY.md rule 7) and lands in exactly one task, which applies its events one by one,
+# each in its own transaction, exactly as one task per event did. A process that dies with ids
+# still buffered (at most DOORBELL_SECONDS of them) loses only their doorbell: the sweeper
+# re-queues received events whose doorbell is older than REQUEUE_AFTER_SECONDS.
+DOORBELL_SECONDS = 0.025
+DOORBELL_MAX_BATCH = 100
+_doorbell_lock = threading.Lock()
+_doorbell_ids: list[int] = []
+_doorbell_timer: threading.Timer | None = None
+_doorbell_last = 0.0
+
+
+def ring_inbox_doorbell(event_id: int) -> None:
+    """Queue ``event_id`` to be applied (call after COMMIT)."""
+    global _doorbell_timer, _doorbell_last
+    from integrations.tasks import process_inbound_events_task
+
+    if process_inbound_events_task.app.conf.task_always_eager:
+        process_inbound_events_task.delay([event_id])
+        return
+    with _doorbell_lock:
+        _doorbell_ids.append(event_id)
+        if _doorbell_timer is not None:
+            return  # the pending timer publishes this id too, after this COMMIT
+        wait = _doorbell_last + DOORBELL_SECONDS - time.monotonic()
+        if wait > 0 and len(_doorbell_ids) < DOORBELL_MAX_BATCH:
+            _doorbell_timer = threading.Timer(wait, _publish_doorbell, kwargs={"from_timer": True})
+            _doorbell_timer.start()  # not a daemon: a process exiting still publishes
+            return
+    _publish_doorbell()
+
+
+def _publish_doorbell(*, from_timer: bool = False) -> None:
+    global _doorbell_timer, _doorbell_last
+    from integrations.tasks import process_inbound_events_task
+
+    with _doorbell_lock:
+        if from_timer:
+            _doorbell_timer = None
+        ids = _doorbell_ids[:]
+        _doorbell_ids.clear()
+        _doorbell_last = time.monotonic()
+    for start in range(0, len(ids), DOORBELL_MAX_BATCH):
+        try:
+            process_inbound_events_task.delay(ids[start : start + DOORBELL_MAX_BATCH])
+        except Exception:  # noqa: BLE001 the broker is down: the sweeper re-queues them
+            logger.exception("inbox.doorbell_failed", extra={"event_ids": ids[start:][:10]})
+            if not from_timer:
+                raise
 
 
 def _insert_if_new(event: InboundEvent) -> bool:
@@ -327,6 +430,8 @@ def process_inbound_event(*, event_id: int, force: bool = False) -> InboundEvent
         if event.status not in retryable and not force:
             return event
         with use_trace(event.trace_id):
+            if counted and event.attempts == 1 and not event.replay_count and not force:
+                record_received_step(event)  # not written on receive: see _record_event
             if not counted:
                 if event.attempts >= settings.INBOX_MAX_ATTEMPTS:
                     # Every allowed attempt was counted and the last one never recorded an
