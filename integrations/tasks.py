@@ -4,6 +4,7 @@
 import uuid
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 
 @shared_task(acks_late=True)
@@ -20,13 +21,22 @@ def process_inbound_events_task(event_ids: list[int]) -> None:
     import logging
 
     from integrations.services.inbox import process_inbound_event
+    from integrations.services.outbox import dispatch_inline
 
-    for event_id in event_ids:
-        try:
-            process_inbound_event(event_id=int(event_id))
-        except Exception:  # noqa: BLE001 one event's failure must not strand the others
-            # Left as it is (received or failed): the sweeper queues it again.
-            logging.getLogger(__name__).exception("inbox.apply_failed", extra={"id": event_id})
+    # The messages these events write are sent inline for the first INLINE_DISPATCH_SECONDS of
+    # the task (well under its 45 s soft limit), then by their own tasks.
+    with dispatch_inline(seconds=INLINE_DISPATCH_SECONDS):
+        for event_id in event_ids:
+            try:
+                process_inbound_event(event_id=int(event_id))
+            except SoftTimeLimitExceeded:
+                raise
+            except Exception:  # noqa: BLE001 one event's failure must not strand the others
+                # Left as it is (received or failed): the sweeper queues it again.
+                logging.getLogger(__name__).exception("inbox.apply_failed", extra={"id": event_id})
+
+
+INLINE_DISPATCH_SECONDS = 10.0
 
 
 @shared_task(acks_late=True)
