@@ -68,6 +68,36 @@ class TraceMiddleware:
         return response
 
 
+def build_trace_step(
+    *,
+    kind: str,
+    action: str,
+    summary: str,
+    subject: models.Model | None = None,
+    detail: dict | None = None,
+    trace_id: str | None = None,
+    at=None,
+):
+    """An unsaved step of the current trace (None when there is none); ``at`` defaults to now."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from integrations.models import TraceStep
+
+    trace_id = trace_id or _trace_id.get()
+    if not trace_id:
+        return None
+    return TraceStep(
+        trace_id=trace_id,
+        at=at or timezone.now(),
+        kind=kind,
+        action=action,
+        summary=summary[:300],
+        content_type=ContentType.objects.get_for_model(subject) if subject is not None else None,
+        object_id=str(subject.pk) if subject is not None else "",
+        detail=detail or {},
+    )
+
+
 def record_trace_step(
     *,
     kind: str,
@@ -79,23 +109,17 @@ def record_trace_step(
     at=None,
 ) -> None:
     """Add one step to the current trace (no-op when there is none). ``at`` defaults to now."""
-    from django.contrib.contenttypes.models import ContentType
-
-    from integrations.models import TraceStep
-
-    trace_id = trace_id or _trace_id.get()
-    if not trace_id:
-        return
-    TraceStep.objects.create(
-        trace_id=trace_id,
-        at=at or timezone.now(),
+    step = build_trace_step(
         kind=kind,
         action=action,
-        summary=summary[:300],
-        content_type=ContentType.objects.get_for_model(subject) if subject is not None else None,
-        object_id=str(subject.pk) if subject is not None else "",
-        detail=detail or {},
+        summary=summary,
+        subject=subject,
+        detail=detail,
+        trace_id=trace_id,
+        at=at,
     )
+    if step is not None:
+        step.save(force_insert=True)
 
 
 def record_touched(

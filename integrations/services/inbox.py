@@ -23,11 +23,12 @@ from integrations.models import (
     InboundEvent,
     RejectedDelivery,
     SourceObjectState,
+    TraceStep,
     WebhookSecret,
 )
 from integrations.registry import dead_letter_hooks, inbox_handlers, rejection_hooks
 from integrations.services.backoff import backoff_delay
-from integrations.traces import new_trace_id, record_trace_step, use_trace
+from integrations.traces import build_trace_step, new_trace_id, record_trace_step, use_trace
 from integrations.webhooks import signatures
 from integrations.webhooks.schemas import DATA_SCHEMAS, OBJECT_KEYS, validate_data
 
@@ -239,15 +240,24 @@ def received_summary(event: InboundEvent) -> str:
     return f"{event.system.slug} {event.event_type or 'event'} {event.webhook_id}"
 
 
-def record_received_step(event: InboundEvent) -> None:
-    """Store the trace step "received" of an accepted event, dated when it was received."""
-    record_trace_step(
+def _event_step(event: InboundEvent, **step) -> None:
+    """Record one trace step of ``event`` (its subject); on the event's first attempt, the step
+    "received" (not written on receive: see _record_event), dated received_at, goes in the same
+    INSERT."""
+    if not getattr(event, "_received_step_pending", False):
+        record_trace_step(subject=event, **step)
+        return
+    event._received_step_pending = False
+    received = build_trace_step(
         kind="event",
         action="received",
         summary=received_summary(event),
         subject=event,
         trace_id=event.trace_id,
         at=event.received_at,
+    )
+    TraceStep.objects.bulk_create(
+        [s for s in (received, build_trace_step(subject=event, **step)) if s]
     )
 
 
@@ -400,7 +410,11 @@ def _apply_in_order(event: InboundEvent) -> bool:
     if state is None:  # the object's first event: our INSERT holds the new row's lock
         try:
             with transaction.atomic():
-                state = SourceObjectState.objects.create(**key)
+                # Created already applied: no UPDATE after (one query less per new object).
+                SourceObjectState.objects.create(
+                    **key, last_applied_at=event.occurred_at, last_event=event
+                )
+            return True
         except IntegrityError:  # another worker created it first: wait for its lock
             state = SourceObjectState.objects.select_for_update().get(**key)
     if state.last_applied_at and event.occurred_at and event.occurred_at < state.last_applied_at:
@@ -431,7 +445,7 @@ def process_inbound_event(*, event_id: int, force: bool = False) -> InboundEvent
             return event
         with use_trace(event.trace_id):
             if counted and event.attempts == 1 and not event.replay_count and not force:
-                record_received_step(event)  # not written on receive: see _record_event
+                event._received_step_pending = True  # written with its first outcome
             if not counted:
                 if event.attempts >= settings.INBOX_MAX_ATTEMPTS:
                     # Every allowed attempt was counted and the last one never recorded an
@@ -455,7 +469,7 @@ def _process_locked(event: InboundEvent) -> InboundEvent:
         logger.error(
             "inbox.unhandled", extra={"event_id": event.pk, "event_type": event.event_type}
         )
-        record_trace_step(kind="event", action="unhandled", summary=event.error, subject=event)
+        _event_step(event, kind="event", action="unhandled", summary=event.error)
         return event
     try:
         with transaction.atomic():
@@ -464,9 +478,7 @@ def _process_locked(event: InboundEvent) -> InboundEvent:
                 event.error = "a newer event of the same object was already applied"
                 event.processed_at = now
                 event.save(update_fields=["status", "error", "processed_at", "attempts"])
-                record_trace_step(
-                    kind="event", action="superseded", summary=event.error, subject=event
-                )
+                _event_step(event, kind="event", action="superseded", summary=event.error)
                 return event
             handler(event)
     except Exception as exc:  # noqa: BLE001 boundary: any handler failure is recorded and retried
@@ -480,9 +492,7 @@ def _process_locked(event: InboundEvent) -> InboundEvent:
     )
     event.save(update_fields=["status", "error", "processed_at", "next_attempt_at", "attempts"])
     logger.info("inbox.processed", extra={"event_id": event.pk, "event_type": event.event_type})
-    record_trace_step(
-        kind="event", action="processed", summary=f"{event.event_type} applied", subject=event
-    )
+    _event_step(event, kind="event", action="processed", summary=f"{event.event_type} applied")
     return event
 
 
@@ -490,17 +500,17 @@ def _record_failure(event: InboundEvent, error: str) -> InboundEvent:
     event.error = error[:4000]
     if event.attempts >= settings.INBOX_MAX_ATTEMPTS:
         event.status, event.next_attempt_at = InboundEvent.Status.DEAD, None
-        record_trace_step(
+        _event_step(
+            event,
             kind="event",
             action="dead",
             summary=f"gave up after {event.attempts} attempts: {error}",
-            subject=event,
         )
     else:
         event.status = InboundEvent.Status.FAILED
         event.next_attempt_at = timezone.now() + backoff_delay(event.attempts)
         event.enqueued_at = None
-        record_trace_step(kind="event", action="failed", summary=error, subject=event)
+        _event_step(event, kind="event", action="failed", summary=error)
     event.save(update_fields=["status", "error", "next_attempt_at", "enqueued_at", "attempts"])
     if event.status == InboundEvent.Status.DEAD:
         for hook in dead_letter_hooks.values():
