@@ -14,7 +14,8 @@ that file are kept). Environment: DATABASE_URL (default postgres://postgres@127.
 throughline_bench, created and migrated when missing), REDIS_URL (default
 redis://127.0.0.1:6379/9, flushed), BENCH_SECONDS (12), BENCH_ROUNDS (2), BENCH_EVENTS (1000),
 BENCH_TASKS (6000), BENCH_PORT (8765); BENCH_ONLY=ingestion or processing (a quick look
-while optimising: prints, writes nothing); BENCH_BILLING=0 skips bench/billing_run.py after.
+while optimising: prints, writes nothing); BENCH_BILLING=0 skips bench/billing_run.py after,
+BENCH_MDM=0 skips bench/mdm_duplicates.py.
 Every child process has a deadline: the run stops by itself.
 """
 
@@ -702,6 +703,10 @@ def main() -> None:
     # BENCH_BILLING=0 skips it (re-measuring ingestion and processing alone).
     if os.environ.get("BENCH_BILLING", "1") != "0":
         subprocess.run([sys.executable, str(ROOT / "bench" / "billing_run.py")], check=True)
+    # Customer-master duplicate detection at 20k (quality) and 100k (time) (issue 6): its own
+    # script and section of the doc. BENCH_MDM=0 skips it.
+    if os.environ.get("BENCH_MDM", "1") != "0":
+        subprocess.run([sys.executable, str(ROOT / "bench" / "mdm_duplicates.py")], check=True)
 
 
 if __name__ == "__main__":
