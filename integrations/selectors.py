@@ -4,6 +4,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 
 from integrations.models import ExternalRef, ExternalSystem, InboundEvent, OutboxMessage, TraceStep
+from integrations.services.inbox import received_summary
 
 
 def list_events() -> QuerySet[InboundEvent]:
@@ -18,15 +19,7 @@ def list_outbox_messages() -> QuerySet[OutboxMessage]:
     )
 
 
-class TraceSteps(list):
-    """A trace's steps (a list: stored steps and derived ones), with the one QuerySet method its
-    callers use."""
-
-    def exists(self) -> bool:
-        return bool(self)
-
-
-def list_trace_steps(*, trace_id: str) -> TraceSteps:
+def list_trace_steps(*, trace_id: str) -> list[TraceStep]:
     """The steps of one trace in time order.
 
     An accepted event's step "received" is not written when it arrives (one INSERT less per
@@ -50,8 +43,6 @@ def list_trace_steps(*, trace_id: str) -> TraceSteps:
     for event in InboundEvent.objects.filter(trace_id=trace_id).select_related("system"):
         if str(event.pk) in firsts or event.status == InboundEvent.Status.REJECTED:
             continue
-        from integrations.services.inbox import received_summary
-
         derived.append(
             TraceStep(
                 trace_id=trace_id,
@@ -64,7 +55,7 @@ def list_trace_steps(*, trace_id: str) -> TraceSteps:
                 detail={},
             )
         )
-    return TraceSteps(sorted(derived + steps, key=lambda step: (step.at, step.pk or 0)))
+    return sorted(derived + steps, key=lambda step: (step.at, step.pk or 0))
 
 
 def list_refs_of(obj) -> QuerySet[ExternalRef]:

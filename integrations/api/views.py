@@ -87,7 +87,7 @@ class TraceDetailView(APIView):
     @extend_schema(responses=TraceStepOutputSerializer(many=True))
     def get(self, request: Request, trace_id: str) -> Response:
         steps = selectors.list_trace_steps(trace_id=trace_id)
-        if not steps.exists():
+        if not steps:
             raise Http404
         return Response(
             {"trace_id": trace_id, "steps": TraceStepOutputSerializer(steps, many=True).data}
