@@ -13,26 +13,18 @@ class ConfigConfig(AppConfig):
         self._register_dashboards()
 
     def _register_dashboards(self) -> None:
-        """One navigation item per dashboard, for the roles whose panels it shows."""
+        """One navigation item for the dashboards; the page's tabs switch between those the
+        user may see (finance, PMO, operations)."""
         from config.registry import NavItem, navigation
         from config.roles import FINANCE, INTEGRATION, OPERATIONS, PMO
 
-        for order, (name, label, roles) in enumerate(
-            (
-                ("finance", "Finance dashboard", (FINANCE,)),
-                ("pmo", "PMO dashboard", (PMO,)),
-                ("operations", "Ops dashboard", (OPERATIONS, INTEGRATION)),
+        navigation.register(
+            "dashboards",
+            NavItem(
+                key="dashboards",
+                label="Dashboards",
+                url_name="dashboards",
+                roles=(FINANCE, PMO, OPERATIONS, INTEGRATION),
+                order=5,
             ),
-            start=5,
-        ):
-            navigation.register(
-                f"dashboard:{name}",
-                NavItem(
-                    key=f"dashboard:{name}",
-                    label=label,
-                    url_name="dashboard",
-                    url_args=(name,),
-                    roles=roles,
-                    order=order,
-                ),
-            )
+        )

@@ -5,11 +5,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404, HttpRequest, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from config.registry import Panel, panels
-from config.roles import has_role
+from config.roles import has_role, user_roles
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -105,6 +105,21 @@ def dashboard_tabs(user, current: str) -> list[dict]:
         }
         for name in ordered
     ]
+
+
+@login_required
+def dashboards(request: HttpRequest):
+    """``/dashboards/``: the first dashboard this user may see (the page's tabs lead to the rest)."""
+    tabs = dashboard_tabs(request.user, "")
+    if not tabs:
+        raise PermissionDenied("you see no dashboard")
+    # A person lands on the dashboard of their own role (finance, pmo, operations) when they
+    # hold one; an admin or an integration engineer on the first they may see.
+    mine = user_roles(request.user)
+    for tab in tabs:
+        if tab["name"] in mine:
+            return redirect(tab["url"])
+    return redirect(tabs[0]["url"])
 
 
 @login_required

@@ -131,7 +131,7 @@ def test_finance_and_pmo_dashboards_read_at_a_glance(live_server, new_page, scre
 
     page = new_page()
     _login(page, live_server.url, "fiona")
-    page.get_by_role("link", name="Finance dashboard").click()
+    page.get_by_role("link", name="Dashboards").click()  # the first dashboard finance may see
     expect(page.get_by_role("heading", name="Finance dashboard")).to_be_visible()
     expect(page.locator("[data-panel='billing:unbilled-time'] svg.chart")).to_be_visible()
     expect(page.locator("[data-panel='billing:unbilled-time']")).to_contain_text("Globex")
@@ -139,7 +139,7 @@ def test_finance_and_pmo_dashboards_read_at_a_glance(live_server, new_page, scre
 
     page = new_page()
     _login(page, live_server.url, "paula")
-    page.get_by_role("link", name="PMO dashboard").click()
+    page.get_by_role("link", name="Dashboards").click()  # PMO lands on its own dashboard
     expect(page.get_by_role("heading", name="PMO dashboard")).to_be_visible()
     expect(page.locator("[data-panel='billing:utilization'] svg.chart")).to_be_visible()
     expect(page.locator("[data-panel='billing:unbilled-time']")).to_have_count(0)

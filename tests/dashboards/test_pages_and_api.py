@@ -159,3 +159,9 @@ def test_dashboard_queries_do_not_grow_with_rows(name):
     one = count()
     _rows(2, 22)
     assert count() == one
+
+
+def test_the_dashboards_link_opens_the_first_dashboard_the_user_may_see():
+    assert _client("finance").get("/dashboards/")["Location"] == "/dashboards/finance/"
+    assert _client("pmo").get("/dashboards/")["Location"] == "/dashboards/pmo/"
+    assert _client("operations").get("/dashboards/")["Location"] == "/dashboards/operations/"
