@@ -160,6 +160,20 @@ def billing_run_list(request: HttpRequest) -> HttpResponse:
     return render(request, "billing/billing_run_list.html", context)
 
 
+# What a billing run's counts mean, for the person reading its page.
+RUN_COUNT_LABELS = {
+    "released_from_hold": "held entries released by the re-check",
+    "entries_swept": "retracted entries taken off drafts",
+    "drafts_opened": "drafts opened",
+    "entries_added": "time entries added to lines",
+    "retainer_entries": "entries counted against retainers",
+    "milestones": "milestones billed",
+    "drafts": "drafts of the month",
+    "lines": "lines",
+    "held_entries": "entries still held",
+}
+
+
 @login_required
 def billing_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     _require(request, FINANCE)
@@ -169,6 +183,10 @@ def billing_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     context = {
         "run": run,
         "is_active": run.status in (BillingRun.Status.QUEUED, BillingRun.Status.RUNNING),
+        "counts": [
+            (RUN_COUNT_LABELS.get(key, key.replace("_", " ")), value)
+            for key, value in (run.counts or {}).items()
+        ],
     }
     template = "billing/billing_run_detail.html"
     return render(request, f"{template}#run-progress" if request.htmx else template, context)
