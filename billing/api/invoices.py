@@ -18,10 +18,7 @@ from billing.services.invoice_posting import approve_invoice
 from billing.workflows.invoice_run import period_from_text, start_billing_run
 from config.permissions import role_permission
 from config.roles import FINANCE, INTEGRATION
-
-
-def money(amount, currency: str) -> dict | None:
-    return None if amount is None else {"amount": str(amount), "currency": currency}
+from config.serializers import money_json
 
 
 class InvoiceLineOutputSerializer(serializers.ModelSerializer):
@@ -50,7 +47,7 @@ class InvoiceLineOutputSerializer(serializers.ModelSerializer):
         ]
 
     def get_amount(self, line: InvoiceLine) -> dict:
-        return money(line.amount, line.invoice.currency)
+        return money_json(line.amount, line.invoice.currency)
 
     def get_project(self, line: InvoiceLine) -> str | None:
         project = getattr(line.contract, "project", None)
@@ -123,19 +120,19 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
         return invoice.get_absolute_url()
 
     def get_net_total(self, invoice: Invoice) -> dict:
-        return money(invoice.net_total, invoice.currency)
+        return money_json(invoice.net_total, invoice.currency)
 
     def get_tax_total(self, invoice: Invoice) -> dict:
-        return money(invoice.tax_total, invoice.currency)
+        return money_json(invoice.tax_total, invoice.currency)
 
     def get_gross_total(self, invoice: Invoice) -> dict:
-        return money(invoice.gross_total, invoice.currency)
+        return money_json(invoice.gross_total, invoice.currency)
 
     def get_erp_total(self, invoice: Invoice) -> dict | None:
-        return money(invoice.erp_total, invoice.currency)
+        return money_json(invoice.erp_total, invoice.currency)
 
     def get_amount_due(self, invoice: Invoice) -> dict | None:
-        return money(invoice.amount_due, invoice.currency)
+        return money_json(invoice.amount_due, invoice.currency)
 
 
 def _invoices():

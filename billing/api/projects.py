@@ -7,12 +7,7 @@ from billing.models import Milestone, Phase, Project
 from billing.selectors_projects import ProjectFilter, list_projects
 from config.permissions import role_permission
 from config.roles import FINANCE, INTEGRATION, PMO
-
-
-def money(amount, currency: str) -> dict | None:
-    if amount is None:
-        return None
-    return {"amount": str(amount), "currency": currency}
+from config.serializers import money_json
 
 
 class PhaseOutputSerializer(serializers.ModelSerializer):
@@ -29,7 +24,7 @@ class MilestoneOutputSerializer(serializers.ModelSerializer):
         fields = ["name", "amount", "due_date", "completed_on"]
 
     def get_amount(self, milestone: Milestone) -> dict:
-        return money(milestone.amount, milestone.contract.currency)
+        return money_json(milestone.amount, milestone.contract.currency)
 
 
 class ProjectOutputSerializer(serializers.ModelSerializer):
@@ -76,18 +71,18 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
             "billing_model": contract.billing_model,
             "legal_entity": contract.legal_entity.code,
             "currency": contract.currency,
-            "amount": money(contract.amount, contract.currency),
+            "amount": money_json(contract.amount, contract.currency),
             "close_date": contract.close_date,
             "start_date": contract.start_date,
             "end_date": contract.end_date,
-            "not_to_exceed": money(contract.not_to_exceed, contract.currency),
+            "not_to_exceed": money_json(contract.not_to_exceed, contract.currency),
             "po_number": contract.po_number,
             "payment_terms": contract.payment_terms,
             "tax_jurisdiction": contract.tax_jurisdiction,
             "retainer": None
             if contract.retainer_monthly_amount is None
             else {
-                "monthly_amount": money(contract.retainer_monthly_amount, contract.currency),
+                "monthly_amount": money_json(contract.retainer_monthly_amount, contract.currency),
                 "included_hours": str(contract.retainer_included_hours),
             },
             "amendment_count": contract.amendment_count,

@@ -9,10 +9,7 @@ from billing.models import TimeEntry
 from billing.selectors_invoices import list_time_entries_with_billing
 from config.permissions import role_permission
 from config.roles import FINANCE, INTEGRATION, PMO
-
-
-def _money(amount, currency: str) -> dict | None:
-    return None if amount is None else {"amount": str(amount), "currency": currency}
+from config.serializers import money_json
 
 
 class RatedTimeEntryOutputSerializer(TimeEntryOutputSerializer):
@@ -37,13 +34,13 @@ class RatedTimeEntryOutputSerializer(TimeEntryOutputSerializer):
         ]
 
     def get_rate(self, entry: TimeEntry) -> dict | None:
-        return _money(entry.rate, entry.currency)
+        return money_json(entry.rate, entry.currency)
 
     def get_amount(self, entry: TimeEntry) -> dict | None:
-        return _money(entry.amount, entry.currency)
+        return money_json(entry.amount, entry.currency)
 
     def get_cost(self, entry: TimeEntry) -> dict | None:
-        return _money(entry.cost_amount, entry.cost_currency)
+        return money_json(entry.cost_amount, entry.cost_currency)
 
     def get_rate_card_version(self, entry: TimeEntry) -> dict | None:
         version = entry.rate_card_version

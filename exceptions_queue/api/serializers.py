@@ -1,13 +1,10 @@
 from django.contrib.contenttypes.models import ContentType
 from rest_framework import serializers
 
+from config.serializers import money_json
 from exceptions_queue.models import ExceptionComment, ExceptionItem, ExceptionMember
 from exceptions_queue.registry import exception_types
 from exceptions_queue.services import DISMISS
-
-
-def money(amount, currency: str) -> dict | None:
-    return None if amount is None else {"amount": str(amount), "currency": currency}
 
 
 class ExceptionItemOutputSerializer(serializers.ModelSerializer):
@@ -61,7 +58,7 @@ class ExceptionItemOutputSerializer(serializers.ModelSerializer):
         return f"{content_type.app_label}.{content_type.model}"
 
     def get_amount_at_risk(self, item) -> dict | None:
-        return money(item.amount_at_risk, item.currency)
+        return money_json(item.amount_at_risk, item.currency)
 
     def get_assignee(self, item) -> str | None:
         return item.assignee.get_username() if item.assignee_id else None
@@ -94,7 +91,7 @@ class ExceptionMemberOutputSerializer(serializers.ModelSerializer):
         fields = ["member_key", "amount", "hours", "description", "added_at", "released_at"]
 
     def get_amount(self, member) -> dict | None:
-        return money(member.amount, member.currency)
+        return money_json(member.amount, member.currency)
 
 
 class ExceptionCommentOutputSerializer(serializers.ModelSerializer):
