@@ -292,12 +292,20 @@ def test_a_correction_after_posting_credits_the_old_amount_and_bills_again(
         approved_at="2026-11-06T09:00:00+00:00",
     )
     run_billing()
-    draft = Invoice.objects.get(status=Invoice.Status.DRAFT)
-    assert lines_of(draft) == [
-        ("credit", "consultant", D("-1.00"), D("-150.00")),
-        ("time", "consultant", D("3.00"), D("450.00")),
-    ]
-    assert draft.net_total == D("300.00")
+    # The credit goes on the draft of the month the correction is processed in, the corrected
+    # entry on November's supplementary draft: one draft in November, two in a later month.
+    drafts = Invoice.objects.filter(status=Invoice.Status.DRAFT)
+    credit = InvoiceLine.objects.get(invoice__in=drafts, kind="credit")
+    rebilled = InvoiceLine.objects.get(invoice__in=drafts, kind="time")
+    assert (credit.role, credit.hours, credit.amount) == ("consultant", D("-1.00"), D("-150.00"))
+    assert (rebilled.role, rebilled.hours, rebilled.amount) == (
+        "consultant",
+        D("3.00"),
+        D("450.00"),
+    )
+    assert credit.invoice.period == month_start(timezone.localdate())
+    assert rebilled.invoice.period == date(2026, 11, 1) and rebilled.invoice.sequence == 2
+    assert sum((d.net_total for d in drafts), D("0")) == D("300.00")
     assert_billed_once()
 
 
