@@ -178,6 +178,11 @@ def on_delivered(message: OutboxMessage) -> None:
     """delivery_hooks: a message was delivered, so its delivery_failed item is done."""
     from exceptions_queue.services import resolve_items_automatically
 
+    if not message.replay_count:
+        # Only a dead message has an item, and a dead message is sent again only by a replay:
+        # a message never replayed has nothing to resolve (one query saved per delivery).
+        return
+
     resolve_items_automatically(
         type_code=DELIVERY_FAILED,
         subject_key=outbox_subject_key(message.pk),

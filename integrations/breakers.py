@@ -35,15 +35,19 @@ def _locked(system_id: int) -> CircuitBreaker:
     return CircuitBreaker.objects.select_for_update().get(system_id=system_id)
 
 
-def acquire_permit(*, system_id: int) -> Permit:
-    """May we call this system now? Open breakers defer; half-open lets a single probe through."""
-    # Fast path, no lock: a closed breaker lets the call through. A plain read can be stale by
-    # a moment, exactly like a call that was already in flight when the breaker opened. (The
-    # locked path on every message serialised all workers on this row: `make bench`.)
+def is_closed(*, system_id: int) -> bool:
+    """A plain read, no lock: it can be stale by a moment, exactly like a call that was already
+    in flight when the breaker opened. (The locked path on every message serialised all
+    workers on this row: `make bench`.)"""
     state = (
         CircuitBreaker.objects.filter(system_id=system_id).values_list("state", flat=True).first()
     )
-    if state == CircuitBreaker.State.CLOSED:
+    return state == CircuitBreaker.State.CLOSED
+
+
+def acquire_permit(*, system_id: int) -> Permit:
+    """May we call this system now? Open breakers defer; half-open lets a single probe through."""
+    if is_closed(system_id=system_id):  # fast path: a closed breaker lets the call through
         return Permit(allowed=True)
     return _acquire_permit_locked(system_id)
 
@@ -78,7 +82,8 @@ def _roll_window(breaker: CircuitBreaker, now: datetime) -> tuple[datetime, int,
     return started, breaker.window_calls, breaker.window_failures
 
 
-def record_success(*, system_id: int) -> None:
+def record_success(*, system_id: int, calls: int = 1) -> None:
+    """Count ``calls`` successful calls (a batch of messages counts its successes at once)."""
     # Fast path: closed and inside its error-rate window, a success only resets the consecutive
     # count and counts a call: one conditional UPDATE, no lock. If the row changed meanwhile
     # (the window rolled over, the breaker opened), the locked path below decides.
@@ -97,21 +102,21 @@ def record_success(*, system_id: int) -> None:
             system_id=system_id,
             state=CircuitBreaker.State.CLOSED,
             window_started_at=row["window_started_at"],
-        ).update(consecutive_failures=0, window_calls=F("window_calls") + 1)
+        ).update(consecutive_failures=0, window_calls=F("window_calls") + calls)
     ):
         return
-    _record_success_locked(system_id)
+    _record_success_locked(system_id, calls)
 
 
 @transaction.atomic
-def _record_success_locked(system_id: int) -> None:
+def _record_success_locked(system_id: int, calls: int = 1) -> None:
     breaker = _locked(system_id)
     now = timezone.now()
-    started, calls, failures = _roll_window(breaker, now)
+    started, window_calls, failures = _roll_window(breaker, now)
     changes = {
         "consecutive_failures": 0,
         "window_started_at": started,
-        "window_calls": calls + 1,
+        "window_calls": window_calls + calls,
         "window_failures": failures,
     }
     if breaker.state != CircuitBreaker.State.CLOSED:
@@ -121,7 +126,7 @@ def _record_success_locked(system_id: int) -> None:
             probe_started_at=None,
             changed_at=now,
             window_started_at=now,
-            window_calls=1,
+            window_calls=calls,
             window_failures=0,
         )
         logger.info("breaker.closed", extra={"system_id": system_id})

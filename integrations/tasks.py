@@ -4,7 +4,6 @@
 import uuid
 
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 
 
 @shared_task(acks_late=True)
@@ -17,23 +16,15 @@ def process_inbound_event_task(event_id: int) -> None:
 @shared_task(acks_late=True)
 def process_inbound_events_task(event_ids: list[int]) -> None:
     """The debounced inbox doorbell: the events one web process committed within a few ms,
-    applied in the order received, each in its own transaction (as process_inbound_event_task)."""
-    import logging
+    applied together where they can be (integrations/services/batches.py), else one by one."""
+    from integrations.services.batches import process_inbound_events
+    from integrations.services.outbox import dispatch_inline, send_collected
 
-    from integrations.services.inbox import process_inbound_event
-    from integrations.services.outbox import dispatch_inline
-
-    # The messages these events write are sent inline for the first INLINE_DISPATCH_SECONDS of
-    # the task (well under its 45 s soft limit), then by their own tasks.
+    # The messages these events write are sent inline, right after the COMMIT that wrote them,
+    # for the first INLINE_DISPATCH_SECONDS of the task (well under its 45 s soft limit), then
+    # by their own tasks.
     with dispatch_inline(seconds=INLINE_DISPATCH_SECONDS):
-        for event_id in event_ids:
-            try:
-                process_inbound_event(event_id=int(event_id))
-            except SoftTimeLimitExceeded:
-                raise
-            except Exception:  # noqa: BLE001 one event's failure must not strand the others
-                # Left as it is (received or failed): the sweeper queues it again.
-                logging.getLogger(__name__).exception("inbox.apply_failed", extra={"id": event_id})
+        process_inbound_events(event_ids=[int(i) for i in event_ids], after_each=send_collected)
 
 
 INLINE_DISPATCH_SECONDS = 10.0

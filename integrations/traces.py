@@ -16,6 +16,10 @@ from django.db import models
 from django.utils import timezone
 
 _trace_id: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="")
+# Steps recorded inside collect_trace_steps(), written by one INSERT at the end of that block.
+_collected: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "trace_steps_collected", default=None
+)
 _VALID = re.compile(r"^[0-9a-fA-F-]{8,36}$")
 
 
@@ -68,6 +72,27 @@ class TraceMiddleware:
         return response
 
 
+@contextlib.contextmanager
+def collect_trace_steps() -> Iterator[list]:
+    """Within this block, recorded steps are kept and written together by one INSERT when the
+    block ends without an exception (dropped otherwise, like the transaction they belong to).
+
+    Use it inside a transaction, around work that records many steps (a batch of events or
+    messages: one INSERT instead of one per step, `make bench`). Steps keep their own ``at``,
+    so the trace reads in the same order as if each had been written at once.
+    """
+    steps: list = []
+    token = _collected.set(steps)
+    try:
+        yield steps
+    finally:
+        _collected.reset(token)
+    if steps:
+        from integrations.models import TraceStep
+
+        TraceStep.objects.bulk_create(steps)
+
+
 def build_trace_step(
     *,
     kind: str,
@@ -118,7 +143,12 @@ def record_trace_step(
         trace_id=trace_id,
         at=at,
     )
-    if step is not None:
+    if step is None:
+        return
+    collected = _collected.get()
+    if collected is not None:
+        collected.append(step)
+    else:
         step.save(force_insert=True)
 
 

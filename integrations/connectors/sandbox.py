@@ -85,27 +85,28 @@ class SandboxConnector(Connector):
     def _store(self, operation: str, payload: dict, idempotency_key: str):
         from integrations.models import SandboxRecord
 
-        existing = SandboxRecord.objects.filter(
-            system=self.system, idempotency_key=idempotency_key
-        ).first()
-        if existing:
-            return existing, False
         object_type = operation.split(".")[1]
         external_id = payload.get("external_id") or (
             f"{object_type[:3].upper()}-" + hashlib.sha1(idempotency_key.encode()).hexdigest()[:10]  # noqa: S324 not security
         )
+        record = SandboxRecord(
+            system=self.system,
+            operation=operation,
+            object_type=object_type,
+            external_id=external_id,
+            idempotency_key=idempotency_key,
+            data=payload,
+        )
+        # Insert first: the unique (system, idempotency key) refuses a repeat, which then gets
+        # the first result. Outside a transaction (the outbox calls connectors outside any) it
+        # is one autocommit INSERT; inside one, a savepoint keeps the caller's transaction.
         try:
-            with transaction.atomic():
-                record = SandboxRecord.objects.create(
-                    system=self.system,
-                    operation=operation,
-                    object_type=object_type,
-                    external_id=external_id,
-                    idempotency_key=idempotency_key,
-                    data=payload,
-                )
+            if transaction.get_connection().in_atomic_block:
+                with transaction.atomic():
+                    record.save(force_insert=True)
+            else:
+                record.save(force_insert=True)
         except IntegrityError:
-            # Another worker delivered the same key at the same moment: the first one wins.
             return SandboxRecord.objects.get(
                 system=self.system, idempotency_key=idempotency_key
             ), False

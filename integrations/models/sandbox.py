@@ -9,11 +9,14 @@ class SandboxRecord(models.Model):
     """
 
     system = models.ForeignKey(
-        "integrations.ExternalSystem", on_delete=models.CASCADE, related_name="sandbox_records"
+        "integrations.ExternalSystem",
+        on_delete=models.CASCADE,
+        related_name="sandbox_records",
+        db_index=False,  # the unique constraint's leading column
     )
     operation = models.CharField(max_length=80)
     object_type = models.CharField(max_length=60)
-    external_id = models.CharField(max_length=120, db_index=True)
+    external_id = models.CharField(max_length=120)
     idempotency_key = models.CharField(max_length=200)
     data = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -25,6 +28,7 @@ class SandboxRecord(models.Model):
                 fields=["system", "idempotency_key"], name="uniq_sandbox_effect"
             )
         ]
+        indexes = [models.Index(fields=["external_id"], name="sandboxrecord_external_idx")]
 
     def __str__(self) -> str:
         return f"{self.system_id} {self.operation} {self.external_id}"
@@ -37,12 +41,13 @@ class SandboxCall(models.Model):
         "integrations.ExternalSystem", on_delete=models.CASCADE, related_name="sandbox_calls"
     )
     operation = models.CharField(max_length=80)
-    idempotency_key = models.CharField(max_length=200, db_index=True)
+    idempotency_key = models.CharField(max_length=200)
     outcome = models.CharField(max_length=40)
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["at", "id"]
+        indexes = [models.Index(fields=["idempotency_key"], name="sandboxcall_key_idx")]
 
     def __str__(self) -> str:
         return f"{self.system_id} {self.operation} {self.outcome}"

@@ -14,21 +14,28 @@ class TraceStep(models.Model):
         EXCEPTION = "exception", "Exception raised"
         NOTE = "note", "Note"
 
-    trace_id = models.CharField(max_length=32, db_index=True)
-    at = models.DateTimeField(db_index=True)
+    trace_id = models.CharField(max_length=32)
+    at = models.DateTimeField()
     kind = models.CharField(max_length=10, choices=Kind.choices)
     action = models.CharField(
         max_length=60, help_text="e.g. received, created, updated, sent, failed"
     )
     summary = models.CharField(max_length=300)
-    content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
+    content_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+    )
     object_id = models.CharField(max_length=64, blank=True)
     subject = GenericForeignKey("content_type", "object_id")
     detail = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["content_type", "object_id"])]
+        # Steps are written several times per event: a trace in time order, and a subject's
+        # steps, are the only lookups.
+        indexes = [
+            models.Index(fields=["trace_id", "at"], name="tracestep_trace_at_idx"),
+            models.Index(fields=["content_type", "object_id"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.trace_id} {self.kind} {self.action}"

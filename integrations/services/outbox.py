@@ -113,37 +113,64 @@ def enqueue_outbox_message(
 
 # Inline dispatch (`make bench`: a dispatch task per message cost a Celery publish and a task
 # run per event). A worker applying a batch of inbound events (process_inbound_events_task)
-# sends the messages those events wrote itself, right after each event's COMMIT, through the
-# same claim (conditional UPDATE, claim token, lease) as the dispatch task, until its time
-# budget is spent; after that, and everywhere else, the message's task is published as before.
-# A worker that dies between the COMMIT and the claim loses only the doorbell (the sweeper
-# re-queues the message after REQUEUE_AFTER_SECONDS), exactly like one that dies before
-# publishing.
-_inline_until: contextvars.ContextVar[float] = contextvars.ContextVar(
-    "outbox_inline_until", default=0.0
+# collects the messages those events wrote and sends them itself, right after the COMMIT that
+# wrote them (send_collected), through the same claim (conditional UPDATE, claim token, lease)
+# as the dispatch task, until its time budget is spent; after that, and everywhere else, the
+# message's task is published as before. A worker that dies between the COMMIT and the claim
+# loses only the doorbell (the sweeper re-queues the message after REQUEUE_AFTER_SECONDS),
+# exactly like one that dies before publishing.
+_inline: contextvars.ContextVar[tuple[float, list] | None] = contextvars.ContextVar(
+    "outbox_inline", default=None
 )
 
 
 @contextlib.contextmanager
 def dispatch_inline(*, seconds: float):
-    """Within this block, messages committed by this thread are sent inline for ``seconds``."""
-    token = _inline_until.set(time.monotonic() + seconds)
+    """Within this block, messages committed by this thread are collected, and sent by
+    send_collected() (and at the end of the block) while ``seconds`` have not passed."""
+    collected: list[uuid.UUID] = []
+    token = _inline.set((time.monotonic() + seconds, collected))
     try:
         yield
+        send_collected()
     finally:
-        _inline_until.reset(token)
+        _inline.reset(token)
+        for message_id in collected:  # left by an exception: their tasks send them
+            _publish(message_id)
+
+
+def send_collected() -> None:
+    """Send the messages collected by dispatch_inline so far (call after their COMMIT)."""
+    from integrations.services.batches import dispatch_outbox_messages
+
+    inline = _inline.get()
+    if inline is None or not inline[1]:
+        return
+    deadline, collected = inline
+    message_ids = collected[:]
+    collected.clear()
+    if time.monotonic() < deadline:
+        try:
+            dispatch_outbox_messages(message_ids=message_ids)
+            return
+        except Exception:  # noqa: BLE001 fall back to the tasks: they claim (or find it done)
+            logger.warning("outbox.inline_failed", exc_info=True, extra={"count": len(message_ids)})
+    for message_id in message_ids:
+        _publish(message_id)
+
+
+def _publish(message_id: uuid.UUID) -> None:
+    from integrations.tasks import dispatch_outbox_message_task
+
+    dispatch_outbox_message_task.delay(str(message_id))
 
 
 def _ring_doorbell(message_id: uuid.UUID) -> None:
-    from integrations.tasks import dispatch_outbox_message_task
-
-    if time.monotonic() < _inline_until.get():
-        try:
-            dispatch_outbox_message(message_id=message_id)
-            return
-        except Exception:  # noqa: BLE001 fall back to the task: it claims (or finds it done)
-            logger.warning("outbox.inline_failed", exc_info=True, extra={"id": str(message_id)})
-    dispatch_outbox_message_task.delay(str(message_id))
+    inline = _inline.get()
+    if inline is not None and time.monotonic() < inline[0]:
+        inline[1].append(message_id)
+        return
+    _publish(message_id)
 
 
 def _claim(message_id: uuid.UUID) -> tuple[OutboxMessage | None, uuid.UUID]:
@@ -284,8 +311,23 @@ def _call_and_finish(
     return current
 
 
-def _mark_sent(message: OutboxMessage, result) -> None:
-    now = timezone.now()
+SENT_FIELDS = [
+    "status",
+    "sent_at",
+    "claim_token",
+    "lease_expires_at",
+    "external_id",
+    "response",
+    "last_error",
+    "error_class",
+]
+
+
+def _mark_sent(message: OutboxMessage, result, *, save: bool = True, now=None) -> None:
+    """Mark ``message`` sent with the connector's ``result`` (in the finishing transaction).
+    With ``save=False`` the caller writes SENT_FIELDS itself (a batch: one UPDATE for all,
+    with one ``now``)."""
+    now = now or timezone.now()
     message.status, message.sent_at, message.claim_token, message.lease_expires_at = (
         OutboxMessage.Status.SENT,
         now,
@@ -298,18 +340,13 @@ def _mark_sent(message: OutboxMessage, result) -> None:
         "",
         "",
     )
-    message.save(
-        update_fields=[
-            "status",
-            "sent_at",
-            "claim_token",
-            "lease_expires_at",
-            "external_id",
-            "response",
-            "last_error",
-            "error_class",
-        ]
-    )
+    if save:
+        message.save(update_fields=SENT_FIELDS)
+        after_sent(message, result)
+
+
+def after_sent(message: OutboxMessage, result) -> None:
+    """What follows a message's ``sent`` row: its ExternalRef, log, trace step, delivery hooks."""
     if message.external_object_type and message.content_type_id and result.external_id:
         ExternalRef.objects.update_or_create(
             system_id=message.system_id,
