@@ -8,13 +8,13 @@ from celery.signals import worker_process_init
 
 
 def record_on_erp(event) -> None:
-    from integrations.models import ExternalSystem
     from integrations.services.outbox import enqueue_outbox_message
+    from integrations.services.systems import get_system_for_kind
 
     data = event.payload["data"]
     entry_id = data["time_entry_id"]
     enqueue_outbox_message(
-        system=ExternalSystem.objects.get(slug="erp"),
+        system=get_system_for_kind("erp"),  # as billing's handlers find the ERP
         kind="erp.time_entry.record",
         payload={"time_entry_id": entry_id, "hours": data["hours"], "role": data["role"]},
         idempotency_key=f"erp.time_entry.record:{entry_id}:{data['approved_at']}",

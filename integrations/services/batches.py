@@ -46,6 +46,7 @@ from integrations.services.outbox import (
     after_sent,
     dispatch_outbox_message,
 )
+from integrations.services.systems import remember_systems
 from integrations.traces import build_trace_step, collect_trace_steps, use_trace
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def _uncount(event_ids: list[int]) -> None:
 
 def _apply_batch(event_ids: list[int]) -> None:
     now = timezone.now()
-    with transaction.atomic(), collect_trace_steps() as steps:
+    with transaction.atomic(), collect_trace_steps() as steps, remember_systems():
         events = list(
             InboundEvent.objects.select_for_update()
             .select_related("system")

@@ -1,5 +1,8 @@
 """Configure external systems and their signing secrets (CONTRACT.md §4 ``systems``)."""
 
+import contextlib
+import contextvars
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -58,11 +61,32 @@ def active_secrets(system: ExternalSystem) -> list[str]:
     return list(system.secrets.filter(is_active=True).values_list("secret", flat=True))
 
 
+_remembered: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "systems_remembered", default=None
+)
+
+
+@contextlib.contextmanager
+def remember_systems():
+    """Within this block (one transaction: a batch of events), each kind's active system is
+    looked up once (`make bench`: one query an effect saved). Nothing outlives the block."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
 def get_system_for_kind(kind: str) -> ExternalSystem:
     """The active system of a kind (the first by slug when several are configured)."""
+    remembered = _remembered.get()
+    if remembered is not None and kind in remembered:
+        return remembered[kind]
     system = ExternalSystem.objects.filter(kind=kind, is_active=True).order_by("slug").first()
     if system is None:
         raise DomainError(f"no active {kind} system is configured", kind=kind)
+    if remembered is not None:
+        remembered[kind] = system
     return system
 
 
