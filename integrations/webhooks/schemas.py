@@ -197,6 +197,8 @@ def _decimal_range(validator, bounds, instance, schema):
         value = Decimal(instance)
     except InvalidOperation:
         return  # the pattern reports it
+    if not value.is_finite():
+        return  # "NaN", "Infinity": the pattern reports it (comparing a NaN would raise)
     checks = {
         "gt": (lambda b: value > b, "greater than"),
         "gte": (lambda b: value >= b, "at least"),

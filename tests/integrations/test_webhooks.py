@@ -171,6 +171,19 @@ def test_hours_over_24_fail_the_schema(client, psa_secret):
     assert "data.hours" in response.json()["errors"]
 
 
+@pytest.mark.parametrize("value", ["NaN", "sNaN", "Infinity"])
+def test_a_decimal_that_is_not_a_number_is_a_422_not_a_crash(client, psa_secret, value):
+    response = post_event(
+        client,
+        "psa",
+        psa_secret,
+        envelope("psa.time_entry.approved", time_entry_data(hours=value, bill_rate=value)),
+    )
+    assert response.status_code == 422
+    assert {"data.hours", "data.bill_rate"} <= set(response.json()["errors"])
+    assert InboundEvent.objects.get().status == InboundEvent.Status.REJECTED
+
+
 def test_two_active_secrets_during_rotation_both_work(client, systems):
     from integrations.services.systems import rotate_secret
 
