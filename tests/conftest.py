@@ -19,6 +19,24 @@ def psa_secret(systems) -> str:
     return systems["psa"][1]
 
 
+@pytest.fixture(autouse=True)
+def _seeded_field_ownership(request):
+    """The migrations seed field ownership (mdm 0002). A transactional test ends by flushing
+    every table, seeds included, and with --reuse-db the next local run inherits the empty
+    table: put the seed back before each database test that finds it gone."""
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("_django_db_helper")
+    from mdm.models import FieldOwnership
+    from mdm.ownership_seed import SEED_OWNERSHIP
+
+    if not FieldOwnership.objects.exists():
+        FieldOwnership.objects.bulk_create(
+            FieldOwnership(entity=entity, field=field, owner=owner, note="seed default")
+            for entity, field, owner in SEED_OWNERSHIP
+        )
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _database_is_what_ci_promised(django_db_setup, django_db_blocker):
     """Under CI=true the suite must run on PostgreSQL, never silently on SQLite."""
