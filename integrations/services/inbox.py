@@ -10,10 +10,8 @@ from datetime import datetime
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
-from django.db import IntegrityError, connections, models, transaction
-from django.db.models.constants import OnConflict
+from django.db import IntegrityError, models, transaction
 from django.db.models.signals import post_delete, post_save
-from django.db.models.sql import InsertQuery
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -28,13 +26,13 @@ from integrations.models import (
 )
 from integrations.registry import dead_letter_hooks, inbox_handlers, rejection_hooks
 from integrations.services.backoff import backoff_delay
+from integrations.services.rows import insert_if_new
 from integrations.traces import build_trace_step, new_trace_id, record_trace_step, use_trace
 from integrations.webhooks import signatures
 from integrations.webhooks.schemas import DATA_SCHEMAS, OBJECT_KEYS, validate_data
 
 logger = logging.getLogger(__name__)
 KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "content-type", "content-length", "user-agent")
-_INSERT_SQL: dict[tuple[str, str], str] = {}  # (alias, vendor) → _insert_if_new's SQL
 
 
 @dataclass
@@ -292,7 +290,7 @@ def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Re
         # the step "received" is the event row itself. The worker stores it, dated
         # received_at, when it first applies the event; until then the trace selector derives
         # it from the row (integrations/selectors.py list_trace_steps).
-        is_new = _insert_if_new(event)
+        is_new = insert_if_new(event)
         if is_new:
             # Outside any atomic block (a web request) on_commit rings at once, the row being
             # committed; inside a caller's (a test's) atomic block it waits for that COMMIT.
@@ -300,7 +298,7 @@ def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Re
     else:
         # Rejected: the row, its trace step and the rejection hooks' writes, all or none.
         with transaction.atomic(durable=True):
-            is_new = _insert_if_new(event)
+            is_new = insert_if_new(event)
             if is_new:
                 with use_trace(trace_id):
                     record_trace_step(
@@ -380,51 +378,6 @@ def _publish_doorbell(*, from_timer: bool = False) -> None:
             logger.exception("inbox.doorbell_failed", extra={"event_ids": ids[start:][:10]})
             if not from_timer:
                 raise
-
-
-def _insert_if_new(event: InboundEvent) -> bool:
-    """``INSERT … ON CONFLICT DO NOTHING RETURNING id`` in one round trip; sets ``event.pk`` and
-    answers True when the row is new. (``bulk_create(ignore_conflicts=True)`` cannot return the
-    id, which cost a second query on every delivery: `make bench`.) Django's own insert compiler
-    writes the SQL, so defaults, ``auto_now_add`` and JSON adaptation are those of ``save()``:
-    it runs once per connection (its SQL kept in _INSERT_SQL); after that each field's value
-    goes through the same ``pre_save`` and ``get_db_prep_save`` the compiler would call, without
-    the compiler's per-call cost (`make bench`: about an eighth of a delivery)."""
-    connection = connections[InboundEvent.objects.db]
-    meta = InboundEvent._meta
-    if not connection.features.can_return_columns_from_insert:  # not PostgreSQL/SQLite
-        InboundEvent.objects.bulk_create([event], ignore_conflicts=True)
-        stored = InboundEvent.objects.only("pk", "trace_id").get(
-            system_id=event.system_id, webhook_id=event.webhook_id
-        )
-        event.pk = stored.pk
-        return stored.trace_id == event.trace_id
-    fields = [f for f in meta.concrete_fields if f is not meta.pk]
-    key = (connection.alias, connection.vendor)
-    sql = _INSERT_SQL.get(key)
-    values = [getattr(event, f.attname) for f in fields]
-    if sql is None or any(hasattr(value, "resolve_expression") for value in values):
-        query = InsertQuery(InboundEvent, on_conflict=OnConflict.IGNORE)
-        query.insert_values(fields, [event])
-        compiler = query.get_compiler(connection=connection)
-        compiler.returning_fields = [meta.pk]
-        [(sql, params)] = compiler.as_sql()
-        # Its SQL holds one %s per field whatever the values, unless a field builds its own
-        # placeholder or a value is an expression: then it is compiled every time.
-        if not any(hasattr(f, "get_placeholder") for f in fields) and not any(
-            hasattr(value, "resolve_expression") for value in values
-        ):
-            _INSERT_SQL[key] = sql
-    else:
-        params = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    event.pk = row[0]
-    event._state.adding, event._state.db = False, connection.alias
-    return True
 
 
 def _apply_in_order(event: InboundEvent) -> bool:

@@ -24,6 +24,7 @@ from integrations.connectors import ConnectorError, RateLimited, RetryableError,
 from integrations.models import DeliveryAttempt, ExternalRef, ExternalSystem, OutboxMessage
 from integrations.registry import dead_letter_hooks, delivery_hooks
 from integrations.services.backoff import backoff_delay
+from integrations.services.rows import insert_if_new
 from integrations.traces import current_or_new_trace_id, record_trace_step, use_trace
 
 logger = logging.getLogger(__name__)
@@ -80,11 +81,8 @@ def enqueue_outbox_message(
         raise OutsideTransaction(
             "enqueue_outbox_message must run inside the domain change's transaction"
         )
-    existing = OutboxMessage.objects.filter(idempotency_key=idempotency_key).first()
-    if existing:
-        return existing
     now = timezone.now()
-    message = OutboxMessage.objects.create(
+    message = OutboxMessage(
         system=system,
         kind=kind,
         payload=payload,
@@ -100,6 +98,8 @@ def enqueue_outbox_message(
         object_id=str(local_object.pk) if local_object is not None else "",
         external_object_type=external_object_type,
     )
+    if not insert_if_new(message):  # the unique idempotency key: this effect is already queued
+        return OutboxMessage.objects.get(idempotency_key=idempotency_key)
     record_trace_step(
         kind="outbound",
         action="queued",

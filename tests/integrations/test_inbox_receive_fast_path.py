@@ -11,7 +11,7 @@ from django.db.models.sql import InsertQuery
 from django.test.utils import CaptureQueriesContext
 
 from integrations.models import InboundEvent, TraceStep
-from integrations.services import inbox
+from integrations.services import inbox, rows
 from tests.helpers import envelope, sign_headers, time_entry_data
 
 VOLATILE = {"id", "webhook_id", "trace_id", "received_at", "enqueued_at"}
@@ -41,9 +41,9 @@ BODIES = {
 @pytest.mark.django_db
 @pytest.mark.parametrize("case", sorted(BODIES))
 def test_the_compiled_once_insert_writes_what_the_orm_compiler_writes(case, psa_secret):
-    inbox._INSERT_SQL.clear()
+    rows._INSERT_SQL.clear()
     compiled = _deliver(psa_secret, BODIES[case], f"msg_{case}_compiled")
-    assert inbox._INSERT_SQL  # kept for the next delivery
+    assert rows._INSERT_SQL  # kept for the next delivery
     cached = _deliver(psa_secret, BODIES[case], f"msg_{case}_cached")
     assert compiled.status_code == cached.status_code != 200
     assert _row(f"msg_{case}_cached") == _row(f"msg_{case}_compiled")
@@ -58,7 +58,7 @@ def test_the_compiled_once_insert_writes_what_the_orm_compiler_writes(case, psa_
     compiler = query.get_compiler(connection=connection)
     compiler.returning_fields = [meta.pk]
     [(sql, _params)] = compiler.as_sql()
-    assert inbox._INSERT_SQL[(connection.alias, connection.vendor)] == sql
+    assert rows._INSERT_SQL[(InboundEvent, connection.alias, connection.vendor)] == sql
 
 
 @pytest.mark.django_db(transaction=True)
