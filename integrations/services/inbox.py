@@ -1,7 +1,9 @@
 """The inbox: receive signed webhooks (CONTRACT.md §1) and apply them through registered handlers."""
 
+import atexit
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -326,58 +328,74 @@ def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Re
 
 
 # The inbox doorbell, debounced (`make bench`: one Celery publish per delivery cost about the
-# bare view's whole work). Each process buffers the ids of the events it committed and publishes
-# them as one task at most every DOORBELL_SECONDS: at once when the last publish is older than
-# that, else from a timer at the end of the interval. Every id is published after its COMMIT
-# (RELIABILITY.md rule 7) and lands in exactly one task, which applies its events one by one,
-# each in its own transaction, exactly as one task per event did. A process that dies with ids
-# still buffered (at most DOORBELL_SECONDS of them) loses only their doorbell: the sweeper
-# re-queues received events whose doorbell is older than REQUEUE_AFTER_SECONDS.
+# bare view's whole work). Each process buffers the ids of the events it committed; one
+# long-lived thread of the process publishes them as one task at most every DOORBELL_SECONDS: at
+# once when the last publish is older than that, else at the end of the interval. A request never
+# publishes itself (no broker round trip, no thread started, nothing to fail in the request that
+# answered 202: `make bench`). Every id is published after its COMMIT (RELIABILITY.md rule 7) and
+# lands in exactly one task. A process that dies with ids still buffered (at most
+# DOORBELL_SECONDS of them; an exiting process flushes them) loses only their doorbell, and a
+# broker that refuses the publish loses it too: the sweeper re-queues received events whose
+# doorbell is older than REQUEUE_AFTER_SECONDS.
 DOORBELL_SECONDS = 0.025
 DOORBELL_MAX_BATCH = 100
-_doorbell_lock = threading.Lock()
-_doorbell_ids: list[int] = []
-_doorbell_timer: threading.Timer | None = None
-_doorbell_last = 0.0
+
+
+class _Doorbell:
+    def __init__(self) -> None:
+        self._wake = threading.Condition(threading.Lock())
+        self._ids: list[int] = []
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def ring(self, event_id: int) -> None:
+        with self._wake:
+            self._ids.append(event_id)
+            # A forked process (a gunicorn or Celery child) does not inherit the thread.
+            if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="inbox-doorbell", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        last = 0.0
+        while True:
+            with self._wake:
+                while not self._ids:
+                    self._wake.wait()
+            wait = last + DOORBELL_SECONDS - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)  # ids committed meanwhile join this task
+            last = time.monotonic()
+            self.flush()
+
+    def flush(self) -> None:
+        from integrations.tasks import process_inbound_events_task
+
+        with self._wake:
+            ids, self._ids = self._ids, []
+        for start in range(0, len(ids), DOORBELL_MAX_BATCH):
+            try:
+                process_inbound_events_task.delay(ids[start : start + DOORBELL_MAX_BATCH])
+            except Exception:  # noqa: BLE001 the broker is down: the sweeper re-queues them
+                logger.exception("inbox.doorbell_failed", extra={"event_ids": ids[start:][:10]})
+
+
+_doorbell = _Doorbell()
+atexit.register(_doorbell.flush)
 
 
 def ring_inbox_doorbell(event_id: int) -> None:
     """Queue ``event_id`` to be applied (call after COMMIT)."""
-    global _doorbell_timer, _doorbell_last
     from integrations.tasks import process_inbound_events_task
 
     if process_inbound_events_task.app.conf.task_always_eager:
         process_inbound_events_task.delay([event_id])
         return
-    with _doorbell_lock:
-        _doorbell_ids.append(event_id)
-        if _doorbell_timer is not None:
-            return  # the pending timer publishes this id too, after this COMMIT
-        wait = _doorbell_last + DOORBELL_SECONDS - time.monotonic()
-        if wait > 0 and len(_doorbell_ids) < DOORBELL_MAX_BATCH:
-            _doorbell_timer = threading.Timer(wait, _publish_doorbell, kwargs={"from_timer": True})
-            _doorbell_timer.start()  # not a daemon: a process exiting still publishes
-            return
-    _publish_doorbell()
-
-
-def _publish_doorbell(*, from_timer: bool = False) -> None:
-    global _doorbell_timer, _doorbell_last
-    from integrations.tasks import process_inbound_events_task
-
-    with _doorbell_lock:
-        if from_timer:
-            _doorbell_timer = None
-        ids = _doorbell_ids[:]
-        _doorbell_ids.clear()
-        _doorbell_last = time.monotonic()
-    for start in range(0, len(ids), DOORBELL_MAX_BATCH):
-        try:
-            process_inbound_events_task.delay(ids[start : start + DOORBELL_MAX_BATCH])
-        except Exception:  # noqa: BLE001 the broker is down: the sweeper re-queues them
-            logger.exception("inbox.doorbell_failed", extra={"event_ids": ids[start:][:10]})
-            if not from_timer:
-                raise
+    _doorbell.ring(event_id)
 
 
 def _apply_in_order(event: InboundEvent) -> bool:
