@@ -12,7 +12,6 @@ import hashlib
 import random
 import time
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -24,6 +23,7 @@ from integrations.connectors.base import (
     RateLimited,
     RetryableError,
 )
+from integrations.services.rows import insert_if_new
 
 _rng = random.SystemRandom()
 
@@ -97,16 +97,9 @@ class SandboxConnector(Connector):
             idempotency_key=idempotency_key,
             data=payload,
         )
-        # Insert first: the unique (system, idempotency key) refuses a repeat, which then gets
-        # the first result. Outside a transaction (the outbox calls connectors outside any) it
-        # is one autocommit INSERT; inside one, a savepoint keeps the caller's transaction.
-        try:
-            if transaction.get_connection().in_atomic_block:
-                with transaction.atomic():
-                    record.save(force_insert=True)
-            else:
-                record.save(force_insert=True)
-        except IntegrityError:
+        # Insert unless the key is there (one statement, no error, the caller's transaction
+        # intact): the unique (system, idempotency key) keeps the first result of a repeat.
+        if not insert_if_new(record):
             return SandboxRecord.objects.get(
                 system=self.system, idempotency_key=idempotency_key
             ), False
