@@ -79,7 +79,9 @@ def collect_trace_steps() -> Iterator[list]:
 
     Use it inside a transaction, around work that records many steps (a batch of events or
     messages: one INSERT instead of one per step, `make bench`). Steps keep their own ``at``,
-    so the trace reads in the same order as if each had been written at once.
+    so the trace reads in the same order as if each had been written at once. A step recorded
+    inside a savepoint that rolls back while the block goes on is kept: record a step after
+    the work it describes, as the code does everywhere.
     """
     steps: list = []
     token = _collected.set(steps)
