@@ -1,6 +1,8 @@
 """Inserting a row unless it exists, in one round trip (the inbox and the outbox, `make bench`)."""
 
+from django.conf import settings
 from django.db import IntegrityError, connections, models, transaction
+from django.db.backends.utils import CursorDebugWrapper
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 
@@ -48,7 +50,7 @@ def insert_if_new(obj: models.Model) -> bool:
             _INSERT_SQL[key] = sql
     else:
         params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -56,3 +58,33 @@ def insert_if_new(obj: models.Model) -> bool:
     obj.pk = meta.pk.to_python(row[0])
     obj._state.adding, obj._state.db = False, connection.alias
     return True
+
+
+def _cursor(connection):
+    """A cursor for the INSERT: on PostgreSQL (unless DATABASE_PREPARED_INSERTS is off) one that
+    binds on the server, so psycopg prepares the statement on its first run on a connection and
+    then only sends the values (no parse and plan per delivery, no client-side quoting: `make
+    bench`). Every other query keeps Django's client-side binding, which never prepares, so
+    raising the connection's prepare threshold from Django's None changes only these INSERTs.
+    Wrapped by Django as any cursor (error translation, query logging and counting)."""
+    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_INSERTS:
+        return connection.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = 0
+    connection.validate_thread_sharing()
+    cursor = ServerBindingCursor(raw)
+    if connection.queries_logged:
+        return _LoggedAsWritten(cursor, connection)
+    return connection.make_cursor(cursor)
+
+
+class _LoggedAsWritten(CursorDebugWrapper):
+    """psycopg keeps no text of a prepared run: the query log shows the statement as written."""
+
+    def execute(self, sql, params=None):
+        with self.debug_sql(sql, params):
+            return super(CursorDebugWrapper, self).execute(sql, params)

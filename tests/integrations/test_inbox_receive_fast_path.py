@@ -107,3 +107,31 @@ def test_inside_a_callers_transaction_the_doorbell_waits_for_its_commit(
         assert receipt.status_code == 202 and rung == []
     assert len(callbacks) == 1
     assert rung == [InboundEvent.objects.get(webhook_id="msg_in_atomic").pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_the_insert_is_prepared_once_and_can_be_turned_off(psa_secret, settings):
+    from tests.helpers import require
+
+    require(connection.vendor == "postgresql", "prepared statements are PostgreSQL's")
+    connection.close()  # a new session: nothing prepared on it yet
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                ['INSERT INTO "integrations_inboundevent"%'],
+            )
+            return cursor.fetchone()[0]
+
+    settings.DATABASE_PREPARED_INSERTS = False
+    _deliver(psa_secret, BODIES["accepted"], "msg_unprepared")
+    assert prepared() == 0  # behind a transaction-mode pooler: nothing left on the server
+    settings.DATABASE_PREPARED_INSERTS = True
+    for n in range(3):
+        body = json.dumps(
+            envelope("psa.time_entry.approved", time_entry_data(time_entry_id=f"TE-P{n}"))
+        ).encode()
+        assert _deliver(psa_secret, body, f"msg_prepared_{n}").status_code == 202
+    assert prepared() == 1  # prepared on its first run, then only executed
+    assert InboundEvent.objects.filter(webhook_id__startswith="msg_prepared_").count() == 3
