@@ -25,10 +25,8 @@ import logging
 import time
 import uuid
 from collections import Counter
-from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
 from django.db import connections, models, transaction
 from django.utils import timezone
 
@@ -36,7 +34,7 @@ from integrations import breakers
 from integrations.connectors import ConnectorError, RetryableError, get_connector
 from integrations.models import DeliveryAttempt, InboundEvent, OutboxMessage, SourceObjectState
 from integrations.registry import inbox_handlers
-from integrations.services.inbox import process_inbound_event, received_summary
+from integrations.services.inbox import build_received_step, process_inbound_event
 from integrations.services.outbox import (
     SENT_FIELDS,
     UNSENT,
@@ -44,6 +42,7 @@ from integrations.services.outbox import (
     _mark_sent,
     _release,
     after_sent,
+    claim_due,
     dispatch_outbox_message,
 )
 from integrations.services.systems import remember_systems
@@ -127,16 +126,7 @@ def _apply_batch(event_ids: list[int]) -> None:
         changed_states: dict[tuple[int, str], SourceObjectState] = {}
         for event in events:
             with use_trace(event.trace_id):
-                steps.append(
-                    build_trace_step(
-                        kind="event",
-                        action="received",
-                        summary=received_summary(event),
-                        subject=event,
-                        trace_id=event.trace_id,
-                        at=event.received_at,
-                    )
-                )
+                steps.append(build_received_step(event))
                 _apply_one(event, states, changed_states, now, steps)
         _update_grouped(events, ["status", "error", "processed_at", "next_attempt_at"])
         if changed_states:  # rows that exist and that we hold: an upsert is one UPDATE of each
@@ -234,17 +224,8 @@ def dispatch_outbox_messages(*, message_ids: list[uuid.UUID]) -> None:
         for message_id in message_ids:
             dispatch_outbox_message(message_id=message_id)
         return
-    token, now = uuid.uuid4(), timezone.now()
-    OutboxMessage.objects.filter(
-        pk__in=message_ids,
-        status__in=[OutboxMessage.Status.PENDING, OutboxMessage.Status.FAILED],
-        next_attempt_at__lte=now,
-    ).update(
-        status=OutboxMessage.Status.SENDING,
-        claim_token=token,
-        attempts=models.F("attempts") + 1,
-        lease_expires_at=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
-    )
+    token = uuid.uuid4()
+    claim_due(token, pk__in=message_ids)
     claimed = list(
         OutboxMessage.objects.select_related("system")
         .filter(claim_token=token)

@@ -241,6 +241,19 @@ def received_summary(event: InboundEvent) -> str:
     return f"{event.system.slug} {event.event_type or 'event'} {event.webhook_id}"
 
 
+def build_received_step(event: InboundEvent):
+    """The step "received" of an accepted event, dated received_at (unsaved: its worker writes
+    it with the first outcome, see _record_event)."""
+    return build_trace_step(
+        kind="event",
+        action="received",
+        summary=received_summary(event),
+        subject=event,
+        trace_id=event.trace_id,
+        at=event.received_at,
+    )
+
+
 def _event_step(event: InboundEvent, **step) -> None:
     """Record one trace step of ``event`` (its subject); on the event's first attempt, the step
     "received" (not written on receive: see _record_event), dated received_at, goes in the same
@@ -249,14 +262,7 @@ def _event_step(event: InboundEvent, **step) -> None:
         record_trace_step(subject=event, **step)
         return
     event._received_step_pending = False
-    received = build_trace_step(
-        kind="event",
-        action="received",
-        summary=received_summary(event),
-        subject=event,
-        trace_id=event.trace_id,
-        at=event.received_at,
-    )
+    received = build_received_step(event)
     TraceStep.objects.bulk_create(
         [s for s in (received, build_trace_step(subject=event, **step)) if s]
     )

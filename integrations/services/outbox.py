@@ -173,19 +173,26 @@ def _ring_doorbell(message_id: uuid.UUID) -> None:
     _publish(message_id)
 
 
-def _claim(message_id: uuid.UUID) -> tuple[OutboxMessage | None, uuid.UUID]:
-    token = uuid.uuid4()
+def claim_due(token: uuid.UUID, **which) -> int:
+    """Claim the due messages among ``which`` (a filter) for ``token``: one conditional UPDATE
+    (0 rows: another worker got there first, or nothing is due). Counts an attempt and sets a
+    lease; returns how many were claimed."""
     now = timezone.now()
-    claimed = OutboxMessage.objects.filter(
-        pk=message_id,
+    return OutboxMessage.objects.filter(
         status__in=[OutboxMessage.Status.PENDING, OutboxMessage.Status.FAILED],
         next_attempt_at__lte=now,
+        **which,
     ).update(
         status=OutboxMessage.Status.SENDING,
         claim_token=token,
         attempts=models.F("attempts") + 1,
         lease_expires_at=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
     )
+
+
+def _claim(message_id: uuid.UUID) -> tuple[OutboxMessage | None, uuid.UUID]:
+    token = uuid.uuid4()
+    claimed = claim_due(token, pk=message_id)
     if not claimed:
         return None, token
     return OutboxMessage.objects.select_related("system").get(pk=message_id), token

@@ -18,6 +18,7 @@ from integrations.webhooks.schemas import (
     compile_schema,
     validate_data,
 )
+from tests.helpers import time_entry_data
 
 MILESTONE = {"name": "Kick-off", "amount": "1000.00", "due_date": "2026-12-01"}
 BILL_TO = {
@@ -110,21 +111,7 @@ VALID: dict[str, list[dict]] = {
         {"project_id": "P", "status": "closed", "phases": [], "updated_at": "2026-11-03"},
     ],
     "psa.time_entry.approved": [
-        {
-            "time_entry_id": "TE-1",
-            "project_id": "PRJ-100",
-            "phase_code": "DISC",
-            "person_email": "ana@acme.example",
-            "role": "consultant",
-            "work_date": "2026-11-02",
-            "hours": "7.50",
-            "billable": True,
-            "category": "delivery",
-            "bill_rate": None,
-            "notes": "Discovery workshop",
-            "approved_at": "2026-11-03T09:00:00+00:00",
-            "approved_by": "pm@acme.example",
-        },
+        time_entry_data(time_entry_id="TE-1"),
         {
             "time_entry_id": "T",
             "project_id": "P",
