@@ -49,11 +49,14 @@ class WorkerProcess:
         self.extra_env = dict(env or {})  # e.g. OUTBOX_LEASE_SECONDS, read by the worker's settings
         self.process: subprocess.Popen | None = None
         self._log = None
+        self._ready_before = 0
 
-    def start(self, *, concurrency: int = 2) -> None:
+    def start(self, *, concurrency: int = 2, wait_ready: bool = True) -> None:
+        """Start the worker; by default wait until it is consuming (``wait_ready=False``: a
+        worker started while its broker is down, which keeps retrying; see wait_ready())."""
         env = dict(os.environ, DATABASE_URL=database_url(), PYTHONUNBUFFERED="1", **self.extra_env)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 closed in stop()
-        ready_before = self.log_path.read_bytes().count(b"ready.")
+        self._ready_before = self.log_path.read_bytes().count(b"ready.")
         self.process = subprocess.Popen(  # noqa: S603 fixed argv
             [
                 sys.executable,
@@ -79,10 +82,15 @@ class WorkerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+        if wait_ready:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Wait until the worker started last logs that it is consuming."""
         wait_for(
             # The log is appended to across restarts: wait for one more "ready." line.
-            lambda: self.log_path.read_bytes().count(b"ready.") > ready_before,
-            timeout=60,
+            lambda: self.log_path.read_bytes().count(b"ready.") > self._ready_before,
+            timeout=timeout,
             message="the Celery worker to start",
         )
 
