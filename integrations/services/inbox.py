@@ -109,8 +109,14 @@ def _rate_limited(system: ExternalSystem) -> int | None:
         # INCRBY creates the counter, EXPIRE bounds it: one round trip; same key and integer
         # value as cache.incr would use.
         redis_key = backend.make_and_validate_key(key)
-        pipe = backend._cache.get_client(redis_key, write=True).pipeline(transaction=False)
-        count, _ = pipe.incrby(redis_key, pending).expire(redis_key, 90).execute()
+        try:
+            pipe = backend._cache.get_client(redis_key, write=True).pipeline(transaction=False)
+            count, _ = pipe.incrby(redis_key, pending).expire(redis_key, 90).execute()
+        except Exception:  # noqa: BLE001 the shared counter is down: admit, never lose events
+            # The budget protects Throughline; the inbox is what the sender relies on. Without
+            # Redis the delivery is still stored and answered (202), counted locally only.
+            logger.warning("webhook.rate_limit_unavailable", exc_info=True)
+            return None
         with _rate_lock:
             if _rates.get(system.pk) is state:
                 state[1] = count

@@ -207,6 +207,30 @@ def test_schemas_are_served_for_every_event_type(client):
     )
 
 
+def test_a_delivery_is_stored_when_the_shared_rate_counter_is_down(client, systems, settings):
+    # The per-system budget lives in Redis; Redis unreachable (a closed port) must not turn an
+    # authentic delivery into a 5xx with nothing recorded: it is admitted and stored.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    psa = systems["psa"][0]
+    psa.rate_limit_per_minute = 1  # near the limit: every delivery asks the shared counter
+    psa.save()
+    for number in range(2):
+        response = post_event(
+            client,
+            "psa",
+            systems["psa"][1],
+            envelope("psa.time_entry.approved", time_entry_data(time_entry_id=f"TE-R{number}")),
+        )
+        assert response.status_code == 202, response.content
+    assert InboundEvent.objects.count() == 2
+
+
 def test_too_many_requests_from_one_system_get_429_with_retry_after(client, systems):
     from django.core.cache import cache
     from django.utils import timezone
