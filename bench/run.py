@@ -655,7 +655,8 @@ READING = """Reading these figures (written with the code, not measured by this 
   JSON Schema, and hands the id to the inbox doorbell.
 - Receive (`integrations/services/inbox.py`): an accepted delivery is one `INSERT … ON CONFLICT
   DO NOTHING RETURNING id` in autocommit (no BEGIN/COMMIT: one statement is atomic on its own),
-  its SQL compiled once per process (`integrations/services/rows.py`); the schemas are compiled
+  its SQL compiled once per process and run as a prepared statement on PostgreSQL
+  (`integrations/services/rows.py`); the schemas are compiled
   to closures that answer valid data, jsonschema only words the errors; the rate limit is counted
   per process and added to Redis every 25 deliveries or 100 ms, exactly near the limit
   (decisions 0001, item 3); the doorbell is one thread per process that publishes the ids
