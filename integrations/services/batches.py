@@ -27,6 +27,7 @@ import uuid
 from collections import Counter
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import connections, models, transaction
 from django.utils import timezone
 
@@ -279,10 +280,14 @@ def _split_claimed(claimed: list[OutboxMessage], token: uuid.UUID):
 def _call_and_finish_all(messages: list[OutboxMessage], token: uuid.UUID) -> list[OutboxMessage]:
     """Call and record ``messages``; returns those not called. A peer that fails as unwell
     (RetryableError) stops the batch there: the rest go one by one, each through the breaker,
-    which counts this failure first (so an outage trips it within its threshold)."""
+    which counts this failure first (so an outage trips it within its threshold). The claim's
+    lease was set once for all: past half of it, the rest go one by one too, each with a fresh
+    claim, so a slow peer never lets the sweeper rescue claims this batch still holds."""
     outcomes, untried = [], []
+    give_up_at = time.monotonic() + settings.OUTBOX_LEASE_SECONDS / 2
     for message in messages:  # outside any transaction
-        if outcomes and isinstance(outcomes[-1][4], RetryableError):
+        unwell = outcomes and isinstance(outcomes[-1][4], RetryableError)
+        if unwell or time.monotonic() > give_up_at:
             untried.append(message)
             continue
         started, clock = timezone.now(), time.monotonic()
@@ -299,7 +304,7 @@ def _call_and_finish_all(messages: list[OutboxMessage], token: uuid.UUID) -> lis
     with transaction.atomic(), collect_trace_steps():
         current = set(
             OutboxMessage.objects.select_for_update()
-            .filter(pk__in=[m.pk for m in messages], claim_token=token)
+            .filter(pk__in=[outcome[0].pk for outcome in outcomes], claim_token=token)
             .values_list("pk", flat=True)
         )
         attempts, sent, finished_at = [], [], timezone.now()

@@ -223,3 +223,29 @@ def test_an_outage_during_a_batch_trips_the_breaker_within_its_threshold(systems
     assert CircuitBreaker.objects.get(system=erp).state == CircuitBreaker.State.OPEN
     status = sorted(OutboxMessage.objects.values_list("status", flat=True))
     assert status == ["failed"] * 3 + ["pending"] * 3  # nothing lost, nothing dead
+
+
+def test_a_slow_peer_sends_the_rest_of_a_batch_one_by_one_within_the_lease(
+    systems, settings, monkeypatch
+):
+    from integrations.connectors.sandbox import SandboxConnector
+    from integrations.services.outbox import rescue_expired_claims
+
+    erp = systems["erp"][0]
+    settings.OUTBOX_LEASE_SECONDS = 0.4  # half of it: one 250 ms call, then the rest alone
+    ExternalSystem.objects.filter(pk=erp.pk).update(settings={"sandbox": {"latency_ms": 250}})
+    real_call = SandboxConnector.call
+
+    def call_while_the_sweeper_runs(self, *args, **kwargs):
+        result = real_call(self, *args, **kwargs)
+        rescue_expired_claims()  # beat's sweeper, running meanwhile
+        return result
+
+    monkeypatch.setattr(SandboxConnector, "call", call_while_the_sweeper_runs)
+    ids = _messages(erp, "a", "b", "c")
+    dispatch_outbox_messages(message_ids=ids)
+
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"sent"}
+    attempts = DeliveryAttempt.objects.all()
+    assert {a.outcome for a in attempts} == {DeliveryAttempt.Outcome.SUCCESS}
+    assert attempts.count() == 3 and SandboxCall.objects.count() == 3  # no stale, no repeat
