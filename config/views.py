@@ -7,6 +7,7 @@ from django.db import connection
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from config.registry import Panel, panels
 from config.roles import has_role, user_roles
@@ -45,7 +46,12 @@ def _broker() -> dict:
 def _workers() -> dict:
     from config.celery import app
 
-    replies = app.control.ping(timeout=1.0)
+    try:
+        replies = app.control.ping(timeout=1.0)
+    except (OSError, RedisConnectionError):
+        # A connection pooled before the broker restarted is broken; the pool drops it, so
+        # one more try tells whether the broker and a worker are really there.
+        replies = app.control.ping(timeout=1.0)
     if not replies:
         raise RuntimeError("no worker answered a ping within 1 s")
     return {"workers": sorted(name for reply in replies for name in reply)}

@@ -38,6 +38,23 @@ def _seeded_field_ownership(request):
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _embedded_broker():
+    """Without REDIS_URL the suite runs on the embedded default's broker, as `make run` does:
+    a Valkey server on a Unix socket under the tests' own var/ (config/broker.py). Anything a
+    test publishes (a doorbell, a dispatch after commit) needs it up."""
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        yield None
+        return
+    from config.broker import EmbeddedBroker
+
+    server = EmbeddedBroker(settings.VAR_DIR, log_path=settings.VAR_DIR / "broker.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _database_is_what_ci_promised(django_db_setup, django_db_blocker):
     """Under CI=true the suite must run on PostgreSQL, never silently on SQLite."""
     from django.db import connection
@@ -87,7 +104,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     ]
     if not e2e:
         return
-    broker = "Redis" if settings.REDIS_URL else "the filesystem transport"
+    broker = "Redis" if settings.REDIS_URL else "the embedded Valkey broker"
     terminalreporter.write_line(
         f"end-to-end: {len(e2e)} tests passed through a real Celery worker process on "
         f"{connection.vendor} with {broker}"

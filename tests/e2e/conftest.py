@@ -1,7 +1,7 @@
 """Fixtures of the end-to-end tests: a real worker process on the test database.
 
 On CI: PostgreSQL and Redis (required). Locally without them: the worker runs on the same
-SQLite test file and kombu's filesystem transport, so the tests still cross a process boundary.
+SQLite test file and the embedded Valkey broker (config/broker.py), as `make run` does.
 """
 
 import contextlib
@@ -28,7 +28,7 @@ def real_services():
         )
     return {
         "database": connection.vendor,
-        "broker": "redis" if settings.REDIS_URL else "filesystem",
+        "broker": "redis" if settings.REDIS_URL else "embedded valkey",
     }
 
 

@@ -17,8 +17,8 @@ DEMO_SYSTEMS = [("crm", "crm"), ("psa", "psa"), ("erp", "erp")]
 class Command(BaseCommand):
     help = (
         "Idempotent first-run set-up: role groups, an admin user (THROUGHLINE_ADMIN_USER / "
-        "THROUGHLINE_ADMIN_PASSWORD, or a generated password printed once), and the systems crm, psa "
-        "and erp on sandbox connectors (their webhook secrets are written to var/demo-secrets.json)."
+        "THROUGHLINE_ADMIN_PASSWORD, or a generated password printed and kept in "
+        "var/admin-password), and the systems crm, psa and erp on sandbox connectors (their webhook secrets are written to var/demo-secrets.json)."
     )
 
     def handle(self, *args, **options):
@@ -35,13 +35,20 @@ class Command(BaseCommand):
         password = os.environ.get("THROUGHLINE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         user = User.objects.create_superuser(username=username, email="", password=password)
         user.groups.add(Group.objects.get(name=ADMIN))
-        shown = (
-            password
-            if "THROUGHLINE_ADMIN_PASSWORD" not in os.environ
-            else "(from THROUGHLINE_ADMIN_PASSWORD)"
-        )
+        if "THROUGHLINE_ADMIN_PASSWORD" in os.environ:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"created admin user: {username} / (from THROUGHLINE_ADMIN_PASSWORD)"
+                )
+            )
+            return
+        # Kept for the person who ran `make run` (owner-only file), so a lost terminal line
+        # is not a lost password; change it in the admin and delete the file.
+        path = settings.VAR_DIR / "admin-password"
+        path.write_text(password + "\n")
+        path.chmod(0o600)
         self.stdout.write(
-            self.style.SUCCESS(f"created admin user: {username} / {shown}  (shown once)")
+            self.style.SUCCESS(f"created admin user: {username} / {password}  (kept in {path})")
         )
 
     def _systems(self) -> None:

@@ -2,10 +2,10 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from standardwebhooks.webhooks import Webhook
+
+from integrations.webhooks.sender import NoSecret, WebhookSender, demo_secret
 
 
 class Command(BaseCommand):
@@ -16,7 +16,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--system", default="psa")
-        parser.add_argument("--url", default="http://127.0.0.1:8000")
+        parser.add_argument(
+            "--url",
+            default=settings.THROUGHLINE_URL,
+            help="the Throughline to send to (default: where `make run` serves, THROUGHLINE_URL)",
+        )
         parser.add_argument("--file", help="JSON body {type, timestamp, data}")
         parser.add_argument("--secret", help="whsec_… (default: var/demo-secrets.json)")
         parser.add_argument(
@@ -35,28 +39,17 @@ class Command(BaseCommand):
         project: str | None,
         **options,
     ):
-        if not secret:
-            path = settings.VAR_DIR / "demo-secrets.json"
-            secret = json.loads(path.read_text()).get(system) if path.exists() else None
-        if not secret:
-            raise CommandError(f"no secret for {system}: pass --secret")
+        try:
+            secret = secret or demo_secret(system)
+        except NoSecret as exc:
+            raise CommandError(f"{exc} (or pass --secret)") from exc
         body = json.loads(open(file).read()) if file else self._sample(project)  # noqa: SIM115 short-lived
-        data = json.dumps(body)
-        webhook_id = f"msg_{uuid.uuid4().hex}"
-        now = datetime.now(tz=UTC)
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": webhook_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(secret).sign(webhook_id, now, data),
-        }
-        response = requests.post(
-            f"{url.rstrip('/')}/api/v1/hooks/{system}/",
-            data=data.encode(),
-            headers=headers,
-            timeout=10,
-        )
-        self.stdout.write(f"{response.status_code} {response.text}")
+        sender = WebhookSender(url)
+        try:
+            delivery = sender.send(system, body, secret=secret)
+        finally:
+            sender.close()
+        self.stdout.write(f"{delivery.status_code} {delivery.body}")
 
     def _sample(self, project: str | None) -> dict:
         now = datetime.now(tz=UTC)
