@@ -17,3 +17,14 @@ def start_monthly_billing_run_task() -> int:
     from billing.workflows.invoice_run import previous_month, start_billing_run
 
     return start_billing_run(period=previous_month(), requested_by=None).pk
+
+
+# Not acks_late: a tick lost with its worker is replaced by the next one, while a redelivered
+# one would post its deliveries a second time under a new tick number.
+@shared_task(acks_late=False)
+def demo_traffic_tick_task() -> dict:
+    """Beat (PeriodicTask "demo-traffic", made by ``manage.py demo traffic start`` or the
+    operations dashboard): one tick of the demo traffic simulator; nothing when it is off."""
+    from billing.demo.traffic import run_scheduled_tick
+
+    return run_scheduled_tick()

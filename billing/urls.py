@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing import views_invoices, views_projects
+from billing import views_demo, views_invoices, views_projects
 
 app_name = "billing"
 
@@ -16,6 +16,7 @@ urlpatterns: list = [
         name="invoice_approve",
     ),
     path("time/", views_invoices.time_entry_list, name="time_entry_list"),
+    path("demo/traffic/", views_demo.demo_traffic_switch, name="demo_traffic_switch"),
     path("billing-runs/", views_invoices.billing_run_list, name="billing_run_list"),
     path(
         "billing-runs/<int:run_id>/",

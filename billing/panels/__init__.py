@@ -74,3 +74,6 @@ def register() -> None:
         ),
     ):
         panels.register(panel.key, panel)
+    from billing.panels import demo_traffic
+
+    demo_traffic.register()  # operations: the demo traffic switch (not in production)
