@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup setup-dev run worker beat test lint fmt bench ci clean
+.PHONY: setup setup-dev run worker beat test lint fmt bench soak ci clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -48,6 +48,11 @@ test: lint
 
 bench: setup-dev
 	$(BIN)/python bench/run.py
+
+# An hour of `make run` with the demo firm and live traffic, the worker SIGKILLed every 10
+# minutes (SOAK_SECONDS, SOAK_KILL_EVERY to change); figures to docs/benchmarks.md.
+soak: setup-dev
+	$(BIN)/python bench/soak.py
 
 ci:
 	bash .ci/run
