@@ -40,7 +40,7 @@ from billing.demo.traffic_faults import (
     sandbox_erp,
     switch_on_fault,
 )
-from billing.demo.traffic_firm import Plan, load_firm
+from billing.demo.traffic_firm import Plan, free_hours_this_week, load_firm
 from billing.models import Project
 from exceptions_queue.models import ExceptionItem
 from integrations.models import ExternalSystem, InboundEvent
@@ -171,7 +171,7 @@ def parse_webhook_id(webhook_id: str) -> tuple[int, str]:
 def status(*, now: datetime | None = None) -> dict:
     """What the simulator is doing: on or off, interval, last tick, ticks so far, deliveries
     of the last hour by event type, answers refused, a sandbox fault it holds, which exception
-    types have open items, and what the firm offers it. Reads only."""
+    types have open items, live projects and the hours still free to book. Reads only."""
     now = now or timezone.now()
     task = _periodic_task()
     last = simulated_events().order_by("-id").only("webhook_id", "received_at").first()
@@ -198,6 +198,8 @@ def status(*, now: datetime | None = None) -> dict:
         "live_projects": Project.objects.filter(
             status=Project.Status.ACTIVE, psa_project_id__isnull=False
         ).count(),
+        # Time is booked up to capacity: once this is 0 the CRM and ERP carry the traffic.
+        "hours_free_this_week": str(free_hours_this_week(timezone.localdate(now))),
     }
 
 

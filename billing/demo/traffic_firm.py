@@ -117,6 +117,17 @@ def load_firm(today: date) -> Firm:
     )
 
 
+def free_hours_this_week(today: date) -> Decimal:
+    """Hours the simulator may still book this week (capacity of everyone, less their time)."""
+    days = working_days(today)
+    booked = _booked(days)
+    free = Decimal(0)
+    for email, weekly in Person.objects.values_list("email", "weekly_capacity_hours"):
+        daily = (weekly / WORKING_DAYS_PER_WEEK).quantize(Decimal("0.25"))
+        free += sum(max(Decimal(0), daily - booked.get((email, day), Decimal(0))) for day in days)
+    return free
+
+
 def _unconfirmed(projects: list[Project]) -> list[Project]:
     """Projects the PSA created that it has not yet sent a ``psa.project.updated`` for."""
     from integrations.models import InboundEvent

@@ -2,6 +2,8 @@
 lately, and the switch (a POST to ``billing:demo_traffic_switch``). Not registered in
 production (``DJANGO_ENV=production``): a demo switch has no place there."""
 
+from decimal import Decimal
+
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -78,6 +80,9 @@ def present_demo_traffic(data: dict) -> dict:
         "state": "On" if is_on else "Off",
         "every": f"every {interval:g} s" if interval else "",
         "last_tick": _ago(data["last_tick_at"]),
+        "hours_free": f"{Decimal(data['hours_free_this_week']):,.0f}"
+        if Decimal(data["hours_free_this_week"])
+        else "",
         "by_type": [
             {"label": _words(code), "count": count}
             for code, count in sorted(

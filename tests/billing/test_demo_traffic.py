@@ -157,6 +157,7 @@ def test_ticks_against_a_live_server_bring_every_exception_type_within_minutes(
     assert status["sent_last_hour_by_type"]["psa.time_entry.approved"] >= len(summaries)
     assert status["exception_types_waiting"] == []
     assert status["erp_fault"]  # the ERP refused new customers for a minute (delivery_failed)
+    assert Decimal(status["hours_free_this_week"]) > 0
 
     traffic.stop()
     erp = ExternalSystem.objects.get(slug="erp")
