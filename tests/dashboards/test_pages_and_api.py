@@ -58,6 +58,7 @@ def test_operations_dashboard_shows_integration_health_and_its_queue(systems):
     assert _panels(response) == {
         "exceptions:operations-integration-health",
         "exceptions:queue-ages:operations",
+        "billing:demo-traffic",  # the demo traffic switch (not in production)
     }
     assert b"Failed syncs" in response.content
 
@@ -100,7 +101,11 @@ def test_metrics_json_has_every_figure_the_role_may_see(api_client_for, systems)
 
 def test_metrics_of_one_dashboard_and_role_scoping(api_client_for, systems):
     ops = api_client_for("operations").get("/api/v1/metrics/?dashboard=operations").json()
-    assert set(ops) == {"integration_health", "exceptions:queue-ages:operations"}
+    assert set(ops) == {
+        "integration_health",
+        "exceptions:queue-ages:operations",
+        "billing:demo-traffic",
+    }
     pmo = api_client_for("pmo").get("/api/v1/metrics/").json()
     assert "billing:unbilled-time" not in pmo and "billing:revenue-at-risk" not in pmo
     assert "billing:utilization" in pmo
