@@ -117,8 +117,7 @@ class DemoLoader:
         self._psa_projects()
         self._time()
         self._billing()
-        self._erp_statuses()
-        self._after_posting()
+        self._erp_and_late_time()
         self._send_chains([[self._done_marker()]])
         self._settle("the end marker")
         self.report.seconds = time.monotonic() - self._started
@@ -314,7 +313,23 @@ class DemoLoader:
             period__lte=self.firm.months[-1],
         )
 
-    def _erp_statuses(self) -> None:
+    def _erp_and_late_time(self) -> None:
+        """The ERP's statuses of the posted invoices, and (independent of them, so sent
+        together) the late approvals and the corrections of time already posted."""
+        firm = self.firm
+        late = [[self._approval(e)] for e in firm.entries if e.late]
+        late += [[self._retraction(r)] for r in firm.late_retractions]
+        late += [[self._approval(e, correction=True)] for e in firm.late_corrections]
+        self._send_chains(self._erp_chains() + late)
+        self._settle("the ERP invoice statuses and the late time")
+        counts = Counter(self._demo_invoices().values_list("status", flat=True))
+        self._step("ERP statuses: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        self._step(
+            f"{sum(e.late for e in firm.entries)} late approvals (unbilled), "
+            f"{len(firm.late_retractions) + len(firm.late_corrections)} corrections of posted time"
+        )
+
+    def _erp_chains(self) -> list[list[Delivery]]:
         now = timezone.now()
         chains = []
         invoices = (
@@ -359,22 +374,7 @@ class DemoLoader:
                 )
             if chain:
                 chains.append(chain)
-        self._send_chains(chains)
-        self._settle("the ERP invoice statuses")
-        counts = Counter(self._demo_invoices().values_list("status", flat=True))
-        self._step("ERP statuses: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-
-    def _after_posting(self) -> None:
-        firm = self.firm
-        chains = [[self._approval(e)] for e in firm.entries if e.late]
-        chains += [[self._retraction(r)] for r in firm.late_retractions]
-        chains += [[self._approval(e, correction=True)] for e in firm.late_corrections]
-        self._send_chains(chains)
-        self._settle("the late approvals and corrections", outbox=False)
-        self._step(
-            f"{sum(e.late for e in firm.entries)} late approvals (unbilled), "
-            f"{len(firm.late_retractions) + len(firm.late_corrections)} corrections of posted time"
-        )
+        return chains
 
     def _done_marker(self) -> Delivery:
         """A repeat of the first project's PSA confirmation (it changes nothing), sent last."""
