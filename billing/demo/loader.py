@@ -95,8 +95,16 @@ def envelope(event_type: str, timestamp: str, data: dict) -> dict:
 class DemoLoader:
     """Sends one ``Firm`` to the Throughline at ``base_url``; ``log`` gets progress lines."""
 
-    def __init__(self, firm: Firm, *, base_url: str, log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        firm: Firm,
+        *,
+        base_url: str,
+        log: Callable[[str], None] = print,
+        secrets: dict[str, str] | None = None,
+    ) -> None:
         self.firm = firm
+        self.secrets = secrets or {}  # per system; default: var/demo-secrets.json (bootstrap)
         self.base_url = base_url.rstrip("/")
         self.log = log
         self.report = LoadReport()
@@ -118,7 +126,7 @@ class DemoLoader:
         self._time()
         self._billing()
         self._erp_and_late_time()
-        self._send_chains([[self._done_marker()]])
+        self.send_chains([[self._done_marker()]])
         self._settle("the end marker")
         self.report.seconds = time.monotonic() - self._started
         self._summarise()
@@ -152,7 +160,7 @@ class DemoLoader:
 
     def _crm(self) -> None:
         firm = self.firm
-        self._send_chains(
+        self.send_chains(
             [
                 [
                     (
@@ -186,7 +194,7 @@ class DemoLoader:
             ]
             for p in firm.projects
         ]
-        self._send_chains(chains)
+        self.send_chains(chains)
         self._settle("the closed-won deals (customers, contracts, ERP customers, PSA projects)")
         self._step(f"{len(firm.projects)} deals closed, their projects created in the PSA")
 
@@ -204,7 +212,7 @@ class DemoLoader:
                 f"no PSA project for {len(missing)} deal(s): {', '.join(missing[:5])}"
             )
         self.psa_ids = found
-        self._send_chains([[self._project_update(p, closed=False)] for p in self.firm.projects])
+        self.send_chains([[self._project_update(p, closed=False)] for p in self.firm.projects])
         self._settle("the PSA project confirmations")
         self._step(f"{len(found)} projects confirmed by the PSA")
 
@@ -232,7 +240,7 @@ class DemoLoader:
     def _time(self) -> None:
         firm = self.firm
         on_time = [e for e in firm.entries if not e.late]
-        chains = [[self._approval(e)] for e in on_time]
+        chains = [[self.approval(e)] for e in on_time]
         for project in firm.projects:
             for name, day in project.completions:
                 data = {
@@ -250,21 +258,22 @@ class DemoLoader:
                         )
                     ]
                 )
-        self._send_chains(chains)
+        self.send_chains(chains)
         self._settle("the approved time", outbox=False)
         milestones = sum(len(p.completions) for p in firm.projects)
         self._step(f"{len(on_time)} approved time entries and {milestones} milestones received")
         chains = [[self._retraction(r)] for r in firm.retractions]
-        chains += [[self._approval(e, correction=True)] for e in firm.corrections]
+        chains += [[self.approval(e, correction=True)] for e in firm.corrections]
         chains += [[self._project_update(p, closed=True)] for p in firm.projects if p.closed_on]
-        self._send_chains(chains)
+        self.send_chains(chains)
         self._settle("the retractions and corrections", outbox=False)
         self._step(
             f"{len(firm.retractions)} retractions, {len(firm.corrections)} corrections, "
             f"{sum(1 for p in firm.projects if p.closed_on)} projects closed"
         )
 
-    def _approval(self, entry: Entry, *, correction: bool = False) -> Delivery:
+    def approval(self, entry: Entry, *, correction: bool = False) -> Delivery:
+        """The PSA's ``psa.time_entry.approved`` of ``entry`` (needs ``psa_ids``)."""
         project_id = entry.psa_project_id or self.psa_ids[entry.opportunity_id]
         data = {**entry.data, "project_id": project_id}
         suffix = "_corrected" if correction else ""
@@ -317,10 +326,10 @@ class DemoLoader:
         """The ERP's statuses of the posted invoices, and (independent of them, so sent
         together) the late approvals and the corrections of time already posted."""
         firm = self.firm
-        late = [[self._approval(e)] for e in firm.entries if e.late]
+        late = [[self.approval(e)] for e in firm.entries if e.late]
         late += [[self._retraction(r)] for r in firm.late_retractions]
-        late += [[self._approval(e, correction=True)] for e in firm.late_corrections]
-        self._send_chains(self._erp_chains() + late)
+        late += [[self.approval(e, correction=True)] for e in firm.late_corrections]
+        self.send_chains(self._erp_chains() + late)
         self._settle("the ERP invoice statuses and the late time")
         counts = Counter(self._demo_invoices().values_list("status", flat=True))
         self._step("ERP statuses: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
@@ -391,7 +400,8 @@ class DemoLoader:
             sender = self._local.sender = WebhookSender(self.base_url, timeout=30)
         return sender
 
-    def _send_chains(self, chains: Iterable[list[Delivery]]) -> None:
+    def send_chains(self, chains: Iterable[list[Delivery]]) -> None:
+        """Send each chain in order, the chains in parallel; answers counted in the report."""
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
             for codes in pool.map(self._send_chain, chains):
                 with self._lock:
@@ -404,7 +414,9 @@ class DemoLoader:
         delay = 0.5
         for _attempt in range(SEND_ATTEMPTS):
             try:
-                delivery = self._sender().send(system, event, webhook_id=webhook_id)
+                delivery = self._sender().send(
+                    system, event, webhook_id=webhook_id, secret=self.secrets.get(system)
+                )
             except requests.RequestException:
                 time.sleep(delay)
                 delay *= 2
@@ -466,7 +478,13 @@ def _noon(day: str) -> str:
     return datetime.combine(date.fromisoformat(day), day_time(12), tzinfo=UTC).isoformat()
 
 
-def load_demo_firm(*, firm: Firm, base_url: str, log: Callable[[str], None] = print) -> LoadReport:
+def load_demo_firm(
+    *,
+    firm: Firm,
+    base_url: str,
+    log: Callable[[str], None] = print,
+    secrets: dict[str, str] | None = None,
+) -> LoadReport:
     """Load ``firm`` into the Throughline at ``base_url`` unless a load already finished there.
     Idempotent: every delivery has a fixed webhook id. Raises DemoLoadFailed."""
-    return DemoLoader(firm, base_url=base_url, log=log).load()
+    return DemoLoader(firm, base_url=base_url, log=log, secrets=secrets).load()
