@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from billing.demo import catalogue
+from billing.demo.common import standard_rate
 from billing.demo.firm import FULL, Scale, build_firm
 from billing.demo.ledger import erp_history
 from billing.demo.loader import DONE_WEBHOOK_ID, DemoLoader, envelope, load_demo_firm
@@ -72,12 +73,15 @@ def test_every_billing_model_is_there_with_its_terms(firm):
 def test_the_capped_project_bills_past_its_cap(firm):
     project = next(p for p in firm.projects if p.kind == "tm_cap_hit")
     cap = Decimal(project.deal["not_to_exceed"])
-    hours = sum(
-        Decimal(e.data["hours"]) for e in firm.entries if e.opportunity_id == project.opportunity_id
+    worth = sum(
+        Decimal(e.data["hours"])
+        * standard_rate(
+            project.deal["currency"], e.data["role"], date.fromisoformat(e.data["work_date"]), TODAY
+        )
+        for e in firm.entries
+        if e.opportunity_id == project.opportunity_id and e.data["category"] == "delivery"
     )
-    # At the cheapest rate the project's time is still worth more than its cap.
-    cheapest = min(catalogue.STANDARD_RATES[project.deal["currency"]].values())
-    assert hours * cheapest > cap > 0
+    assert worth * Decimal("0.8") > cap > worth * Decimal("0.5")
 
 
 def test_retainers_with_overage_work_more_than_their_included_hours(firm):
