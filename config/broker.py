@@ -5,9 +5,13 @@ schedules, and nothing may be lost when any process is killed. A Valkey (Redis-c
 server gives the embedded default the same Celery transport production runs on Redis, with
 visibility-timeout redelivery of unacknowledged tasks. It listens on a Unix socket under
 ``var/broker/`` only (no TCP port, so two checkouts never collide) and keeps an append-only
-file there: every write reaches the file before the server answers, so a ``kill -9`` of the
-server, the worker or the web loses nothing that was acknowledged. The choice and the figures
-behind it: docs/decisions/0002-embedded-broker.md.
+file there, written before the server answers, so a ``kill -9`` of the server keeps every
+queued task. The broker alone is not exactly-once: kombu takes a task off the queue before it
+records the unacknowledged copy, so a worker killed between the two loses that one task (about
+one per kill in bench/embedded_brokers.py; production Redis has the same gap). Nothing of the
+product's work is lost with it: the database is the truth and the sweeper re-queues whatever
+no task finished (tests/e2e/test_run_all.py). The choice and the figures behind it:
+docs/decisions/0002-embedded-broker.md.
 
 ``run_all`` starts the server first and restarts it if it exits; the tests start one for the
 session (tests/conftest.py); ``manage.py broker`` runs it alone in the foreground.
