@@ -18,7 +18,8 @@ class Command(BaseCommand):
     help = (
         "Idempotent first-run set-up: role groups, an admin user (THROUGHLINE_ADMIN_USER / "
         "THROUGHLINE_ADMIN_PASSWORD, or a generated password printed and kept in "
-        "var/admin-password), and the systems crm, psa and erp on sandbox connectors (their webhook secrets are written to var/demo-secrets.json)."
+        "var/admin-password), and the systems crm, psa and erp on sandbox connectors (their "
+        "webhook secrets are written to var/demo-secrets.json)."
     )
 
     def handle(self, *args, **options):
