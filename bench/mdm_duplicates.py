@@ -91,7 +91,7 @@ Run {datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC; generated customers (`bench/mdm_d
 | pairs the blocked pass keeps of those all-pairs finds (sample) | {kept:.3f} | | |
 | all pairs projected to {TIME_N:,} (x (n/sample)²) | ≈ {projected / 60:.0f} min | | |
 
-- Baseline (../shared/BASELINES.md): a plain blocked rapidfuzz pass at 100k took 36 s at recall 0.91.
+- Baseline (docs/baselines.md): a plain blocked rapidfuzz pass at 100k took 36 s at recall 0.91.
 - What changed: names normalised (legal suffixes, accents and transliteration, punctuation,
   abbreviations, misspelt business words, word order); compared with `token_sort_ratio`
   capped by the ratio of the distinctive words (so "Novak Manufacturing" is not "Orva

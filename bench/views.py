@@ -1,4 +1,4 @@
-"""The bare baseline of webhook ingestion (../shared/BASELINES.md row 2): a plain Django view
+"""The bare baseline of webhook ingestion (docs/baselines.md row 2): a plain Django view
 doing the same Standard Webhooks HMAC-SHA256 check and one ``INSERT … ON CONFLICT DO NOTHING``,
 then 202. No system lookup, no rate limit, no trace, no task: the floor Throughline is held to."""
 

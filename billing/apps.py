@@ -18,7 +18,7 @@ class BillingConfig(AppConfig):
         receivers.connect()  # held time re-runs when its cause goes away
         from billing import panels
 
-        panels.register()  # dashboard figures (CONTRACT.md §6)
+        panels.register()  # dashboard figures (docs/contract.md §6)
 
     def _register_projects(self) -> None:
         """Opportunity to project (issue 7): handlers, PSA confirmation, contract_invalid, nav."""

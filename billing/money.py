@@ -44,7 +44,7 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
 def round_hours(hours: Decimal, *, increment: Decimal | None, mode: str) -> Decimal:
     """Round hours to the client's increment: ``up``, ``nearest`` (half-up) or ``down``.
 
-    No increment: as given. A result of 0 is allowed (CONTRACT.md §5).
+    No increment: as given. A result of 0 is allowed (docs/contract.md §5).
     """
     if not increment:
         return hours

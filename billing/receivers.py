@@ -1,4 +1,4 @@
-"""When the cause of a hold goes away, the held time is re-run (CONTRACT.md §3, §5).
+"""When the cause of a hold goes away, the held time is re-run (docs/contract.md §3, §5).
 
 The opportunity-to-project services send signals (billing.services.contracts); the rating
 services re-run the entries those changes can release. Connected in BillingConfig.ready();

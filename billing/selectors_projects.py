@@ -30,7 +30,7 @@ def list_projects() -> QuerySet[Project]:
 
 
 class ProjectFilter(django_filters.FilterSet):
-    """CONTRACT.md §2 ``projects/`` filters, plus ``q`` for the page's search box."""
+    """docs/contract.md §2 ``projects/`` filters, plus ``q`` for the page's search box."""
 
     crm_opportunity_id = django_filters.CharFilter(field_name="contract__crm_opportunity_id")
     psa_project_id = django_filters.CharFilter()

@@ -24,7 +24,7 @@ def api_root(request, format=None):  # noqa: A002 DRF's signature
 
 @api_view(["GET"])
 def metrics(request):
-    """The dashboard figures (CONTRACT.md §6) as JSON: one key per panel the user may see.
+    """The dashboard figures (docs/contract.md §6) as JSON: one key per panel the user may see.
 
     ``?dashboard=finance`` narrows to one dashboard's panels (404 for an unknown name). A panel
     that shows another panel's figures on a second dashboard (``extra["alias_of"]``) is served

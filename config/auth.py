@@ -2,7 +2,7 @@ from rest_framework.authentication import TokenAuthentication
 
 
 class TokenOrBearerAuthentication(TokenAuthentication):
-    """Accepts ``Authorization: Token <key>`` and ``Authorization: Bearer <key>`` (CONTRACT.md §2)."""
+    """Accepts ``Authorization: Token <key>`` and ``Authorization: Bearer <key>`` (docs/contract.md §2)."""
 
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")

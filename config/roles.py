@@ -1,4 +1,4 @@
-"""Roles are Django groups. A token is scoped to its user's roles (CONTRACT.md §2)."""
+"""Roles are Django groups. A token is scoped to its user's roles (docs/contract.md §2)."""
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 

@@ -167,7 +167,7 @@ else:
     }
 
 # --- Celery -----------------------------------------------------------------------------------
-# Rules and reasons: ../shared/RELIABILITY.md; docs/operations.md.
+# Rules and reasons: docs/reliability.md; docs/operations.md.
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -197,7 +197,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The Django fix-up closes the DB connection around every task unless this is set: 4.5x fewer
-# tasks/s on PostgreSQL (../shared/BASELINES.md).
+# tasks/s on PostgreSQL (docs/baselines.md).
 CELERY_DB_REUSE_MAX = 200
 
 # --- REST framework -----------------------------------------------------------------------
@@ -219,7 +219,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Throughline API",
-    "DESCRIPTION": "Public contract v1: webhooks, REST resources, traces. See docs/ and CONTRACT.md.",
+    "DESCRIPTION": "Public contract v1: webhooks, REST resources, traces. See docs/ and docs/contract.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
@@ -292,7 +292,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "exceptions_queue.tasks.send_exception_digests_task",
         "schedule": crontab(hour=7, minute=0),
     },
-    # Billing run for last month (CONTRACT.md §5, in arrears) on the 1st at 02:00 in TIME_ZONE:
+    # Billing run for last month (docs/contract.md §5, in arrears) on the 1st at 02:00 in TIME_ZONE:
     # after the month's last approvals, before finance starts reviewing drafts.
     "monthly-billing-run": {
         "task": "billing.tasks.start_monthly_billing_run_task",

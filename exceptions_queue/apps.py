@@ -47,4 +47,4 @@ class ExceptionsQueueConfig(AppConfig):
         )
         from exceptions_queue import panels as dashboard_panels
 
-        dashboard_panels.register()  # queue counts and ages (CONTRACT.md §6)
+        dashboard_panels.register()  # queue counts and ages (docs/contract.md §6)

@@ -1,4 +1,4 @@
-"""Exception queues' dashboard figures (CONTRACT.md §6): counts and ages of open items, one
+"""Exception queues' dashboard figures (docs/contract.md §6): counts and ages of open items, one
 panel per queue on that queue's dashboard; and the integration health panel shown again on the
 operations dashboard (the figures are integrations' own selector, not a copy)."""
 

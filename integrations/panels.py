@@ -1,4 +1,4 @@
-"""Dashboard figures of the runtime (CONTRACT.md §6: failed syncs and dead letters by system,
+"""Dashboard figures of the runtime (docs/contract.md §6: failed syncs and dead letters by system,
 breaker states). Each returns plain JSON: the panel shows it, ``/api/v1/metrics/`` serves it."""
 
 from django.db.models import Count, Q

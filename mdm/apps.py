@@ -30,4 +30,4 @@ class MdmConfig(AppConfig):
         )
         from mdm import panels
 
-        panels.register()  # customer-master figures (CONTRACT.md §6)
+        panels.register()  # customer-master figures (docs/contract.md §6)

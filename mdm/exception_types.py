@@ -1,4 +1,4 @@
-"""The customer master's exception types (CONTRACT.md §3), registered in MdmConfig.ready()."""
+"""The customer master's exception types (docs/contract.md §3), registered in MdmConfig.ready()."""
 
 from django import forms
 

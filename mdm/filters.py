@@ -5,7 +5,7 @@ from mdm.models import Customer
 
 
 class CustomerFilter(django_filters.FilterSet):
-    """CONTRACT.md §2 ``customers/`` filters."""
+    """docs/contract.md §2 ``customers/`` filters."""
 
     q = django_filters.CharFilter(method="filter_by")
     status = django_filters.ChoiceFilter(choices=Customer.Status.choices)

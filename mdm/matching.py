@@ -1,7 +1,7 @@
 """Duplicate detection for customers: normalisation, blocking keys and an evidence score.
 
 Pure Python over plain values (no ORM), so the services, the batch scan and the benchmark use
-the same rules. Lessons from ../shared/BASELINES.md: ``token_set_ratio`` calls "Vetor Software"
+the same rules. Lessons from docs/baselines.md: ``token_set_ratio`` calls "Vetor Software"
 and "Vetor Global Software" identical, so names are compared with ``token_sort_ratio`` (here:
 ``ratio`` on pre-sorted normalised tokens, the same figure without re-sorting per pair) plus
 evidence (website domain, tax id, country); and a first-letters blocking key alone loses a third

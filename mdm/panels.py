@@ -1,4 +1,4 @@
-"""Customer master's dashboard figures (CONTRACT.md §6): its open exceptions, and the records."""
+"""Customer master's dashboard figures (docs/contract.md §6): its open exceptions, and the records."""
 
 from datetime import timedelta
 

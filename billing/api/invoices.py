@@ -1,4 +1,4 @@
-"""``invoices/`` and ``billing-runs/`` (CONTRACT.md §2)."""
+"""``invoices/`` and ``billing-runs/`` (docs/contract.md §2)."""
 
 from django.shortcuts import get_object_or_404
 from rest_framework import serializers, status

@@ -1,4 +1,4 @@
-"""``projects/`` (CONTRACT.md §2): projects with phases, milestones, contract terms, rate card."""
+"""``projects/`` (docs/contract.md §2): projects with phases, milestones, contract terms, rate card."""
 
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView, RetrieveAPIView
@@ -91,7 +91,7 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
     def get_rate_card(self, project: Project) -> dict | None:
         card = project.contract.rate_card
         if card is None:
-            return None  # the client's card, else the entity's standard card (CONTRACT.md §5)
+            return None  # the client's card, else the entity's standard card (docs/contract.md §5)
         return {
             "code": card.code,
             "legal_entity": project.contract.legal_entity.code,

@@ -1,4 +1,4 @@
-"""``rate-cards/`` (CONTRACT.md §2): versions and rates; writes for administrators."""
+"""``rate-cards/`` (docs/contract.md §2): versions and rates; writes for administrators."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -68,7 +68,7 @@ class VersionInputSerializer(serializers.Serializer):
 
 
 class RateCardInputSerializer(serializers.Serializer):
-    """The ``load_reference`` shape of one card (CONTRACT.md §4)."""
+    """The ``load_reference`` shape of one card (docs/contract.md §4)."""
 
     code = serializers.CharField(max_length=40)
     name = serializers.CharField(required=False, allow_blank=True, default="")

@@ -1,4 +1,4 @@
-"""``time-entries/`` (CONTRACT.md §2): each entry with its rate, amount and rate-card version."""
+"""``time-entries/`` (docs/contract.md §2): each entry with its rate, amount and rate-card version."""
 
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView

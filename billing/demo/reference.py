@@ -1,4 +1,4 @@
-"""The demo firm's reference file (CONTRACT.md §4 ``load_reference`` format)."""
+"""The demo firm's reference file (docs/contract.md §4 ``load_reference`` format)."""
 
 from datetime import date, timedelta
 from decimal import Decimal

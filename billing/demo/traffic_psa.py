@@ -1,6 +1,6 @@
 """What the PSA would send about the firm: approved time (most of the traffic), retractions and
 corrections, project and phase updates, completed milestones, and time with a problem for each
-hold of CONTRACT.md §5. Each builder adds deliveries to a tick's plan, or returns False when it
+hold of docs/contract.md §5. Each builder adds deliveries to a tick's plan, or returns False when it
 finds nothing to act on. Ids the simulator makes up start with ``SIM`` (entries ``SIM-<tick>-<n>``).
 """
 

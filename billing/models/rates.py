@@ -5,7 +5,7 @@ from simple_history.models import HistoricalRecords
 
 class RateCard(models.Model):
     """Hourly rates of one legal entity in one currency: the entity's standard card, or one
-    client's card (CONTRACT.md §5 "Card")."""
+    client's card (docs/contract.md §5 "Card")."""
 
     code = models.CharField(max_length=40, unique=True)
     name = models.CharField(max_length=200, blank=True)

@@ -1,4 +1,4 @@
-"""Billing's dashboard panels (CONTRACT.md §6): unbilled time, revenue at risk, invoice latency,
+"""Billing's dashboard panels (docs/contract.md §6): unbilled time, revenue at risk, invoice latency,
 billing cycle time (finance), utilization and project margin (PMO). Each figure is a selector
 returning plain JSON (``/api/v1/metrics/``) and a template; ``register`` runs in
 ``BillingConfig.ready``. Definitions and decisions: docs/dashboards.md."""

@@ -1,4 +1,4 @@
-"""Utilization and project margin (CONTRACT.md §6)."""
+"""Utilization and project margin (docs/contract.md §6)."""
 
 from datetime import timedelta
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""Invoice latency and billing cycle time (CONTRACT.md §6), over a recent window of invoices.
+"""Invoice latency and billing cycle time (docs/contract.md §6), over a recent window of invoices.
 
 Percentiles are computed in Python over the window's invoices (bounded: a few thousand rows
 of three columns), so the figures are the same on PostgreSQL and SQLite."""

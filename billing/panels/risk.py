@@ -1,4 +1,4 @@
-"""Revenue at risk in open exceptions (CONTRACT.md §6): what open items hold, by queue and type.
+"""Revenue at risk in open exceptions (docs/contract.md §6): what open items hold, by queue and type.
 
 Registered by billing, not exceptions_queue: totalling it needs billing's FX rates, and the
 items that hold money (held time, caps, invalid contracts) are billing's."""

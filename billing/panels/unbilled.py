@@ -1,4 +1,4 @@
-"""Unbilled time (CONTRACT.md §6): rated entries on no active invoice line, aged by work date."""
+"""Unbilled time (docs/contract.md §6): rated entries on no active invoice line, aged by work date."""
 
 from datetime import timedelta
 from decimal import Decimal

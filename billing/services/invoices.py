@@ -1,4 +1,4 @@
-"""Invoice drafts (CONTRACT.md §5 "Drafts", "Tax", "Corrections"): groups, lines, credits, totals.
+"""Invoice drafts (docs/contract.md §5 "Drafts", "Tax", "Corrections"): groups, lines, credits, totals.
 
 A draft belongs to one group (customer, legal entity, currency, tax jurisdiction) and month;
 there is at most one draft per group and month (a partial unique index), and approved or

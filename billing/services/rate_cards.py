@@ -1,5 +1,5 @@
 """Writes of rate cards (admin, API, import): versions never overlap, and time held for a
-missing or different rate re-runs when the card changes (CONTRACT.md §3 "when the cause goes
+missing or different rate re-runs when the card changes (docs/contract.md §3 "when the cause goes
 away")."""
 
 from django.db import transaction

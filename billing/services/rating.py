@@ -1,4 +1,4 @@
-"""Rating approved time (CONTRACT.md §5): the checks in their order, the rate, hours and amount.
+"""Rating approved time (docs/contract.md §5): the checks in their order, the rate, hours and amount.
 
 ``rate_time_entry`` decides one entry: held (with the §3 exception, the entry as a member of
 the item of its subject), non-billable, or rated with the card version and rate used. The first
@@ -60,7 +60,7 @@ class CardRate:
 
 def sum_minor_units(queryset, field: str = "amount") -> Decimal:
     """Exact sum of a 2-decimal money column: integer cents in SQL on every backend (SQLite
-    would sum decimals as floats, ../shared/BASELINES.md)."""
+    would sum decimals as floats, docs/baselines.md)."""
     cents = queryset.aggregate(total=Sum(Cast(Round(models.F(field) * 100), BigIntegerField())))[
         "total"
     ]

@@ -1,4 +1,4 @@
-"""The exception types that hold time (CONTRACT.md §3) and the actions finance and the PMO take
+"""The exception types that hold time (docs/contract.md §3) and the actions finance and the PMO take
 on them. Registered in ``BillingConfig.ready``.
 
 Every action works on the entries the item holds and re-rates them; the item resolves itself

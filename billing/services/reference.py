@@ -1,4 +1,4 @@
-"""Loading reference data (CONTRACT.md §4 ``load_reference``): upsert by code, all or nothing.
+"""Loading reference data (docs/contract.md §4 ``load_reference``): upsert by code, all or nothing.
 
 A row is saved only when one of its values differs from what is stored, so a second run of the
 same file writes nothing (no history rows either). A bad row raises ReferenceRowInvalid naming
@@ -341,7 +341,7 @@ def _describe(exc: Exception) -> str:
 
 @transaction.atomic
 def load_reference_data(*, data: dict) -> LoadResult:
-    """Load a reference file's sections (CONTRACT.md §4) in one transaction.
+    """Load a reference file's sections (docs/contract.md §4) in one transaction.
 
     Raises ReferenceFileInvalid for an unknown section or a section that is not a list, and
     ReferenceRowInvalid ("rate_cards row 2 (US-STD): unknown legal entity 'XX01'") for a bad

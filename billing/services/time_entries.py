@@ -1,4 +1,4 @@
-"""Approved and retracted time from the PSA (CONTRACT.md §1, §5 "Corrections")."""
+"""Approved and retracted time from the PSA (docs/contract.md §1, §5 "Corrections")."""
 
 import logging
 from decimal import Decimal

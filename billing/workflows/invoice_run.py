@@ -1,4 +1,4 @@
-"""The billing run (CONTRACT.md §5 "Drafts"): build or refresh the drafts of one month.
+"""The billing run (docs/contract.md §5 "Drafts"): build or refresh the drafts of one month.
 
 Steps, each idempotent and committed on its own, so a run that stops can simply run again:
 

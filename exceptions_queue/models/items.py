@@ -23,7 +23,7 @@ class ExceptionItem(models.Model):
     """One problem that needs a person: a type, the subject it is about, and its handling.
 
     At most one item per (type, subject key) is open (``open`` or ``assigned``) at a time: the
-    same problem raised again adds to that item instead of making a new one (CONTRACT.md §3).
+    same problem raised again adds to that item instead of making a new one (docs/contract.md §3).
     """
 
     class Status(models.TextChoices):

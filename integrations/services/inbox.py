@@ -1,4 +1,4 @@
-"""The inbox: receive signed webhooks (CONTRACT.md §1) and apply them through registered handlers."""
+"""The inbox: receive signed webhooks (docs/contract.md §1) and apply them through registered handlers."""
 
 import atexit
 import json
@@ -344,7 +344,7 @@ def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Re
 # long-lived thread of the process publishes them as one task at most every DOORBELL_SECONDS: at
 # once when the last publish is older than that, else at the end of the interval. A request never
 # publishes itself (no broker round trip, no thread started, nothing to fail in the request that
-# answered 202: `make bench`). Every id is published after its COMMIT (RELIABILITY.md rule 7) and
+# answered 202: `make bench`). Every id is published after its COMMIT (docs/reliability.md rule 7) and
 # lands in exactly one task. A process that dies with ids still buffered (at most
 # DOORBELL_SECONDS of them; an exiting process flushes them) loses only their doorbell, and a
 # broker that refuses the publish loses it too: the sweeper re-queues received events whose
@@ -440,7 +440,7 @@ def process_inbound_event(*, event_id: int, force: bool = False) -> InboundEvent
     # Count the attempt before the handler runs, committed on its own: a handler that kills its
     # worker (SIGKILL, OOM, segfault) rolls back everything it did, attempt count included, and
     # the broker redelivers the task at once (task_reject_on_worker_lost), so without this an
-    # event that crashes its worker would be retried forever (RELIABILITY.md rule 2; found by
+    # event that crashes its worker would be retried forever (docs/reliability.md rule 2; found by
     # tests/e2e/test_reliability.py's poison test).
     due = {} if force else {"status__in": retryable, "attempts__lt": settings.INBOX_MAX_ATTEMPTS}
     counted = InboundEvent.objects.filter(pk=event_id, **due).update(

@@ -446,7 +446,7 @@ def rescue_expired_claims() -> int:
     """Claims whose lease ran out (their worker died) go back to be retried; returns the count.
 
     A message whose worker died on every one of its ``max_attempts`` tries is poison (it kills or
-    hangs its worker): it is dead-lettered instead of being retried forever (RELIABILITY.md rule 2;
+    hangs its worker): it is dead-lettered instead of being retried forever (docs/reliability.md rule 2;
     before this, the crash loop never ended: found by tests/e2e/test_reliability.py's poison
     test).
     """

@@ -1,4 +1,4 @@
-"""Beat's safety net: PostgreSQL is the truth, the broker only a doorbell (RELIABILITY.md rule 9).
+"""Beat's safety net: PostgreSQL is the truth, the broker only a doorbell (docs/reliability.md rule 9).
 
 Every few seconds: rescue claims whose lease expired, and queue due messages and events that
 no task is known to be queued for (a lost task, a retry whose time came, a broker restart).

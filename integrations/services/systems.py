@@ -1,4 +1,4 @@
-"""Configure external systems and their signing secrets (CONTRACT.md §4 ``systems``)."""
+"""Configure external systems and their signing secrets (docs/contract.md §4 ``systems``)."""
 
 import contextlib
 import contextvars

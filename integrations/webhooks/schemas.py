@@ -1,4 +1,4 @@
-"""JSON Schemas of the inbound event types of CONTRACT.md §1, and each type's source object key.
+"""JSON Schemas of the inbound event types of docs/contract.md §1, and each type's source object key.
 
 Decimal values travel as strings (``"7.50"``); a JSON number there fails the schema. The custom
 keyword ``decimalRange`` bounds such strings (``{"gt": "0", "lte": "24"}``).

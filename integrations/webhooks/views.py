@@ -18,7 +18,7 @@ _META_NAMES = {
 @csrf_exempt
 @require_POST
 def receive_webhook_view(request: HttpRequest, system: str) -> JsonResponse:
-    """``POST /api/v1/hooks/<system>/``: the answers of CONTRACT.md §1. Authenticated by its
+    """``POST /api/v1/hooks/<system>/``: the answers of docs/contract.md §1. Authenticated by its
     signature alone (no session, no token)."""
     limit, meta = settings.WEBHOOK_MAX_BODY_BYTES, request.META
     try:

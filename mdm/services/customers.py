@@ -1,4 +1,4 @@
-"""Applying CRM and ERP changes to the golden record (CONTRACT.md §1 customer events)."""
+"""Applying CRM and ERP changes to the golden record (docs/contract.md §1 customer events)."""
 
 from dataclasses import dataclass, field
 
@@ -401,7 +401,7 @@ LEGAL_ENTITY_FIELDS = ("name", "country", "currency", "tax_jurisdictions")
 
 @transaction.atomic
 def load_legal_entities(*, rows: list[dict]) -> int:
-    """Upsert legal entities by ``code`` (CONTRACT.md §4 ``legal_entities``); returns how many
+    """Upsert legal entities by ``code`` (docs/contract.md §4 ``legal_entities``); returns how many
     changed. A bad row raises ValidationError naming the row, and nothing is kept."""
     changed = 0
     for number, row in enumerate(rows, start=1):

@@ -156,7 +156,7 @@ def raise_ownership_conflict(
     )
 
 
-# Golden field -> name on each peer's wire (the names of its CONTRACT.md §1 event), so what we
+# Golden field -> name on each peer's wire (the names of its docs/contract.md §1 event), so what we
 # send reads back through the same mapping (reference sync of our own writes is an echo).
 CRM_WIRE = {
     "name": "name",

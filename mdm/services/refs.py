@@ -5,7 +5,7 @@ from django.db import models
 
 from integrations.models import ExternalRef, ExternalSystem
 
-# The object types under which each system kind knows a customer (CONTRACT.md §1 ids).
+# The object types under which each system kind knows a customer (docs/contract.md §1 ids).
 CRM_ACCOUNT, ERP_CUSTOMER, CRM_CONTACT = "account", "customer", "contact"
 
 

@@ -1,4 +1,4 @@
-"""The REST resources of invoicing (CONTRACT.md §2): invoices, billing-runs, time-entries,
+"""The REST resources of invoicing (docs/contract.md §2): invoices, billing-runs, time-entries,
 rate-cards; filters, money shape, permissions and query counts."""
 
 from datetime import date

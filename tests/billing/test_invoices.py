@@ -1,6 +1,6 @@
-"""Drafts, lines, tax, corrections and posting (CONTRACT.md §5), each amount hand-computed.
+"""Drafts, lines, tax, corrections and posting (docs/contract.md §5), each amount hand-computed.
 
-Time arrives over signed HTTP, the billing run is the management command of CONTRACT.md §2,
+Time arrives over signed HTTP, the billing run is the management command of docs/contract.md §2,
 approval is the API, the ERP answers through the sandbox and its status webhook.
 """
 

@@ -1,4 +1,4 @@
-"""``manage.py load_reference`` (CONTRACT.md §4): upsert by code, idempotent, all or nothing."""
+"""``manage.py load_reference`` (docs/contract.md §4): upsert by code, idempotent, all or nothing."""
 
 import json
 from datetime import date

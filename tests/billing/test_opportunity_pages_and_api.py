@@ -1,4 +1,4 @@
-"""``projects/`` API (CONTRACT.md §2) and the PMO pages: filters, shape, roles, query counts."""
+"""``projects/`` API (docs/contract.md §2) and the PMO pages: filters, shape, roles, query counts."""
 
 import pytest
 from django.db import connection

@@ -1,4 +1,4 @@
-"""Rating over HTTP (CONTRACT.md §5): every rule with a hand-computed amount.
+"""Rating over HTTP (docs/contract.md §5): every rule with a hand-computed amount.
 
 World (tests/factories/billing_invoices.py): US01/USD, US-STD consultant 150.00 from
 2026-01-01, Ana's cost rate 80.00, T&M project PRJ-100 with phase DISC open, 2026 contract.

@@ -1,4 +1,4 @@
-"""Held time re-runs by itself when its cause goes away (CONTRACT.md §3): a raised cap, a
+"""Held time re-runs by itself when its cause goes away (docs/contract.md §3): a raised cap, a
 project activated in the PSA, a phase the PSA reopens, a rate card loaded with the missing rate."""
 
 from decimal import Decimal

@@ -1,7 +1,7 @@
 """An operations user works a real dead letter in the browser; a PMO user cannot touch it.
 
 The issue's scenario says "a finance user": delivery_failed is an operations type
-(CONTRACT.md §3), so the person working it here holds the operations role (docs/exceptions.md,
+(docs/contract.md §3), so the person working it here holds the operations role (docs/exceptions.md,
 "Who works what").
 """
 

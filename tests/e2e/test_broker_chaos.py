@@ -1,4 +1,4 @@
-"""Broker faults (../shared/RELIABILITY.md's chaos suite: "Redis restart" and "broker down at
+"""Broker faults (docs/reliability.md's chaos suite: "Redis restart" and "broker down at
 start"): signed HTTP → live server → Redis → a real worker process → sandbox ERP, with the
 sandbox's records checked for lost and doubled effects by idempotency key.
 
@@ -253,7 +253,7 @@ def assert_exactly_once(count: int) -> None:
     assert set(calls) <= set(effects)
     # The sandbox peer stores an effect, then logs its call, in two autocommit statements: a
     # pool process terminated between them (Celery cancels late-acked tasks on a connection
-    # loss, RELIABILITY.md rule 5) leaves the effect with no 'created' call, and its retry is
+    # loss, docs/reliability.md rule 5) leaves the effect with no 'created' call, and its retry is
     # answered 'repeat' (the peer committed, the answer was lost). Still exactly one effect.
     from integrations.models import SandboxCall
 
@@ -349,7 +349,7 @@ def test_redis_restart_while_draining_loses_nothing_and_the_worker_resumes(
     )
 
 
-# RELIABILITY.md's figure is a worker started 30 s before Redis; 10 s keeps CI short and still
+# docs/reliability.md's figure is a worker started 30 s before Redis; 10 s keeps CI short and still
 # spans several of the worker's connection retries (2 s, then 4 s apart).
 BROKER_DOWN_SECONDS = 10
 
@@ -358,7 +358,7 @@ def test_worker_started_before_its_broker_waits_then_drains(
     live_server, systems, private_redis, chaos_worker
 ):
     """Start the worker while its Redis is not running: it must keep retrying (not exit).
-    Start Redis BROKER_DOWN_SECONDS later (10 s, not RELIABILITY.md's 30 s, to keep CI short),
+    Start Redis BROKER_DOWN_SECONDS later (10 s, not docs/reliability.md's 30 s, to keep CI short),
     then post 100 approvals: the same worker drains them all, each effect once, with no sweeper
     (nothing was lost, so nothing needs rescuing)."""
     count = 100

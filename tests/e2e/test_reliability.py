@@ -1,4 +1,4 @@
-"""Reliability under faults (../shared/RELIABILITY.md's chaos suite, the parts of issue 4):
+"""Reliability under faults (docs/reliability.md's chaos suite, the parts of issue 4):
 signed HTTP → live server → broker → real worker processes → sandbox ERP, with the sandbox's
 records checked for lost and doubled effects by idempotency key.
 

@@ -1,4 +1,4 @@
-"""The exceptions/ resource of CONTRACT.md §2, as a client uses it over HTTP."""
+"""The exceptions/ resource of docs/contract.md §2, as a client uses it over HTTP."""
 
 from decimal import Decimal
 

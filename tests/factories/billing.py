@@ -8,7 +8,7 @@ import factory
 from billing.models import EventSubscription, ProjectTemplate, RateCard, Role, TemplatePhase
 from mdm.models import LegalEntity
 
-# A small reference file (CONTRACT.md §4): three entities, standard cards, one template per
+# A small reference file (docs/contract.md §4): three entities, standard cards, one template per
 # billing model. Tests load it with billing.services.reference.load_reference_data.
 REFERENCE = {
     "legal_entities": [

@@ -1,6 +1,6 @@
 """Factories for rating and invoicing tests: entities, cards, contracts with projects, rules.
 
-Plain functions with valid minimal defaults (the world of CONTRACT.md §4's example): US01 bills
+Plain functions with valid minimal defaults (the world of docs/contract.md §4's example): US01 bills
 USD in US-NY; consultant at 150.00 on US-STD from 2026-01-01; project PRJ-100 (phase DISC
 open) of a time-and-materials contract of account 001A from 2026-01-01 to 2026-12-31.
 """

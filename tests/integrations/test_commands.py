@@ -1,4 +1,4 @@
-"""Operating commands of CONTRACT.md §4 and the health endpoints."""
+"""Operating commands of docs/contract.md §4 and the health endpoints."""
 
 import io
 import subprocess

@@ -1,4 +1,4 @@
-"""CONTRACT.md §1 over HTTP, signed by the standardwebhooks package."""
+"""docs/contract.md §1 over HTTP, signed by the standardwebhooks package."""
 
 import json
 from datetime import UTC, datetime, timedelta

@@ -1,4 +1,4 @@
-"""Field ownership and propagation, through the signed webhook endpoint (CONTRACT.md §1)."""
+"""Field ownership and propagation, through the signed webhook endpoint (docs/contract.md §1)."""
 
 import pytest
 

@@ -1,5 +1,5 @@
 """``manage.py billing_run --period YYYY-MM [--legal-entity CODE] [--customer ID]``: build or
-refresh the month's drafts now, in this process, printing progress (CONTRACT.md §2)."""
+refresh the month's drafts now, in this process, printing progress (docs/contract.md §2)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -9,7 +9,7 @@ from config.errors import DomainError
 
 
 class Command(BaseCommand):
-    help = "Build or refresh the invoice drafts of a month (CONTRACT.md §5)."
+    help = "Build or refresh the invoice drafts of a month (docs/contract.md §5)."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--period", required=True, help="YYYY-MM")

@@ -9,7 +9,7 @@ from config.errors import DomainError
 
 class Command(BaseCommand):
     help = (
-        "Load reference data from a JSON file (CONTRACT.md §4): upsert by code, all or nothing; "
+        "Load reference data from a JSON file (docs/contract.md §4): upsert by code, all or nothing; "
         "a second run changes nothing."
     )
 
