@@ -14,21 +14,18 @@ BENCH_WRITE_DOC=1 (what bench/run.py sets) also writes its section of docs/bench
 import json
 import os
 import platform
-import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-import requests
-from standardwebhooks.webhooks import Webhook
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.run_all_harness import ROOT, RunAll  # noqa: E402
+from bench.run_all_harness import ROOT, RunAll, write_doc_section  # noqa: E402
 
 EVENTS = int(os.environ.get("BENCH_EMBEDDED_EVENTS", "2000"))
 THREADS = 8
@@ -62,28 +59,27 @@ def approval(number: int, tag: str) -> bytes:
 
 
 def post_all(url: str, secret: str, count: int, tag: str) -> dict[int, int]:
-    signer = Webhook(secret)
-    sessions: dict[int, requests.Session] = {}
+    """Post ``count`` signed approvals from THREADS threads, each with its own keep-alive
+    client (integrations/webhooks/sender.py, the one send_event and the demo use)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from integrations.webhooks.sender import WebhookSender
+
+    local = threading.local()
 
     def post(number: int) -> int:
-        import threading
-
-        session = sessions.setdefault(threading.get_ident(), requests.Session())
-        body = approval(number, tag)
-        webhook_id = f"msg_{tag}_{number}"
-        now = datetime.now(tz=UTC)
-        response = session.post(
-            f"{url}/api/v1/hooks/psa/",
-            data=body,
-            headers={
-                "content-type": "application/json",
-                "webhook-id": webhook_id,
-                "webhook-timestamp": str(int(now.timestamp())),
-                "webhook-signature": signer.sign(webhook_id, now, body.decode()),
-            },
-            timeout=30,
+        if not hasattr(local, "sender"):
+            local.sender = WebhookSender(url, timeout=30)
+        delivery = local.sender.send(
+            "psa",
+            {},
+            webhook_id=f"msg_{tag}_{number}",
+            secret=secret,
+            raw_body=approval(number, tag),
         )
-        return response.status_code
+        return delivery.status_code
 
     codes: dict[int, int] = {}
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
@@ -147,14 +143,7 @@ def write_doc(result: dict) -> None:
         f"| `run_all --prepare` to /readyz 200 (migrated database) | "
         f"{result['ready_seconds']} s | |\n{END}"
     )
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if BEGIN in text:
-        text = re.sub(
-            re.escape(BEGIN) + ".*?" + re.escape(END), lambda _m: section, text, flags=re.S
-        )
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOC.write_text(text)
+    write_doc_section(DOC, BEGIN, END, section)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ worker killed every 10 minutes). Never imported by the product.
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -168,3 +169,15 @@ class RunAll:
                 if line.startswith("run_all: ")
             ]
         return []
+
+
+def write_doc_section(doc: Path, begin: str, end: str, section: str) -> None:
+    """Put ``section`` (which starts with ``begin`` and ends with ``end``) into ``doc``, in place
+    of the one between those markers, or at the end; the rest of the file is kept."""
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    if begin in text:
+        pattern = re.escape(begin) + ".*?" + re.escape(end)
+        text = re.sub(pattern, lambda _m: section, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    doc.write_text(text)

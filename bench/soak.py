@@ -19,7 +19,6 @@ import csv
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import sys
@@ -29,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.run_all_harness import ROOT, RunAll  # noqa: E402
+from bench.run_all_harness import ROOT, RunAll, write_doc_section  # noqa: E402
 
 SECONDS = int(os.environ.get("SOAK_SECONDS", "3600"))
 KILL_EVERY = int(os.environ.get("SOAK_KILL_EVERY", "600"))
@@ -199,14 +198,7 @@ def write_doc(result: dict) -> None:
         "figure covers several lives, since it is killed every 10 minutes.\n"
         f"{END}"
     )
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if BEGIN in text:
-        text = re.sub(
-            re.escape(BEGIN) + ".*?" + re.escape(END), lambda _m: section, text, flags=re.S
-        )
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOC.write_text(text)
+    write_doc_section(DOC, BEGIN, END, section)
 
 
 def main() -> None:
