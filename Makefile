@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup setup-dev run worker beat test lint fmt bench soak ci clean
+.PHONY: setup setup-dev run worker beat test lint typecheck fmt bench soak ci clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -37,7 +37,14 @@ beat: setup
 lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/python -m config.house
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(MAKE) --no-print-directory typecheck
+
+# mypy (with the Django and DRF plugins) over every services/ and selectors module and the Money.
+TYPED = $(wildcard config/money.py */services */services.py */selectors */selectors.py)
+typecheck: setup-dev
+	$(BIN)/mypy $(TYPED)
 
 fmt: setup-dev
 	$(BIN)/ruff check --fix .
