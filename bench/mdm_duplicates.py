@@ -2,7 +2,7 @@
 all pairs on a sample. Writes the "Customer master" section of docs/benchmarks.md.
 
 Run: ``.venv/bin/python bench/mdm_duplicates.py`` (about 20 s on a 2-core machine; single
-process, no database: it measures the matching itself, mdm.matching, as the services use it).
+process, no database: it measures the matching itself, mdm.services.matching, as the services use it).
 """
 
 import os
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.mdm_dataset import evaluate, generate_customers  # noqa: E402
-from mdm.matching import (  # noqa: E402
+from mdm.services.matching import (  # noqa: E402
     DUPLICATE_THRESHOLD,
     build_record,
     find_duplicates,

@@ -5,8 +5,8 @@ from django import forms
 from exceptions_queue.exceptions import ActionRefused
 from exceptions_queue.registry import ExceptionType, ResolutionAction
 from integrations.models import ExternalSystem
-from mdm.errors import MergeRefused
 from mdm.models import BillingProfile, Contact, Customer
+from mdm.services.errors import MergeRefused
 
 ENTITY_MODELS = {"customer": Customer, "billing_profile": BillingProfile, "contact": Contact}
 

@@ -28,7 +28,7 @@ def _seeded_field_ownership(request):
         return
     request.getfixturevalue("_django_db_helper")
     from mdm.models import FieldOwnership
-    from mdm.ownership_seed import SEED_OWNERSHIP
+    from mdm.models.governance import SEED_OWNERSHIP
 
     if not FieldOwnership.objects.exists():
         FieldOwnership.objects.bulk_create(

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-# A frozen copy of mdm.ownership_seed.SEED_OWNERSHIP at the time of this migration.
+# A frozen copy of mdm.models.governance.SEED_OWNERSHIP at the time of this migration.
 SEED = (
     ("customer", "name", "crm"),
     ("customer", "website", "crm"),

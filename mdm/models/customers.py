@@ -38,7 +38,7 @@ class Customer(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="absorbed"
     )
     merged_at = models.DateTimeField(null=True, blank=True)
-    # Matching keys, derived from the fields above by mdm.matching (blocking, no all-pairs).
+    # Matching keys, derived from the fields above by mdm.services.matching (blocking, no all-pairs).
     match_name = models.CharField(max_length=200, blank=True)
     match_prefix = models.CharField(max_length=8, blank=True, db_index=True)
     match_sorted_prefix = models.CharField(max_length=8, blank=True, db_index=True)

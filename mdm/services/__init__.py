@@ -4,11 +4,10 @@ from mdm.services.customers import (
     ApplyResult,
     apply_crm_account,
     apply_crm_contact,
-    apply_erp_customer,
-    load_legal_entities,
     match_or_create_customer,
 )
 from mdm.services.duplicates import check_duplicates, record_not_duplicate
+from mdm.services.erp_customers import apply_erp_customer, load_legal_entities
 from mdm.services.merge import merge_customers
 from mdm.services.sync import sync_reference_data
 

@@ -8,10 +8,10 @@ from django.db import transaction
 from integrations.models import ExternalSystem
 from integrations.services.systems import get_system_for_kind
 from integrations.traces import get_trace_id, record_touched, record_trace_step
-from mdm import matching
-from mdm.errors import UnknownAccount, UnknownLegalEntity
-from mdm.models import BillingProfile, Contact, Customer, LegalEntity
-from mdm.services import duplicates, refs
+from mdm.models import Contact, Customer
+from mdm.selectors.refs import resolve_merged
+from mdm.services import duplicates, matching, refs
+from mdm.services.errors import UnknownAccount
 from mdm.services.ownership import FieldChanges, apply_fields, load_ownership, propagate
 
 # Fields whose change can make a customer look like another one.
@@ -32,14 +32,6 @@ class ApplyResult:
     created: bool = False
     changed: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
-
-
-def resolve_merged(customer: Customer | None) -> Customer | None:
-    """Follow ``merged_into`` to the surviving record."""
-    seen = 0
-    while customer is not None and customer.merged_into_id and seen < 20:
-        customer, seen = customer.merged_into, seen + 1
-    return customer
 
 
 def save_record(obj, *, action: str, reason: str) -> None:
@@ -245,125 +237,6 @@ def _use_as_billing_contact(customer: Customer, contact: Contact, system: Extern
         )
 
 
-def _erp_customer_lookup(system: ExternalSystem, data: dict) -> tuple[Customer, bool]:
-    customer = resolve_merged(
-        refs.find_local(
-            model=Customer,
-            object_type=refs.ERP_CUSTOMER,
-            external_id=data["customer_id"],
-            system=system,
-        )
-    )
-    crm_account_id = data.get("crm_account_id") or ""
-    if customer is None and crm_account_id:
-        customer = resolve_merged(
-            refs.find_local(
-                model=Customer,
-                object_type=refs.CRM_ACCOUNT,
-                external_id=crm_account_id,
-                kind="crm",
-            )
-        )
-    if customer is not None:
-        return customer, False
-    customer = Customer(name=data["legal_name"], legal_name=data["legal_name"])
-    save_record(
-        customer, action="created", reason=f"created from {system.slug} {data['customer_id']}"
-    )
-    if crm_account_id:
-        refs.link(
-            system=get_system_for_kind("crm"),
-            object_type=refs.CRM_ACCOUNT,
-            external_id=crm_account_id,
-            obj=customer,
-        )
-    return customer, True
-
-
-@transaction.atomic
-def apply_erp_customer(*, system: ExternalSystem, data: dict) -> ApplyResult:
-    """Apply an ``erp.customer.upserted`` (or a reference-sync read of an ERP customer).
-
-    Finds the golden record by the ERP cross-reference, then by ``crm_account_id``, else
-    creates it; keeps one billing profile per legal entity. Raises UnknownLegalEntity for a
-    legal entity missing from the reference data. Idempotent.
-    """
-    customer, created = _erp_customer_lookup(system, data)
-    refs.link(
-        system=system, object_type=refs.ERP_CUSTOMER, external_id=data["customer_id"], obj=customer
-    )
-    ownership = load_ownership()
-    incoming = {name: data[name] for name in ("legal_name", "name") if name in data}
-    changes = apply_fields(
-        obj=customer,
-        entity="customer",
-        incoming=incoming,
-        source=system,
-        customer=customer,
-        ownership=ownership,
-        seeding=created,
-    )
-    changed = list(changes.applied | changes.seeded)
-    if changed:
-        save_record(customer, action="updated", reason=f"{system.slug}: {', '.join(changed)}")
-    propagate(customer=customer, record=customer, values=changes.applied, source=system)
-    profile_result = _apply_erp_profile(customer, system, data, ownership)
-    changed += profile_result.changed
-    if created or MATCHING_FIELDS & set(changed):
-        duplicates.check_duplicates(customer=customer)
-    return ApplyResult(
-        customer=customer,
-        created=created,
-        changed=changed,
-        conflicts=changes.conflicts + profile_result.conflicts,
-    )
-
-
-def _apply_erp_profile(customer, system, data, ownership) -> ApplyResult:
-    code = data.get("legal_entity")
-    profile = customer.billing_profiles.filter(erp_customer_id=data["customer_id"]).first()
-    entity = LegalEntity.objects.filter(code=code).first() if code else None
-    if entity is None and profile is None:
-        raise UnknownLegalEntity(
-            f"legal entity {code!r} of ERP customer {data['customer_id']} is not in the reference data",
-            legal_entity=code,
-        )
-    if profile is None:
-        profile = customer.billing_profiles.filter(legal_entity=entity).first()
-    created = profile is None
-    if created:
-        profile = BillingProfile(customer=customer, legal_entity=entity)
-    if not profile.erp_customer_id:
-        profile.erp_customer_id = data["customer_id"]
-    names = ("bill_to", "payment_terms", "currency", "tax_id", "tax_jurisdiction")
-    incoming = {name: data[name] for name in names if name in data}
-    if entity is not None:
-        incoming["legal_entity"] = entity.pk
-    changes = apply_fields(
-        obj=profile,
-        entity="billing_profile",
-        incoming=incoming,
-        source=system,
-        customer=customer,
-        ownership=ownership,
-        seeding=created,
-    )
-    changed = list(changes.applied | changes.seeded)
-    if created or changed:
-        save_record(
-            profile,
-            action="created" if created else "updated",
-            reason=f"{system.slug}: {', '.join(changed)}",
-        )
-    # A new profile's values are news to the other systems too (the ERP owns them).
-    values = (changes.applied | changes.seeded) if created else changes.applied
-    values = {
-        k: v for k, v in values.items() if ownership.get(("billing_profile", k)) == system.kind
-    }
-    propagate(customer=customer, record=profile, values=values, source=system, profile=profile)
-    return ApplyResult(customer=customer, changed=changed, conflicts=changes.conflicts)
-
-
 @transaction.atomic
 def match_or_create_customer(
     *, crm_account_id: str, name: str, billing_country: str = "", website: str = ""
@@ -394,31 +267,3 @@ def match_or_create_customer(
     refs.link(system=system, object_type=refs.CRM_ACCOUNT, external_id=crm_account_id, obj=customer)
     duplicates.check_duplicates(customer=customer)
     return customer, True
-
-
-LEGAL_ENTITY_FIELDS = ("name", "country", "currency", "tax_jurisdictions")
-
-
-@transaction.atomic
-def load_legal_entities(*, rows: list[dict]) -> int:
-    """Upsert legal entities by ``code`` (docs/contract.md §4 ``legal_entities``); returns how many
-    changed. A bad row raises ValidationError naming the row, and nothing is kept."""
-    changed = 0
-    for number, row in enumerate(rows, start=1):
-        try:
-            entity = LegalEntity.objects.filter(code=row["code"]).first() or LegalEntity(
-                code=row["code"]
-            )
-            values = {name: row[name] for name in LEGAL_ENTITY_FIELDS if name in row}
-            if entity.pk and all(getattr(entity, k) == v for k, v in values.items()):
-                continue
-            for name, value in values.items():
-                setattr(entity, name, value)
-            entity.full_clean()
-        except (KeyError, ValidationError, TypeError) as exc:
-            raise ValidationError(
-                f"legal_entities row {number} ({row.get('code', '?')}): {exc}"
-            ) from exc
-        entity.save()
-        changed += 1
-    return changed

@@ -1,12 +1,12 @@
 """Duplicate customers: candidates from the blocking keys stored on each record, a score with
-reasons (mdm.matching), an exception item per likely pair, and remembered "not a duplicate"."""
+reasons (mdm.services.matching), an exception item per likely pair, and remembered "not a duplicate"."""
 
 from django.db import transaction
 from django.db.models import Q
 
 from exceptions_queue.services import raise_exception_item
-from mdm import matching
 from mdm.models import Customer, DuplicateDecision
+from mdm.services import matching
 
 # Candidates read from the database per check; the blocking keys keep the real number small.
 MAX_CANDIDATES = 500

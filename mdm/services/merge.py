@@ -8,10 +8,10 @@ from simple_history.models import HistoricalChanges
 from integrations.models import ExternalRef
 from integrations.services.outbox import enqueue_outbox_message
 from integrations.traces import record_trace_step
-from mdm.errors import MergeRefused
 from mdm.models import BillingProfile, Customer, DuplicateDecision
 from mdm.services import refs
 from mdm.services.customers import save_record
+from mdm.services.errors import MergeRefused
 
 # Golden fields the survivor takes from the absorbed record when it has no value of its own.
 FILLABLE = ("legal_name", "website", "industry", "phone", "owner_email", "country")

@@ -1,36 +1,24 @@
-"""Cross-references of customer-master records (integrations.ExternalRef)."""
+"""Writing the cross-references of customer-master records; the reads (and the object types)
+are in ``mdm.selectors.refs`` and are re-exported here, so a service needs one import."""
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from integrations.models import ExternalRef, ExternalSystem
+from mdm.selectors.refs import (
+    CRM_ACCOUNT,
+    CRM_CONTACT,
+    ERP_CUSTOMER,
+    external_id_of,
+    find_local,
+    refs_of,
+)
 
-# The object types under which each system kind knows a customer (docs/contract.md §1 ids).
-CRM_ACCOUNT, ERP_CUSTOMER, CRM_CONTACT = "account", "customer", "contact"
-
-
-def find_local(
-    *, model: type[models.Model], object_type: str, external_id: str, system=None, kind: str = ""
-):
-    """The local record that ``external_id`` of ``object_type`` is, in ``system`` (or any system
-    of ``kind``), or None."""
-    refs = ExternalRef.objects.filter(
-        content_type=ContentType.objects.get_for_model(model),
-        object_type=object_type,
-        external_id=external_id,
-    )
-    if system is not None:
-        refs = refs.filter(system=system)
-    elif kind:
-        refs = refs.filter(system__kind=kind)
-    ref = refs.order_by("pk").first()
-    if ref is None:
-        return None
-    return model.objects.filter(pk=ref.object_id).first()
+__all__ = ["CRM_ACCOUNT", "CRM_CONTACT", "ERP_CUSTOMER", "external_id_of", "find_local", "link", "refs_of"]
 
 
 def link(
-    *, system: ExternalSystem, object_type: str, external_id: str, obj: models.Model, trace_id=""
+    *, system: ExternalSystem, object_type: str, external_id: str, obj: models.Model, trace_id: str = ""
 ) -> ExternalRef:
     """Record that ``obj`` is ``external_id`` in ``system`` (re-pointing an existing ref)."""
     ref, _created = ExternalRef.objects.get_or_create(
@@ -47,20 +35,3 @@ def link(
         ref.content_type, ref.object_id = ContentType.objects.get_for_model(obj), str(obj.pk)
         ref.save(update_fields=["content_type", "object_id", "updated_at"])
     return ref
-
-
-def refs_of(obj: models.Model) -> list[ExternalRef]:
-    return list(
-        ExternalRef.objects.filter(
-            content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk)
-        )
-        .select_related("system")
-        .order_by("system__slug", "object_type", "external_id")
-    )
-
-
-def external_id_of(obj: models.Model, *, kind: str, object_type: str) -> str:
-    for ref in refs_of(obj):
-        if ref.system.kind == kind and ref.object_type == object_type:
-            return ref.external_id
-    return ""

@@ -10,7 +10,8 @@ from config.errors import DomainError
 from integrations.connectors import ConnectorError, get_connector
 from integrations.models import ExternalSystem, SyncRun
 from integrations.traces import current_or_new_trace_id, record_trace_step, use_trace
-from mdm.services.customers import apply_crm_account, apply_erp_customer
+from mdm.services.customers import apply_crm_account
+from mdm.services.erp_customers import apply_erp_customer
 
 logger = logging.getLogger(__name__)
 SYNC_KIND = "mdm.customers"

@@ -14,7 +14,7 @@ from billing.demo.firm import FULL, Scale, build_firm
 from billing.demo.ledger import erp_history
 from billing.demo.loader import DONE_WEBHOOK_ID, DemoLoader, envelope, load_demo_firm
 from integrations.webhooks.schemas import validate_data
-from mdm import matching
+from mdm.services import matching
 
 # The end-to-end fixtures (a real worker process on the test database) live with tests/e2e.
 from tests.e2e.conftest import celery_worker_process, real_services  # noqa: F401 fixtures

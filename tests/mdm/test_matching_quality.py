@@ -1,7 +1,7 @@
 """Duplicate detection quality on a generated list with known duplicates (bench/mdm_dataset.py)."""
 
 from bench.mdm_dataset import evaluate, generate_customers
-from mdm.matching import build_record, find_duplicates, name_tokens, website_domain
+from mdm.services.matching import build_record, find_duplicates, name_tokens, website_domain
 
 
 def test_normalisation_drops_suffixes_accents_punctuation_and_word_order():

@@ -6,7 +6,7 @@ from django.db.models.functions import Cast
 
 from integrations.models import ExternalRef, TraceStep
 from mdm.models import BillingProfile, Contact, Customer, FieldOwnership
-from mdm.services import refs
+from mdm.selectors import refs
 
 
 def _refs_of_customers(kind: str, object_type: str):
@@ -20,9 +20,7 @@ def _refs_of_customers(kind: str, object_type: str):
 
 def get_customer_by_crm_account_id(crm_account_id: str) -> Customer | None:
     """The golden record of a CRM account (following merges), or None."""
-    from mdm.services.customers import resolve_merged
-
-    return resolve_merged(
+    return refs.resolve_merged(
         refs.find_local(
             model=Customer, object_type=refs.CRM_ACCOUNT, external_id=crm_account_id, kind="crm"
         )
