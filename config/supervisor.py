@@ -202,3 +202,12 @@ def _describe(code: int) -> str:
         with contextlib.suppress(ValueError):
             return f"signal {signal.Signals(-code).name}"
     return f"code {code}"
+
+
+def celery_argv(program: str, *args: str, concurrency: int | None = None) -> list[str]:
+    """``python -m celery -A config <program> --loglevel INFO ...``: the one way Throughline
+    starts a worker or beat, whether run_all, a test or a benchmark starts it."""
+    argv = [sys.executable, "-m", "celery", "-A", "config", program, "--loglevel", "INFO"]
+    if concurrency is not None:
+        argv += ["--concurrency", str(concurrency)]
+    return [*argv, *args]

@@ -4,12 +4,13 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from config.supervisor import celery_argv
 
 
 def database_url() -> str:
@@ -58,25 +59,13 @@ class WorkerProcess:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 closed in stop()
         self._ready_before = self.log_path.read_bytes().count(b"ready.")
         self.process = subprocess.Popen(  # noqa: S603 fixed argv
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
+            celery_argv(
                 "worker",
-                "--loglevel",
-                "INFO",
-                "--pool",
-                "prefork",
-                "--concurrency",
-                str(concurrency),
-                "--hostname",
-                f"e2e-{os.getpid()}-{time.monotonic_ns()}@%h",
-                "--without-mingle",
-                "--without-gossip",
+                *("--pool", "prefork", "--without-mingle", "--without-gossip"),
+                *("--hostname", f"e2e-{os.getpid()}-{time.monotonic_ns()}@%h"),
                 *self.extra_args,
-            ],
+                concurrency=concurrency,
+            ),
             cwd=settings.BASE_DIR,
             env=env,
             stdout=self._log,

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from config import broker
-from config.supervisor import Child, Supervisor, reap_orphans
+from config.supervisor import Child, Supervisor, celery_argv, reap_orphans
 
 ADMIN_PASSWORD_FILE = "admin-password"  # under var/, written by bootstrap when it generates one
 
@@ -108,66 +108,26 @@ class Command(BaseCommand):
     def _children(
         self, bind: str, concurrency: int, worker_args: list[str], var_dir: Path
     ) -> list[Child]:
-        python = sys.executable
-        bin_dir = os.path.dirname(python)
+        bin_dir = os.path.dirname(sys.executable)
         pidfile = var_dir / "celerybeat.pid"
 
         def remove_stale_pidfile() -> None:
             # run_all owns beat: a pidfile left by a killed beat would stop the new one.
             pidfile.unlink(missing_ok=True)
 
+        web = [
+            *(os.path.join(bin_dir, "gunicorn"), "config.wsgi:application", "--bind", bind),
+            *("--worker-class", "gthread", "--workers", "2", "--threads", "4"),
+            *("--access-logfile", "-"),
+        ]
+        worker = celery_argv(
+            "worker", "--hostname", "worker@%h", *worker_args, concurrency=concurrency
+        )
+        beat = celery_argv("beat", "--pidfile", str(pidfile))
         return [
-            Child(
-                "web",
-                [
-                    os.path.join(bin_dir, "gunicorn"),
-                    "config.wsgi:application",
-                    "--bind",
-                    bind,
-                    "--worker-class",
-                    "gthread",
-                    "--workers",
-                    "2",
-                    "--threads",
-                    "4",
-                    "--access-logfile",
-                    "-",
-                ],
-            ),
-            Child(
-                "worker",
-                [
-                    python,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "--loglevel",
-                    "INFO",
-                    "--concurrency",
-                    str(concurrency),
-                    "--hostname",
-                    "worker@%h",
-                    *worker_args,
-                ],
-            ),
-            Child(
-                "beat",
-                [
-                    python,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "beat",
-                    "--loglevel",
-                    "INFO",
-                    "--pidfile",
-                    str(pidfile),
-                ],
-                before_start=remove_stale_pidfile,
-            ),
+            Child("web", web),
+            Child("worker", worker),
+            Child("beat", beat, before_start=remove_stale_pidfile),
         ]
 
     def _wait_for_web(self, url: str, supervisor: Supervisor, stopping, timeout=60.0) -> None:
