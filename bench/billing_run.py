@@ -2,7 +2,7 @@
 
 Side by side, in one run, on one database:
 
-(t) Throughline's billing run (``billing.workflows.invoice_run.execute_billing_run``: the
+(t) Throughline's billing run (``billing.services.invoice_run.execute_billing_run``: the
     whole run: holds re-check, sweep, drafts, set-based time lines in batches of id ranges
     (about 100,000 entries) with progress, retainers, milestones, totals and tax), at 100,000
     and at 1,000,000 entries;
@@ -223,7 +223,7 @@ def measure_throughline() -> dict:
     from datetime import date
 
     from billing.models import BillingRun, InvoiceLineEntry
-    from billing.workflows.invoice_run import execute_billing_run
+    from billing.services.invoice_run import execute_billing_run
 
     run = BillingRun.objects.create(period=date(2026, 11, 1))
     started = time.perf_counter()

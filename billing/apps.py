@@ -13,7 +13,7 @@ class BillingConfig(AppConfig):
         inbox_handlers.register("psa.time_entry.approved", handlers.handle_time_entry_approved)
         self._register_projects()
         self._register_invoicing()
-        from billing import receivers
+        from billing.handlers import receivers
 
         receivers.connect()  # held time re-runs when its cause goes away
         from billing import panels
@@ -22,7 +22,7 @@ class BillingConfig(AppConfig):
 
     def _register_projects(self) -> None:
         """Opportunity to project (issue 7): handlers, PSA confirmation, contract_invalid, nav."""
-        from billing import handlers_projects as projects
+        from billing.handlers import projects
         from config.registry import NavItem, navigation
         from config.roles import FINANCE, PMO
         from exceptions_queue.registry import exception_types

@@ -6,7 +6,7 @@ from celery import shared_task
 # A billing run of a large month takes minutes: its own limits, above the default 45/60 s.
 @shared_task(acks_late=True, soft_time_limit=3300, time_limit=3600)
 def execute_billing_run_task(run_id: int) -> None:
-    from billing.workflows.invoice_run import execute_billing_run
+    from billing.services.invoice_run import execute_billing_run
 
     execute_billing_run(run_id=int(run_id))
 
@@ -14,7 +14,7 @@ def execute_billing_run_task(run_id: int) -> None:
 @shared_task(acks_late=True)
 def start_monthly_billing_run_task() -> int:
     """Beat (CELERY_BEAT_SCHEDULE "monthly-billing-run"): bill last month, all entities."""
-    from billing.workflows.invoice_run import previous_month, start_billing_run
+    from billing.services.invoice_run import previous_month, start_billing_run
 
     return start_billing_run(period=previous_month(), requested_by=None).pk
 

@@ -4,8 +4,8 @@ from django.contrib import admin, messages
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
+from billing.admin.resources import BillingRuleResource, RateResource
 from billing.models import BillingRule, Rate, RateCard, RateCardVersion
-from billing.resources import BillingRuleResource, RateResource
 from billing.services.rate_cards import rates_changed
 
 

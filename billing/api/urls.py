@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing.api import invoices, projects, rate_cards, time_entries
+from billing.api.views import invoices, projects, rate_cards, time_entries
 
 urlpatterns = [
     path("time-entries/", time_entries.TimeEntryListView.as_view(), name="time-entry-list"),

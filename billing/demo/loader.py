@@ -36,7 +36,7 @@ from billing.demo.firm import Entry, Firm
 from billing.demo.ledger import erp_history, erp_number
 from billing.models import BillingRun, Invoice, Project, TimeEntry
 from billing.services.invoice_posting import approve_invoices
-from billing.workflows.invoice_run import create_billing_run, execute_billing_run
+from billing.services.invoice_run import create_billing_run, execute_billing_run
 from config.roles import FINANCE, ensure_role_groups
 from exceptions_queue.models import ExceptionItem
 from integrations.models import InboundEvent, OutboxMessage

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing.models import BillingRun, Invoice, RateCard
-from billing.workflows.invoice_run import execute_billing_run
+from billing.services.invoice_run import execute_billing_run
 from tests.billing.test_rating import approve
 from tests.factories import billing_invoices as f
 

@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from billing.models import BillingRun, Invoice, Rate
-from billing.workflows.invoice_run import execute_billing_run
+from billing.services.invoice_run import execute_billing_run
 from exceptions_queue.models import ExceptionItem
 from tests.billing.test_rating import approve
 from tests.conftest import make_user
@@ -101,7 +101,7 @@ def test_admin_rate_import_previews_then_applies(client, draft):
 
 
 def test_rates_and_rules_export_as_csv_and_xlsx(db):
-    from billing.resources import BillingRuleResource, RateResource
+    from billing.admin.resources import BillingRuleResource, RateResource
 
     f.standard_world()
     f.billing_rule(increment="0.25", non_billable=["travel", "training"])

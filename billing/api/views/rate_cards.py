@@ -7,7 +7,7 @@ from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 
 from billing.models import Rate, RateCard, RateCardVersion
-from billing.selectors_invoices import RateCardFilter, list_rate_cards
+from billing.selectors.invoices import RateCardFilter, list_rate_cards
 from billing.services.rate_cards import save_rate_card
 from config.errors import DomainError
 from config.permissions import role_permission

@@ -5,8 +5,8 @@ from django import forms
 
 from billing.models import Contract, Project
 from billing.services.contracts import activate_project
+from billing.services.opportunity import CONTRACT_INVALID, receive_closed_won, rerun_deal
 from billing.services.projects import complete_milestone, sync_project_from_psa
-from billing.workflows.opportunity import CONTRACT_INVALID, receive_closed_won, rerun_deal
 from config.roles import FINANCE
 from exceptions_queue.registry import ExceptionType, ResolutionAction
 

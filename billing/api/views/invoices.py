@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import BillingRun, Invoice, InvoiceLine
-from billing.selectors_invoices import (
+from billing.selectors.invoices import (
     BillingRunFilter,
     InvoiceFilter,
     list_billing_runs,
@@ -15,7 +15,7 @@ from billing.selectors_invoices import (
     list_invoices,
 )
 from billing.services.invoice_posting import approve_invoice
-from billing.workflows.invoice_run import period_from_text, start_billing_run
+from billing.services.invoice_run import period_from_text, start_billing_run
 from config.permissions import role_permission
 from config.roles import FINANCE, INTEGRATION
 from config.serializers import money_json

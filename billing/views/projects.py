@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from billing.models import Contract, Project
-from billing.selectors_projects import (
+from billing.selectors.projects import (
     ProjectFilter,
     get_project,
     list_amendments,

@@ -6,7 +6,7 @@ from rest_framework.generics import ListAPIView
 from billing.api.serializers import TimeEntryOutputSerializer
 from billing.filters import TimeEntryFilter
 from billing.models import TimeEntry
-from billing.selectors_invoices import list_time_entries_with_billing
+from billing.selectors.invoices import list_time_entries_with_billing
 from config.permissions import role_permission
 from config.roles import FINANCE, INTEGRATION, PMO
 from config.serializers import money_json

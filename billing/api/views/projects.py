@@ -4,7 +4,7 @@ from rest_framework import serializers
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 
 from billing.models import Milestone, Phase, Project
-from billing.selectors_projects import ProjectFilter, list_projects
+from billing.selectors.projects import ProjectFilter, list_projects
 from config.permissions import role_permission
 from config.roles import FINANCE, INTEGRATION, PMO
 from config.serializers import money_json

@@ -12,7 +12,7 @@ from billing.models import (
     RateCardVersion,
     TimeEntry,
 )
-from billing.workflows.invoice_run import period_from_text
+from billing.services.invoice_run import period_from_text
 
 
 def _period(queryset, name, value):
