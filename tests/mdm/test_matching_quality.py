@@ -26,3 +26,14 @@ def test_recall_and_precision_at_2000_customers():
     figures = evaluate(rows, found)
     assert figures["recall"] >= 0.95, figures
     assert figures["precision"] >= 0.95, figures
+
+
+def test_on_a_tie_the_older_record_wins_whatever_its_primary_keys_look_like_as_text():
+    from mdm.services.matching import best_matches
+
+    record = build_record(None, "Northwind Traders Incorporated", country="US")
+    newer = build_record(100, "Northwind Traders LLC", country="US")
+    older = build_record(99, "Northwind Traders Inc.", country="US")
+    results = best_matches(record, [newer, older], threshold=80)
+    assert [r.score for r in results][0] == results[1].score  # a tie, on purpose
+    assert [r.right for r in results] == [99, 100]

@@ -178,7 +178,7 @@ def find_duplicates(
         result = score_pair(records[i], records[j])
         if result.score >= threshold:
             results.append(result)
-    results.sort(key=lambda r: (-r.score, str(r.left), str(r.right)))
+    results.sort(key=lambda r: (-r.score, _sortable(r.left), _sortable(r.right)))
     return results
 
 
@@ -205,6 +205,15 @@ def best_matches(
 ) -> list[MatchResult]:
     """Candidates scoring at least ``threshold`` against ``record``, best first."""
     results = [score_pair(record, other) for other in candidates if other.key != record.key]
-    return sorted(
-        (r for r in results if r.score >= threshold), key=lambda r: (-r.score, str(r.right))
-    )
+    return sorted((r for r in results if r.score >= threshold), key=_best_first)
+
+
+def _best_first(result: MatchResult) -> tuple:
+    """Highest score first; on a tie the older record, so one question gets one answer."""
+    return (-result.score, _sortable(result.right))
+
+
+def _sortable(key: object) -> tuple:
+    """Record keys in their natural order: primary keys as numbers (99 before 100, which as
+    strings would sort the other way round), anything else as text after them."""
+    return (0, key, "") if isinstance(key, int) else (1, 0, str(key))
