@@ -2,7 +2,8 @@
 all pairs on a sample. Writes the "Customer master" section of docs/benchmarks.md.
 
 Run: ``.venv/bin/python bench/mdm_duplicates.py`` (about 20 s on a 2-core machine; single
-process, no database: it measures the matching itself, mdm.services.matching, as the services use it).
+process, no database queries: it measures the matching itself, mdm.services.matching, as the
+services use it; Django is set up only because the package sits among the services).
 """
 
 import os
@@ -15,6 +16,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
 
 from bench.mdm_dataset import evaluate, generate_customers  # noqa: E402
 from mdm.services.matching import (  # noqa: E402
