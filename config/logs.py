@@ -1,4 +1,4 @@
-"""JSON log lines: every record carries its trace id (stamped by integrations.traces.TraceIdFilter)."""
+"""JSON log lines: every record carries its trace id (stamped by integrations.middleware.TraceIdFilter)."""
 
 import logging
 

@@ -27,7 +27,7 @@ from exceptions_queue.exceptions import (
 from exceptions_queue.models import ExceptionComment, ExceptionItem, ExceptionMember
 from exceptions_queue.registry import ExceptionType, exception_types
 from exceptions_queue.selectors import can_see_queue, get_exception_item
-from integrations.traces import get_trace_id, record_trace_step
+from integrations.services.traces import get_trace_id, record_trace_step
 
 logger = logging.getLogger(__name__)
 AUTO = "auto"  # resolution_action of items resolved because their cause went away

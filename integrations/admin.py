@@ -3,7 +3,6 @@ from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from integrations import breakers
 from integrations.models import (
     CircuitBreaker,
     DeliveryAttempt,
@@ -18,6 +17,7 @@ from integrations.models import (
     TraceStep,
     WebhookSecret,
 )
+from integrations.services import breakers
 from integrations.services.inbox import replay_event
 from integrations.services.outbox import replay_outbox_message
 

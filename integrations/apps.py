@@ -8,12 +8,14 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         # Registration only: no queries or network here (runs in web, worker and beat).
         from celery.signals import before_task_publish, task_postrun, task_prerun
+        from django.db.models.signals import post_delete, post_save
 
         from config.registry import NavItem, Panel, navigation, panels
         from config.roles import INTEGRATION, OPERATIONS
-        from integrations import signals
+        from integrations import handlers, tasks  # noqa: F401 tasks: registered by name for dispatch
         from integrations.connectors.base import connector_classes
         from integrations.connectors.sandbox import SandboxConnector
+        from integrations.models import ExternalSystem, WebhookSecret
         from integrations.panels import integration_health
 
         connector_classes.register("sandbox", SandboxConnector)
@@ -39,6 +41,19 @@ class IntegrationsConfig(AppConfig):
                 order=50,
             ),
         )
-        before_task_publish.connect(signals.add_trace_header, weak=False)
-        task_prerun.connect(signals.restore_trace, weak=False)
-        task_postrun.connect(signals.clear_trace, weak=False)
+        before_task_publish.connect(handlers.add_trace_header, weak=False)
+        task_prerun.connect(handlers.restore_trace, weak=False)
+        task_postrun.connect(handlers.clear_trace, weak=False)
+        for sender, name in ((ExternalSystem, "system"), (WebhookSecret, "secret")):
+            post_save.connect(
+                handlers.forget_systems,
+                sender=sender,
+                dispatch_uid=f"inbox-systems-cache-{name}-saved",
+                weak=False,
+            )
+            post_delete.connect(
+                handlers.forget_systems,
+                sender=sender,
+                dispatch_uid=f"inbox-systems-cache-{name}-deleted",
+                weak=False,
+            )

@@ -4,7 +4,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 
 from integrations.models import ExternalRef, ExternalSystem, InboundEvent, OutboxMessage, TraceStep
-from integrations.services.inbox import received_summary
+
+
+def received_summary(event: InboundEvent) -> str:
+    """The summary of an event's first trace step ("received" or "rejected")."""
+    return f"{event.system.slug} {event.event_type or 'event'} {event.webhook_id}"
 
 
 def list_events() -> QuerySet[InboundEvent]:

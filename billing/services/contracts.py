@@ -39,7 +39,7 @@ from billing.models import (
 from integrations.models import ExternalRef
 from integrations.services.outbox import enqueue_outbox_message
 from integrations.services.systems import get_system_for_kind
-from integrations.traces import get_trace_id, record_touched, record_trace_step
+from integrations.services.traces import get_trace_id, record_touched, record_trace_step
 from mdm.models import BillingProfile, Customer, LegalEntity
 
 contract_amended = Signal()

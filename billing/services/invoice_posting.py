@@ -19,7 +19,7 @@ from config.errors import DomainError
 from exceptions_queue.services import raise_exception_item
 from integrations.services.outbox import enqueue_outbox_message
 from integrations.services.systems import get_system_for_kind
-from integrations.traces import record_trace_step
+from integrations.services.traces import record_trace_step
 
 logger = logging.getLogger(__name__)
 ERP_CREATE = "erp.invoice.create"

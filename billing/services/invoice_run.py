@@ -42,7 +42,7 @@ from billing.services.invoices import (
 )
 from billing.services.rating import rerun_held_entries
 from config.errors import DomainError
-from integrations.traces import current_or_new_trace_id, record_trace_step, use_trace
+from integrations.services.traces import current_or_new_trace_id, record_trace_step, use_trace
 from mdm.models import Customer, LegalEntity
 
 logger = logging.getLogger(__name__)

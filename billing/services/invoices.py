@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from billing.models import Contract, Invoice, InvoiceLine, InvoiceLineEntry, TaxRate, TimeEntry
 from billing.money import round_money
-from integrations.traces import record_trace_step
+from integrations.services.traces import record_trace_step
 
 logger = logging.getLogger(__name__)
 NON_VOID = (
@@ -94,7 +94,7 @@ def get_or_create_draft(*, group: dict, period: date) -> Invoice:
 
 
 def _trace() -> str:
-    from integrations.traces import get_trace_id
+    from integrations.services.traces import get_trace_id
 
     return get_trace_id()
 

@@ -22,7 +22,7 @@ from billing.services.contracts import DealTerms, amend_contract, provision_proj
 from billing.services.deal_rules import decimal_or_none, validate_deal
 from exceptions_queue.exceptions import ActionRefused
 from exceptions_queue.services import raise_exception_item, resolve_items_automatically
-from integrations.traces import get_trace_id, record_touched, record_trace_step, use_trace
+from integrations.services.traces import get_trace_id, record_touched, record_trace_step, use_trace
 from mdm.models import Customer
 from mdm.services import match_or_create_customer
 

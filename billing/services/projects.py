@@ -16,7 +16,7 @@ from billing.services.contracts import (
     save_record,
 )
 from config.errors import DomainError
-from integrations.traces import record_trace_step
+from integrations.services.traces import record_trace_step
 
 
 class ProjectNotFound(DomainError):

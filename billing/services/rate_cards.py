@@ -7,7 +7,7 @@ from django.db import transaction
 from billing.models import RateCard
 from billing.services.rating import rerun_for_rate_card
 from billing.services.reference import load_rate_card_versions
-from integrations.traces import record_touched
+from integrations.services.traces import record_touched
 
 
 @transaction.atomic

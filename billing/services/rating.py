@@ -29,7 +29,7 @@ from billing.models import (
 )
 from billing.money import round_hours, round_money
 from exceptions_queue.services import raise_exception_item, release_member
-from integrations.traces import record_trace_step
+from integrations.services.traces import record_trace_step
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from billing.services.invoices import take_entry_off_invoices
 from billing.services.rating import rate_time_entry, release_hold
 from integrations.services.outbox import enqueue_outbox_message
 from integrations.services.systems import get_system_for_kind
-from integrations.traces import get_trace_id, record_touched
+from integrations.services.traces import get_trace_id, record_touched
 
 logger = logging.getLogger(__name__)
 

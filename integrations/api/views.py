@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from config.permissions import role_permission
 from config.roles import INTEGRATION, OPERATIONS
-from integrations import breakers, selectors
+from integrations import selectors
 from integrations.api.serializers import (
     BreakerInputSerializer,
     ExternalSystemOutputSerializer,
@@ -16,10 +16,11 @@ from integrations.api.serializers import (
     OutboxMessageOutputSerializer,
     TraceStepOutputSerializer,
 )
+from integrations.connectors.schemas import DATA_SCHEMAS, full_schema
 from integrations.filters import InboundEventFilter, OutboxMessageFilter
+from integrations.services import breakers
 from integrations.services.inbox import replay_event
 from integrations.services.outbox import replay_outbox_message
-from integrations.webhooks.schemas import DATA_SCHEMAS, full_schema
 
 CanOperate = role_permission(OPERATIONS, INTEGRATION)
 

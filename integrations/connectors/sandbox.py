@@ -23,7 +23,7 @@ from integrations.connectors.base import (
     RateLimited,
     RetryableError,
 )
-from integrations.services.rows import insert_if_new
+from integrations.models.rows import insert_if_new
 
 _rng = random.SystemRandom()
 

@@ -10,15 +10,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from integrations.models import InboundEvent, OutboxMessage
-from integrations.services.outbox import rescue_expired_claims
+from integrations.services import dispatch
+from integrations.services.outbox.rescue import rescue_expired_claims
 
 REQUEUE_AFTER_SECONDS = 60  # a queued task not picked up after this long is presumed lost
 BATCH = 500  # rows queued per sweep; the next sweep takes the rest
 
 
 def sweep_due_work() -> dict[str, int]:
-    from integrations.tasks import dispatch_outbox_message_task, process_inbound_event_task
-
     now = timezone.now()
     rescued = rescue_expired_claims()
     stale = now - timedelta(seconds=REQUEUE_AFTER_SECONDS)
@@ -35,7 +34,7 @@ def sweep_due_work() -> dict[str, int]:
     )
     OutboxMessage.objects.filter(pk__in=message_ids).update(enqueued_at=now)
     for message_id in message_ids:
-        dispatch_outbox_message_task.delay(str(message_id))
+        dispatch.publish_outbox_message(message_id)
 
     event_ids = list(
         InboundEvent.objects.filter(
@@ -48,7 +47,7 @@ def sweep_due_work() -> dict[str, int]:
     )
     InboundEvent.objects.filter(pk__in=event_ids).update(enqueued_at=now)
     for event_id in event_ids:
-        process_inbound_event_task.delay(event_id)
+        dispatch.publish_inbound_event(event_id)
     return {
         "rescued": rescued,
         "messages_queued": len(message_ids),

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from integrations.models import ExternalSystem
 from integrations.services.systems import get_system_for_kind
-from integrations.traces import get_trace_id, record_touched, record_trace_step
+from integrations.services.traces import get_trace_id, record_touched, record_trace_step
 from mdm.models import Contact, Customer
 from mdm.selectors.refs import resolve_merged
 from mdm.services import duplicates, matching, refs

@@ -7,7 +7,7 @@ from simple_history.models import HistoricalChanges
 
 from integrations.models import ExternalRef
 from integrations.services.outbox import enqueue_outbox_message
-from integrations.traces import record_trace_step
+from integrations.services.traces import record_trace_step
 from mdm.models import BillingProfile, Customer, DuplicateDecision
 from mdm.services import refs
 from mdm.services.customers import save_record

@@ -9,7 +9,7 @@ from django.utils import timezone
 from config.errors import DomainError
 from integrations.connectors import ConnectorError, get_connector
 from integrations.models import ExternalSystem, SyncRun
-from integrations.traces import current_or_new_trace_id, record_trace_step, use_trace
+from integrations.services.traces import current_or_new_trace_id, record_trace_step, use_trace
 from mdm.services.customers import apply_crm_account
 from mdm.services.erp_customers import apply_erp_customer
 

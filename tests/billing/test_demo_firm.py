@@ -13,7 +13,7 @@ from billing.demo.common import standard_rate
 from billing.demo.firm import FULL, Scale, build_firm
 from billing.demo.ledger import erp_history
 from billing.demo.loader import DONE_WEBHOOK_ID, DemoLoader, envelope, load_demo_firm
-from integrations.webhooks.schemas import validate_data
+from integrations.connectors.schemas import validate_data
 from mdm.services import matching
 
 # The end-to-end fixtures (a real worker process on the test database) live with tests/e2e.

@@ -26,7 +26,7 @@ from exceptions_queue.services import (
     resolve_items_automatically,
 )
 from integrations.models import TraceStep
-from integrations.traces import use_trace
+from integrations.services.traces import use_trace
 from tests.conftest import make_user
 from tests.factories.exceptions_queue import ensure_test_type, raise_item
 

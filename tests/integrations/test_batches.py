@@ -20,9 +20,8 @@ from integrations.models import (
     TraceStep,
 )
 from integrations.registry import inbox_handlers
-from integrations.services import inbox
-from integrations.services.batches import dispatch_outbox_messages
-from integrations.services.outbox import enqueue_outbox_message
+from integrations.services.inbox import receive as inbox_receive
+from integrations.services.outbox import dispatch_outbox_messages, enqueue_outbox_message
 from integrations.services.systems import get_system_for_kind
 from integrations.tasks import process_inbound_events_task
 from tests.helpers import envelope, post_event, time_entry_data
@@ -49,7 +48,7 @@ def record_on_erp(event):
 def erp_recorder(monkeypatch, systems):
     monkeypatch.setitem(inbox_handlers._items, "psa.time_entry.approved", record_on_erp)
     # Keep received events waiting (no eager doorbell), as a queue does before a worker takes them.
-    monkeypatch.setattr(inbox, "ring_inbox_doorbell", lambda event_id: None)
+    monkeypatch.setattr(inbox_receive, "ring_inbox_doorbell", lambda event_id: None)
     return systems
 
 

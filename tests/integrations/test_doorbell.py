@@ -4,7 +4,7 @@ exactly one task, published by the doorbell's own thread, never by the request t
 import threading
 import time
 
-from integrations.services import inbox
+from integrations.services.inbox import doorbell as inbox_doorbell
 from integrations.tasks import process_inbound_events_task
 
 
@@ -15,7 +15,7 @@ def test_every_id_lands_in_exactly_one_task_published_off_the_ringing_threads(mo
         "delay",
         lambda ids: published.append((list(ids), threading.get_ident())),
     )
-    doorbell = inbox._Doorbell()
+    doorbell = inbox_doorbell.Doorbell()
     ringers = [
         threading.Thread(target=lambda n=n: [doorbell.ring(n * 1000 + i) for i in range(150)])
         for n in range(4)
@@ -30,7 +30,7 @@ def test_every_id_lands_in_exactly_one_task_published_off_the_ringing_threads(mo
 
     ids = [event_id for batch, _ in published for event_id in batch]
     assert sorted(ids) == sorted(n * 1000 + i for n in range(4) for i in range(150))
-    assert all(len(batch) <= inbox.DOORBELL_MAX_BATCH for batch, _ in published)
+    assert all(len(batch) <= inbox_doorbell.DOORBELL_MAX_BATCH for batch, _ in published)
     assert len(published) < 600 / 10  # debounced: a task carries many ids
     ringing = {thread.ident for thread in ringers} | {threading.get_ident()}
     assert not {publisher for _, publisher in published} & ringing
@@ -45,7 +45,7 @@ def test_a_refused_publish_is_logged_not_raised_and_the_doorbell_keeps_ringing(m
             raise ConnectionError("broker down")
 
     monkeypatch.setattr(process_inbound_events_task, "delay", flaky)
-    doorbell = inbox._Doorbell()
+    doorbell = inbox_doorbell.Doorbell()
     doorbell.ring(1)  # its publish fails: the sweeper re-queues event 1 later
     deadline = time.monotonic() + 5
     while not calls and time.monotonic() < deadline:

@@ -10,16 +10,16 @@ from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 from django.test.utils import CaptureQueriesContext
 
-from integrations.models import InboundEvent, TraceStep
-from integrations.services import inbox, rows
+from integrations.models import InboundEvent, TraceStep, rows
+from integrations.services.inbox import receive
 from tests.helpers import envelope, sign_headers, time_entry_data
 
 VOLATILE = {"id", "webhook_id", "trace_id", "received_at", "enqueued_at"}
 
 
-def _deliver(secret: str, body: bytes, webhook_id: str) -> inbox.Receipt:
+def _deliver(secret: str, body: bytes, webhook_id: str) -> receive.Receipt:
     headers = sign_headers(secret, body, webhook_id=webhook_id)
-    return inbox.receive_webhook(slug="psa", headers=headers, body=body, remote_addr="127.0.0.1")
+    return receive.receive_webhook(slug="psa", headers=headers, body=body, remote_addr="127.0.0.1")
 
 
 def _row(webhook_id: str) -> dict:
@@ -65,7 +65,7 @@ def test_the_compiled_once_insert_writes_what_the_orm_compiler_writes(case, psa_
 def test_an_accepted_delivery_is_one_insert_outside_a_transaction(psa_secret, monkeypatch):
     rung, atomic_blocks = [], []
     monkeypatch.setattr(
-        inbox, "ring_inbox_doorbell", lambda pk: rung.append((pk, connection.in_atomic_block))
+        receive, "ring_inbox_doorbell", lambda pk: rung.append((pk, connection.in_atomic_block))
     )
     real_atomic = transaction.atomic
     monkeypatch.setattr(
@@ -101,7 +101,7 @@ def test_inside_a_callers_transaction_the_doorbell_waits_for_its_commit(
     psa_secret, monkeypatch, django_capture_on_commit_callbacks
 ):
     rung = []
-    monkeypatch.setattr(inbox, "ring_inbox_doorbell", rung.append)
+    monkeypatch.setattr(receive, "ring_inbox_doorbell", rung.append)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         receipt = _deliver(psa_secret, BODIES["accepted"], "msg_in_atomic")
         assert receipt.status_code == 202 and rung == []

@@ -11,8 +11,8 @@ from decimal import InvalidOperation
 
 import pytest
 
-from integrations.webhooks import schemas
-from integrations.webhooks.schemas import (
+from integrations.connectors import schemas
+from integrations.connectors.schemas import (
     DATA_SCHEMAS,
     UncompilableSchema,
     compile_schema,

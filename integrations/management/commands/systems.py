@@ -6,7 +6,9 @@ from integrations.services import systems
 
 
 class Command(BaseCommand):
-    help = "Configure external systems: add, rotate-secret, retire-secret, list (docs/contract.md §4)."
+    help = (
+        "Configure external systems: add, rotate-secret, retire-secret, list (docs/contract.md §4)."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)

@@ -1,14 +1,17 @@
 """One trace id follows the work: request → inbox row → Celery task → records → outbox → exceptions.
 
-The id lives in a contextvar. The middleware sets it from ``X-Request-ID`` (or a new one) for
-ordinary requests; the webhook receiver starts a new trace per accepted event; Celery carries it
-in a task header; tasks restore it from the row they load.
+The id lives in a contextvar. The middleware (integrations/middleware.py) sets it from
+``X-Request-ID`` (or a new one) for ordinary requests; the webhook receiver starts a new trace
+per accepted event; Celery carries it in a task header (integrations/handlers.py); tasks restore
+it from the row they load.
+
+The models are imported inside the functions that write steps, deliberately: the log filter in
+integrations/middleware.py reads the trace id through this module while Django configures
+logging, before the app registry is ready (no import circle is involved).
 """
 
 import contextlib
 import contextvars
-import logging
-import re
 import uuid
 from collections.abc import Iterator
 
@@ -20,7 +23,6 @@ _trace_id: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", defa
 _collected: contextvars.ContextVar[list | None] = contextvars.ContextVar(
     "trace_steps_collected", default=None
 )
-_VALID = re.compile(r"^[0-9a-fA-F-]{8,36}$")
 
 
 def new_trace_id() -> str:
@@ -47,29 +49,6 @@ def use_trace(trace_id: str) -> Iterator[str]:
 
 def set_trace_id(trace_id: str) -> None:
     _trace_id.set(trace_id)
-
-
-class TraceIdFilter(logging.Filter):
-    """Stamps the current trace id on every log record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.trace_id = _trace_id.get()
-        return True
-
-
-class TraceMiddleware:
-    """Takes ``X-Request-ID`` (when it looks like an id) or makes a new trace id per request."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        header = request.headers.get("X-Request-ID", "")
-        trace_id = header.replace("-", "").lower() if _VALID.match(header) else new_trace_id()
-        with use_trace(trace_id):
-            response = self.get_response(request)
-            response["X-Trace-ID"] = get_trace_id() or trace_id
-        return response
 
 
 @contextlib.contextmanager
@@ -145,13 +124,22 @@ def record_trace_step(
         trace_id=trace_id,
         at=at,
     )
-    if step is None:
-        return
+    record_trace_steps([step])
+
+
+def record_trace_steps(steps: list) -> None:
+    """Write built steps (None entries skipped): kept for the INSERT of collect_trace_steps()
+    when inside one, else one INSERT (``save`` for a single step)."""
+    steps = [step for step in steps if step is not None]
     collected = _collected.get()
     if collected is not None:
-        collected.append(step)
-    else:
-        step.save(force_insert=True)
+        collected.extend(steps)
+    elif len(steps) == 1:
+        steps[0].save(force_insert=True)
+    elif steps:
+        from integrations.models import TraceStep
+
+        TraceStep.objects.bulk_create(steps)
 
 
 def record_touched(

@@ -261,9 +261,9 @@ def _compile_decimal_range(bounds: dict) -> Callable[[str], bool]:
     return check
 
 
-def compile_schema(schema: dict, *, asserts_format: bool = False) -> Check:
-    """A predicate true exactly when jsonschema (without a format checker, plus decimalRange)
-    finds ``schema`` valid. Raises UncompilableSchema for anything else."""
+def _compiled_types(schema: dict, *, asserts_format: bool) -> tuple[type, ...] | None:
+    """The Python types ``schema`` allows (None: any); raises UncompilableSchema for a schema
+    or keyword compile_schema does not handle."""
     if not isinstance(schema, dict):
         raise UncompilableSchema(f"schema {schema!r} is not an object")
     unknown = set(schema) - _COMPILED_KEYWORDS
@@ -271,12 +271,26 @@ def compile_schema(schema: dict, *, asserts_format: bool = False) -> Check:
         raise UncompilableSchema(f"keywords {sorted(unknown)} are not compiled")
     if "format" in schema and asserts_format:
         raise UncompilableSchema("asserted formats are not compiled")
-    types = None
-    if "type" in schema:
-        names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        if not names or any(name not in _PY_TYPES for name in names):
-            raise UncompilableSchema(f"type {schema['type']!r} is not compiled")
-        types = tuple(_PY_TYPES[name] for name in names)
+    if "type" not in schema:
+        return None
+    names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    if not names or any(name not in _PY_TYPES for name in names):
+        raise UncompilableSchema(f"type {schema['type']!r} is not compiled")
+    return tuple(_PY_TYPES[name] for name in names)
+
+
+def _compiled_enum(schema: dict) -> frozenset[str] | None:
+    if "enum" not in schema:
+        return None
+    if not all(isinstance(value, str) for value in schema["enum"]):
+        raise UncompilableSchema("only enums of strings are compiled")
+    return frozenset(schema["enum"])
+
+
+def compile_schema(schema: dict, *, asserts_format: bool = False) -> Check:
+    """A predicate true exactly when jsonschema (without a format checker, plus decimalRange)
+    finds ``schema`` valid. Raises UncompilableSchema for anything else."""
+    types = _compiled_types(schema, asserts_format=asserts_format)
     min_length, max_length = schema.get("minLength", 0), schema.get("maxLength")
     if not isinstance(min_length, int) or not isinstance(max_length, int | None):
         raise UncompilableSchema("minLength/maxLength must be integers")
@@ -294,11 +308,7 @@ def compile_schema(schema: dict, *, asserts_format: bool = False) -> Check:
         if "items" in schema
         else None
     )
-    enum = None
-    if "enum" in schema:
-        if not all(isinstance(value, str) for value in schema["enum"]):
-            raise UncompilableSchema("only enums of strings are compiled")
-        enum = frozenset(schema["enum"])
+    enum = _compiled_enum(schema)
     any_of = None
     if "anyOf" in schema:
         any_of = tuple(

@@ -1,0 +1,299 @@
+"""Receiving a signed webhook (docs/contract.md §1): verify, parse, store once, ring the doorbell."""
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from integrations.connectors import signatures
+from integrations.connectors.schemas import DATA_SCHEMAS, OBJECT_KEYS, validate_data
+from integrations.models import ExternalSystem, InboundEvent, RejectedDelivery
+from integrations.models.rows import insert_if_new
+from integrations.registry import rejection_hooks
+from integrations.selectors import received_summary
+from integrations.services.inbox.doorbell import ring_inbox_doorbell
+from integrations.services.traces import new_trace_id, record_trace_step, use_trace
+
+logger = logging.getLogger("integrations.services.inbox")
+KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "content-type", "content-length", "user-agent")
+
+
+@dataclass
+class Receipt:
+    """What the webhook endpoint answers."""
+
+    status_code: int
+    body: dict
+    headers: dict = field(default_factory=dict)
+
+
+def _reject(
+    *,
+    system: ExternalSystem | None,
+    slug: str,
+    reason: str,
+    detail: str,
+    headers: dict,
+    body: bytes,
+    remote_addr: str | None,
+    keep_body: bool = True,
+) -> None:
+    RejectedDelivery.objects.create(
+        system=system,
+        system_slug=slug[:80],
+        reason=reason,
+        detail=detail[:300],
+        webhook_id=headers.get("webhook-id", "")[:200],
+        headers={k: v[:200] for k, v in headers.items() if k in KEPT_HEADERS},
+        body_excerpt=body[:2000].decode("utf-8", "replace") if keep_body else "",
+        body_size=len(body),
+        remote_addr=remote_addr,
+    )
+    logger.warning("webhook.rejected", extra={"system": slug, "reason": reason, "detail": detail})
+
+
+# The per-system budget is counted in Redis (shared by every web process), approximately: each
+# process counts locally and adds its count to the shared counter (one round trip) every
+# RATE_SYNC_EVERY deliveries or RATE_SYNC_SECONDS, and on every delivery once its estimate is
+# within RATE_SYNC_EVERY of the limit (so small limits are exact). A process can admit at most
+# one sync interval's worth of deliveries past the limit (docs/decisions/0001 item 3).
+RATE_SYNC_EVERY = 25
+RATE_SYNC_SECONDS = 0.1
+_rate_lock = threading.Lock()
+_rates: dict[int, list] = {}  # system pk → [window key, last shared total, unsynced, synced at]
+
+
+def _rate_limited(system: ExternalSystem) -> int | None:
+    """Seconds to wait when the system is over its per-minute budget, else None.
+
+    A fixed one-minute window in the shared cache (Redis when configured), so every web
+    process counts together.
+    """
+    limit = system.rate_limit_per_minute or settings.WEBHOOK_RATE_LIMIT_PER_MINUTE
+    now = timezone.now()
+    key = f"webhook-rate:{system.pk}:{now:%Y%m%d%H%M}"
+    backend = caches["default"]  # `cache` is a proxy: isinstance needs the backend itself
+    if isinstance(backend, RedisCache):
+        clock = time.monotonic()
+        with _rate_lock:
+            state = _rates.get(system.pk)
+            if state is None or state[0] != key:  # a new window (unsynced counts dropped)
+                state = _rates[system.pk] = [key, 0, 0, clock]
+            state[2] += 1
+            if (
+                state[2] < RATE_SYNC_EVERY
+                and clock - state[3] < RATE_SYNC_SECONDS
+                and state[1] + state[2] + RATE_SYNC_EVERY < limit
+            ):
+                return None  # well under the budget: counted locally
+            pending, state[2], state[3] = state[2], 0, clock
+        # INCRBY creates the counter, EXPIRE bounds it: one round trip; same key and integer
+        # value as cache.incr would use.
+        redis_key = backend.make_and_validate_key(key)
+        try:
+            pipe = backend._cache.get_client(redis_key, write=True).pipeline(transaction=False)
+            count, _ = pipe.incrby(redis_key, pending).expire(redis_key, 90).execute()
+        except Exception:  # noqa: BLE001 the shared counter is down: admit, never lose events
+            # The budget protects Throughline; the inbox is what the sender relies on. Without
+            # Redis the delivery is still stored and answered (202), counted locally only.
+            logger.warning("webhook.rate_limit_unavailable", exc_info=True)
+            return None
+        with _rate_lock:
+            if _rates.get(system.pk) is state:
+                state[1] = count
+    else:
+        cache.add(key, 0, timeout=90)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=90)
+            count = 1
+    if count > limit:
+        return 60 - now.second
+    return None
+
+
+# The system and its active secrets, per web process, for a few seconds: two queries saved on
+# every delivery (`make bench`). A change saved through the ORM in this process (rotate or
+# retire a secret, edit or deactivate a system, in the admin or a command) clears it at once;
+# other processes see it within SYSTEM_CACHE_SECONDS.
+SYSTEM_CACHE_SECONDS = 5.0
+_systems: dict[str, tuple[float, ExternalSystem, list[str]]] = {}
+
+
+def forget_cached_systems() -> None:
+    """Drop this process's cached systems and rate counts (a system or secret was saved:
+    integrations/handlers.py)."""
+    _systems.clear()
+    with _rate_lock:
+        _rates.clear()  # a changed budget applies at once in this process
+
+
+def _active_system(slug: str) -> tuple[ExternalSystem | None, list[str]]:
+    cached = _systems.get(slug)
+    if cached and cached[0] > time.monotonic():
+        return cached[1], cached[2]
+    system = (
+        ExternalSystem.objects.filter(slug=slug, is_active=True).prefetch_related("secrets").first()
+    )
+    if system is None:
+        return None, []  # unknown systems are not cached: adding one takes effect at once
+    secrets = system.active_secret_values()
+    _systems[slug] = (time.monotonic() + SYSTEM_CACHE_SECONDS, system, secrets)
+    return system, secrets
+
+
+def receive_webhook(
+    *, slug: str, headers: dict[str, str], body: bytes, remote_addr: str | None
+) -> Receipt:
+    """Verify, record and queue one delivery. Never raises for bad input: answers it."""
+    headers = {k.lower(): v for k, v in headers.items()}
+    system, secrets = _active_system(slug)
+    reject = {"slug": slug, "headers": headers, "body": body, "remote_addr": remote_addr}
+    if system is None:
+        _reject(
+            system=None,
+            reason=RejectedDelivery.Reason.UNKNOWN_SYSTEM,
+            detail="unknown system",
+            keep_body=False,
+            **reject,
+        )
+        return Receipt(401, {"status": "rejected", "reason": f"unknown system {slug!r}"})
+    if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
+        _reject(
+            system=system,
+            reason=RejectedDelivery.Reason.TOO_LARGE,
+            keep_body=False,
+            detail=f"{len(body)} bytes > {settings.WEBHOOK_MAX_BODY_BYTES}",
+            **reject,
+        )
+        return Receipt(
+            413,
+            {"status": "rejected", "reason": f"body over {settings.WEBHOOK_MAX_BODY_BYTES} bytes"},
+        )
+    retry_after = _rate_limited(system)
+    if retry_after is not None:
+        return Receipt(
+            429,
+            {"status": "rejected", "reason": "too many requests"},
+            {"Retry-After": str(retry_after)},
+        )
+    try:
+        signatures.verify(
+            body=body,
+            webhook_id=headers.get("webhook-id", ""),
+            timestamp=headers.get("webhook-timestamp", ""),
+            signature=headers.get("webhook-signature", ""),
+            secrets=secrets,
+            tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
+        )
+    except signatures.SignatureRejected as exc:
+        _reject(system=system, reason=exc.reason, detail=exc.detail, **reject)
+        return Receipt(401, {"status": "rejected", "reason": exc.detail})
+    return _record_event(system=system, webhook_id=headers["webhook-id"], body=body)
+
+
+def parse_delivery(body: bytes) -> tuple[dict | None, int, str, dict]:
+    """(payload, http status, reason, field errors); status 0 means valid."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, 400, "body is not valid JSON", {}
+    if not isinstance(payload, dict):
+        return None, 400, "body is not a JSON object", {}
+    event_type = payload.get("type")
+    if not event_type or not isinstance(event_type, str):
+        return payload, 400, "no event type: the body needs a string 'type'", {}
+    if event_type not in DATA_SCHEMAS:
+        return payload, 400, f"unknown event type {event_type!r}", {}
+    errors: dict[str, list[str]] = {}
+    if (
+        not isinstance(payload.get("timestamp"), str)
+        or parse_datetime(payload["timestamp"]) is None
+    ):
+        errors["timestamp"] = ["An ISO 8601 date-time is required."]
+    if not isinstance(payload.get("data"), dict):
+        errors["data"] = ["An object is required."]
+    else:
+        errors.update(validate_data(event_type, payload["data"]))
+    if errors:
+        return payload, 422, "data does not match the schema of " + event_type, errors
+    return payload, 0, "", {}
+
+
+def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Receipt:
+    trace_id = new_trace_id()
+    payload, status_code, reason, errors = parse_delivery(body)
+    event_type = (payload or {}).get("type") if isinstance((payload or {}).get("type"), str) else ""
+    event = InboundEvent(
+        system=system,
+        webhook_id=webhook_id[:200],
+        event_type=event_type[:80],
+        payload=payload,
+        raw_body="" if payload is not None else body[:10000].decode("utf-8", "replace"),
+        trace_id=trace_id,
+        enqueued_at=timezone.now(),
+    )
+    if status_code:
+        event.status, event.error, event.error_details = (
+            InboundEvent.Status.REJECTED,
+            reason,
+            errors,
+        )
+    else:
+        event.occurred_at = parse_datetime(payload["timestamp"])
+        event.object_key = OBJECT_KEYS[event_type](payload["data"])[:200]
+    if not status_code:
+        # Accepted: one statement, no transaction. A single INSERT … ON CONFLICT DO NOTHING in
+        # autocommit is atomic on its own (the row is stored whole or not at all, and is
+        # committed when it returns), so BEGIN and COMMIT would only add two round trips
+        # (`make bench`). No trace step is written here either (one INSERT less per delivery):
+        # the step "received" is the event row itself. The worker stores it, dated
+        # received_at, when it first applies the event; until then the trace selector derives
+        # it from the row (integrations/selectors.py list_trace_steps).
+        is_new = insert_if_new(event)
+        if is_new:
+            # Outside any atomic block (a web request) on_commit rings at once, the row being
+            # committed; inside a caller's (a test's) atomic block it waits for that COMMIT.
+            transaction.on_commit(lambda: ring_inbox_doorbell(event.pk))
+    else:
+        is_new = _store_rejected(event, reason)
+    if not is_new:
+        # INSERT … ON CONFLICT DO NOTHING gave no row back: this webhook-id was stored by an
+        # earlier delivery, so this one is a duplicate (no exception, no work).
+        first = InboundEvent.objects.only("trace_id").get(
+            system=system, webhook_id=event.webhook_id
+        )
+        return Receipt(200, {"id": webhook_id, "status": "duplicate", "trace_id": first.trace_id})
+    if status_code:
+        body_out = {"id": webhook_id, "status": "rejected", "reason": reason, "trace_id": trace_id}
+        if errors:
+            body_out["errors"] = errors
+        return Receipt(status_code, body_out)
+    return Receipt(202, {"id": webhook_id, "status": "accepted", "trace_id": trace_id})
+
+
+def _store_rejected(event: InboundEvent, reason: str) -> bool:
+    """Rejected: the row, its trace step and the rejection hooks' writes, all or none."""
+    with transaction.atomic(durable=True):
+        is_new = insert_if_new(event)
+        if is_new:
+            with use_trace(event.trace_id):
+                record_trace_step(
+                    kind="event",
+                    action="rejected",
+                    summary=received_summary(event),
+                    subject=event,
+                    detail={"reason": reason},
+                )
+                for hook in rejection_hooks.values():
+                    hook(event)
+    return is_new
