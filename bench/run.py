@@ -418,7 +418,7 @@ def receive_breakdown(secret: str, rounds: int = 300) -> dict[str, float]:
 
     from django.db import connection
 
-    from integrations.services import inbox
+    from integrations.services.inbox import receive as inbox
 
     counter = iter(range(10**9))
 
@@ -479,8 +479,8 @@ def queries_per_event(secret: str) -> dict[str, float]:
     from bench.plugins import record_on_erp
     from integrations.models import InboundEvent, OutboxMessage
     from integrations.registry import inbox_handlers
-    from integrations.services import inbox
     from integrations.services.inbox import process_inbound_event, receive_webhook
+    from integrations.services.inbox import receive as inbox
     from integrations.services.outbox import dispatch_outbox_message
     from integrations.tasks import dispatch_outbox_message_task, process_inbound_events_task
 

@@ -23,6 +23,7 @@ from integrations.connectors.base import (
     RateLimited,
     RetryableError,
 )
+from integrations.models import SandboxCall, SandboxRecord
 from integrations.models.rows import insert_if_new
 
 _rng = random.SystemRandom()
@@ -36,8 +37,6 @@ class SandboxConnector(Connector):
         return (self.system.settings or {}).get("sandbox", {})
 
     def call(self, operation: str, payload: dict, *, idempotency_key: str) -> DeliveryResult:
-        from integrations.models import SandboxCall
-
         try:
             self._inject_faults(operation)
         except Exception as exc:
@@ -83,8 +82,6 @@ class SandboxConnector(Connector):
             raise RetryableError("503 Service Unavailable (sandbox error_rate)")
 
     def _store(self, operation: str, payload: dict, idempotency_key: str):
-        from integrations.models import SandboxRecord
-
         object_type = operation.split(".")[1]
         external_id = payload.get("external_id") or (
             f"{object_type[:3].upper()}-" + hashlib.sha1(idempotency_key.encode()).hexdigest()[:10]  # noqa: S324 not security
@@ -106,8 +103,6 @@ class SandboxConnector(Connector):
         return record, True
 
     def fetch_changed(self, object_type: str, since) -> list[dict]:
-        from integrations.models import SandboxRecord
-
         records = SandboxRecord.objects.filter(system=self.system, object_type=object_type)
         if since:
             records = records.filter(created_at__gt=since)

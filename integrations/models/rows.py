@@ -1,6 +1,8 @@
 """Row helpers of the runtime (`make bench`): inserting a row unless it exists, in one round trip
 (the inbox, the outbox, the sandbox), and saving a batch's fields with few UPDATEs."""
 
+from collections.abc import Sequence
+
 from django.conf import settings
 from django.db import IntegrityError, connections, models, transaction
 from django.db.backends.utils import CursorDebugWrapper
@@ -61,7 +63,7 @@ def insert_if_new(obj: models.Model) -> bool:
     return True
 
 
-def update_grouped(objects: list[models.Model], fields: list[str]) -> None:
+def update_grouped(objects: Sequence[models.Model], fields: list[str]) -> None:
     """Save ``fields`` of ``objects`` with one UPDATE per distinct combination of their values
     (a batch mostly shares them: one statement), cheaper than ``bulk_update``'s CASE per row."""
     groups: dict[tuple, list] = {}

@@ -80,6 +80,7 @@ def record_outcome(
     is saved at once either way.
     """
     message, error = call.message, call.error
+    outcome: str
     if not call.called:
         outcome, error_text = DeliveryAttempt.Outcome.DEFERRED, "breaker open"
     elif stale:
