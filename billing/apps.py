@@ -19,9 +19,11 @@ class BillingConfig(AppConfig):
         from billing import panels
 
         panels.register()  # dashboard figures (docs/contract.md §6)
+        from billing import tasks  # noqa: F401  (services publish them by name: services/dispatch.py)
 
     def _register_projects(self) -> None:
         """Opportunity to project (issue 7): handlers, PSA confirmation, contract_invalid, nav."""
+        from billing.exception_types import contract_invalid_type
         from billing.handlers import projects
         from config.registry import NavItem, navigation
         from config.roles import FINANCE, PMO
@@ -34,7 +36,7 @@ class BillingConfig(AppConfig):
         inbox_handlers.register("psa.project.updated", projects.handle_project_updated)
         inbox_handlers.register("psa.milestone.completed", projects.handle_milestone_completed)
         delivery_hooks.register("billing.projects", projects.on_message_delivered)
-        exception_types.register("contract_invalid", projects.contract_invalid_type())
+        exception_types.register("contract_invalid", contract_invalid_type())
         navigation.register(
             "projects",
             NavItem(
@@ -49,8 +51,8 @@ class BillingConfig(AppConfig):
     def _register_invoicing(self) -> None:
         """Approved time to invoice (issue 8): time holds, invoice status, pages."""
         from billing import handlers
+        from billing.exception_types import billing_exception_types
         from billing.services.invoice_posting import on_message_delivered
-        from billing.services.rating_actions import billing_exception_types
         from config.registry import NavItem, navigation
         from config.roles import FINANCE, PMO
         from exceptions_queue.registry import exception_types

@@ -1,21 +1,23 @@
-"""Thin Celery entry points of billing: parse ids, call one workflow."""
+"""Thin Celery entry points of billing: parse ids, call one service.
+
+Services publish these by name (billing/services/dispatch.py) and never import this module.
+"""
 
 from celery import shared_task
+
+from billing.demo.traffic import run_scheduled_tick
+from billing.services.invoice_run import execute_billing_run, previous_month, start_billing_run
 
 
 # A billing run of a large month takes minutes: its own limits, above the default 45/60 s.
 @shared_task(acks_late=True, soft_time_limit=3300, time_limit=3600)
 def execute_billing_run_task(run_id: int) -> None:
-    from billing.services.invoice_run import execute_billing_run
-
     execute_billing_run(run_id=int(run_id))
 
 
 @shared_task(acks_late=True)
 def start_monthly_billing_run_task() -> int:
     """Beat (CELERY_BEAT_SCHEDULE "monthly-billing-run"): bill last month, all entities."""
-    from billing.services.invoice_run import previous_month, start_billing_run
-
     return start_billing_run(period=previous_month(), requested_by=None).pk
 
 
@@ -25,6 +27,4 @@ def start_monthly_billing_run_task() -> int:
 def demo_traffic_tick_task() -> dict:
     """Beat (PeriodicTask "demo-traffic", made by ``manage.py demo traffic start`` or the
     operations dashboard): one tick of the demo traffic simulator; nothing when it is off."""
-    from billing.demo.traffic import run_scheduled_tick
-
     return run_scheduled_tick()

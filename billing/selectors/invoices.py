@@ -1,7 +1,6 @@
 """Reads of invoicing: invoices with their lines, time entries, billing runs, rate cards."""
 
-import django_filters
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from billing.models import (
     BillingRun,
@@ -12,59 +11,6 @@ from billing.models import (
     RateCardVersion,
     TimeEntry,
 )
-from billing.services.invoice_run import period_from_text
-
-
-def _period(queryset, name, value):
-    try:
-        return queryset.filter(**{name: period_from_text(value)})
-    except ValueError:
-        return queryset.none()
-
-
-class InvoiceFilter(django_filters.FilterSet):
-    customer = django_filters.NumberFilter(field_name="customer_id")
-    project = django_filters.CharFilter(method="filter_project")
-    status = django_filters.ChoiceFilter(choices=Invoice.Status.choices)
-    period = django_filters.CharFilter(method=_period, field_name="period")
-    erp_invoice_id = django_filters.CharFilter()
-    legal_entity = django_filters.CharFilter(field_name="legal_entity__code")
-
-    class Meta:
-        model = Invoice
-        fields = ["customer", "project", "status", "period", "erp_invoice_id", "legal_entity"]
-
-    def filter_project(self, queryset, name, value):
-        """A project by id or PSA project id: invoices with a line of its contract."""
-        match = Q(lines__contract__project__psa_project_id=value)
-        if value.isdigit():
-            match |= Q(lines__contract__project__id=int(value))
-        return queryset.filter(pk__in=Invoice.objects.filter(match).values("pk"))
-
-
-class BillingRunFilter(django_filters.FilterSet):
-    period = django_filters.CharFilter(method=_period, field_name="period")
-    status = django_filters.ChoiceFilter(choices=BillingRun.Status.choices)
-
-    class Meta:
-        model = BillingRun
-        fields = ["period", "status"]
-
-
-class RateCardFilter(django_filters.FilterSet):
-    code = django_filters.CharFilter()
-    legal_entity = django_filters.CharFilter(field_name="legal_entity__code")
-    active_on = django_filters.DateFilter(method="filter_active_on")
-
-    class Meta:
-        model = RateCard
-        fields = ["code", "legal_entity", "active_on"]
-
-    def filter_active_on(self, queryset, name, value):
-        live = Q(versions__valid_from__lte=value) & (
-            Q(versions__valid_to__isnull=True) | Q(versions__valid_to__gte=value)
-        )
-        return queryset.filter(pk__in=RateCard.objects.filter(live).values("pk"))
 
 
 def list_invoices() -> QuerySet[Invoice]:

@@ -1,6 +1,5 @@
 """Reads of projects and contracts for the PMO pages and the ``projects/`` API."""
 
-import django_filters
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Prefetch, Q, QuerySet
 
@@ -27,43 +26,6 @@ def list_projects() -> QuerySet[Project]:
         )
         .order_by("-created_at", "-pk")
     )
-
-
-class ProjectFilter(django_filters.FilterSet):
-    """docs/contract.md §2 ``projects/`` filters, plus ``q`` for the page's search box."""
-
-    crm_opportunity_id = django_filters.CharFilter(field_name="contract__crm_opportunity_id")
-    psa_project_id = django_filters.CharFilter()
-    customer = django_filters.CharFilter(method="filter_customer")
-    status = django_filters.ChoiceFilter(choices=Project.Status.choices)
-    billing_model = django_filters.ChoiceFilter(
-        field_name="contract__billing_model", choices=Contract.BillingModel.choices
-    )
-    q = django_filters.CharFilter(method="filter_q")
-
-    class Meta:
-        model = Project
-        fields = ["crm_opportunity_id", "psa_project_id", "customer", "status", "billing_model"]
-
-    def filter_customer(self, queryset, name, value):
-        """A customer id, a Throughline id (``TL-000042``) or a CRM account id."""
-        value = value.strip()
-        if value.isdigit():
-            return queryset.filter(customer_id=int(value))
-        if value.upper().startswith("TL-") and value[3:].isdigit():
-            return queryset.filter(customer_id=int(value[3:]))
-        return queryset.filter(contract__crm_account_id=value)
-
-    def filter_q(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(name__icontains=value)
-            | Q(customer__name__icontains=value)
-            | Q(contract__crm_opportunity_id__iexact=value)
-            | Q(psa_project_id__iexact=value)
-        )
 
 
 def get_project(*, project_id: int) -> Project:

@@ -7,7 +7,6 @@ from django.utils.dateparse import parse_date
 
 from billing.models import Milestone, Phase, Project
 from billing.services.contracts import (
-    link_psa_project,
     next_phase_position,
     phase_added,
     phase_reopened,
@@ -15,6 +14,7 @@ from billing.services.contracts import (
     project_reopened,
     save_record,
 )
+from billing.services.project_messages import link_psa_project
 from config.errors import DomainError
 from integrations.services.traces import record_trace_step
 

@@ -1,5 +1,5 @@
-"""The exception types that hold time (docs/contract.md §3) and the actions finance and the PMO take
-on them. Registered in ``BillingConfig.ready``.
+"""The actions finance and the PMO take on the exception types that hold time (docs/contract.md
+§3; the types are in billing/exception_types.py, registered in ``BillingConfig.ready``).
 
 Every action works on the entries the item holds and re-rates them; the item resolves itself
 when no entry is left on it (``release_member``), so the actions are ``resolves=False`` and a
@@ -8,22 +8,11 @@ re-run that leaves entries held is refused (rolled back) with the reason.
 
 from decimal import Decimal
 
-from django import forms
 from django.utils import timezone
 
 from billing.models import Phase, TimeEntry
 from billing.services import rating
-from config.roles import FINANCE, PMO
 from exceptions_queue.exceptions import ActionRefused
-from exceptions_queue.registry import ExceptionType, ResolutionAction
-
-
-class WriteOffForm(forms.Form):
-    reason = forms.CharField(max_length=500, help_text="Why this time is not billed (leakage)")
-
-
-class MovePhaseForm(forms.Form):
-    phase_code = forms.CharField(max_length=60, help_text="An open phase of the same project")
 
 
 def held_entries(item):
@@ -109,112 +98,3 @@ def write_off_action(item, *, user, data: dict) -> str:
     return (
         f"Wrote off {count} entr{'y' if count == 1 else 'ies'} ({total} {item.currency}): {reason}"
     )
-
-
-RERUN = ResolutionAction(
-    name="rerun", label="Re-run the held time", handler=rerun_action, resolves=False
-)
-WRITE_OFF = ResolutionAction(
-    name="write_off",
-    label="Write off (leakage)",
-    handler=write_off_action,
-    roles=(FINANCE,),
-    form_class=WriteOffForm,
-    resolves=False,
-)
-
-
-def billing_exception_types() -> list[ExceptionType]:
-    return [
-        ExceptionType(
-            code=rating.UNKNOWN_PROJECT,
-            queue="pmo",
-            severity="medium",
-            title="Time for an unknown project",
-            help_text=(
-                "Approved time arrived for a PSA project Throughline does not know or has not "
-                "activated (its deal may be invalid). The time is stored and held. Activate the "
-                "project (fix the deal); the time is re-run by itself, or re-run it here."
-            ),
-            sla_hours=48,
-            actions=(RERUN, WRITE_OFF),
-        ),
-        ExceptionType(
-            code=rating.CLOSED_PHASE,
-            queue="pmo",
-            severity="medium",
-            title="Time on a closed phase",
-            help_text=(
-                "Approved time on a closed or unlisted phase, a closed or on-hold project, or "
-                "dated outside the contract. Reopen the phase in the PSA (the time re-runs by "
-                "itself), move the time to an open phase, or write it off."
-            ),
-            sla_hours=48,
-            actions=(
-                RERUN,
-                ResolutionAction(
-                    name="move_phase",
-                    label="Move to an open phase",
-                    handler=move_phase_action,
-                    roles=(PMO, FINANCE),
-                    form_class=MovePhaseForm,
-                    resolves=False,
-                ),
-                WRITE_OFF,
-            ),
-        ),
-        ExceptionType(
-            code=rating.RATE_MISSING,
-            queue="finance",
-            severity="high",
-            title="No rate for the time",
-            help_text=(
-                "No rate for the role on the work date in the card that applies. Add the rate "
-                "(admin or import): held time re-runs by itself, or re-run it here."
-            ),
-            sla_hours=24,
-            actions=(RERUN, WRITE_OFF),
-        ),
-        ExceptionType(
-            code=rating.RATE_MISMATCH,
-            queue="finance",
-            severity="high",
-            title="Rate differs",
-            help_text=(
-                "The PSA's rate differs from the card's (or the ERP posted a different invoice "
-                "total). Bill at the PSA's new rate, at the card's rate, or fix the card and "
-                "re-run."
-            ),
-            sla_hours=24,
-            actions=(
-                ResolutionAction(
-                    name="bill_at_psa_rate",
-                    label="Bill at the new (PSA) rate",
-                    handler=bill_at_psa_rate_action,
-                    roles=(FINANCE,),
-                    resolves=False,
-                ),
-                ResolutionAction(
-                    name="bill_at_card_rate",
-                    label="Bill at the card's rate",
-                    handler=bill_at_card_rate_action,
-                    roles=(FINANCE,),
-                    resolves=False,
-                ),
-                RERUN,
-                WRITE_OFF,
-            ),
-        ),
-        ExceptionType(
-            code=rating.NOT_TO_EXCEED,
-            queue="finance",
-            severity="high",
-            title="Not-to-exceed cap reached",
-            help_text=(
-                "Billing this time would pass the contract's cap. Raise the cap (amended deal "
-                "or contract edit: held time re-runs by itself in date order) or write it off."
-            ),
-            sla_hours=24,
-            actions=(RERUN, WRITE_OFF),
-        ),
-    ]

@@ -9,10 +9,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from billing.filters import TimeEntryFilter
+from billing.filters import InvoiceFilter, TimeEntryFilter
 from billing.models import BillingRun, Invoice, TimeEntry
+from billing.periods import period_from_text
 from billing.selectors.invoices import (
-    InvoiceFilter,
     get_invoice_with_lines,
     list_billing_runs,
     list_held_entries_for_invoice,
@@ -20,7 +20,7 @@ from billing.selectors.invoices import (
     list_time_entries_with_billing,
 )
 from billing.services.invoice_posting import approve_invoice, approve_invoices
-from billing.services.invoice_run import period_from_text, previous_month, start_billing_run
+from billing.services.invoice_run import previous_month, start_billing_run
 from config.errors import DomainError
 from config.roles import FINANCE, PMO, has_role
 from exceptions_queue.models import ExceptionItem

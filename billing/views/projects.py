@@ -6,9 +6,9 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from billing.filters import ProjectFilter
 from billing.models import Contract, Project
 from billing.selectors.projects import (
-    ProjectFilter,
     get_project,
     list_amendments,
     list_external_refs,

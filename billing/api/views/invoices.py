@@ -6,16 +6,16 @@ from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.filters import BillingRunFilter, InvoiceFilter
 from billing.models import BillingRun, Invoice, InvoiceLine
+from billing.periods import period_from_text
 from billing.selectors.invoices import (
-    BillingRunFilter,
-    InvoiceFilter,
     list_billing_runs,
     list_invoice_lines_for_api,
     list_invoices,
 )
 from billing.services.invoice_posting import approve_invoice
-from billing.services.invoice_run import period_from_text, start_billing_run
+from billing.services.invoice_run import start_billing_run
 from config.permissions import role_permission
 from config.roles import FINANCE, INTEGRATION
 from config.serializers import money_json

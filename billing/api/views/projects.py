@@ -3,8 +3,9 @@
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 
+from billing.filters import ProjectFilter
 from billing.models import Milestone, Phase, Project
-from billing.selectors.projects import ProjectFilter, list_projects
+from billing.selectors.projects import list_projects
 from config.permissions import role_permission
 from config.roles import FINANCE, INTEGRATION, PMO
 from config.serializers import money_json

@@ -6,8 +6,9 @@ from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 
+from billing.filters import RateCardFilter
 from billing.models import Rate, RateCard, RateCardVersion
-from billing.selectors.invoices import RateCardFilter, list_rate_cards
+from billing.selectors.invoices import list_rate_cards
 from billing.services.rate_cards import save_rate_card
 from config.errors import DomainError
 from config.permissions import role_permission

@@ -4,7 +4,8 @@ refresh the month's drafts now, in this process, printing progress (docs/contrac
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.models import BillingRun
-from billing.services.invoice_run import create_billing_run, execute_billing_run, period_from_text
+from billing.periods import period_from_text
+from billing.services.invoice_run import create_billing_run, execute_billing_run
 from config.errors import DomainError
 
 

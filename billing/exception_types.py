@@ -1,0 +1,220 @@
+"""Billing's exception types (docs/contract.md §3) with their forms and actions, registered in
+``BillingConfig.ready``: the holds of time (actions in billing/services/rating_actions.py) and
+``contract_invalid`` (a closed-won deal that failed validation)."""
+
+from django import forms
+
+from billing.models import Contract
+from billing.services import rating
+from billing.services import rating_actions as actions
+from billing.services.opportunity import CONTRACT_INVALID, rerun_deal
+from config.roles import FINANCE, PMO
+from exceptions_queue.registry import ExceptionType, ResolutionAction
+
+
+class WriteOffForm(forms.Form):
+    reason = forms.CharField(max_length=500, help_text="Why this time is not billed (leakage)")
+
+
+class MovePhaseForm(forms.Form):
+    phase_code = forms.CharField(max_length=60, help_text="An open phase of the same project")
+
+
+RERUN = ResolutionAction(
+    name="rerun", label="Re-run the held time", handler=actions.rerun_action, resolves=False
+)
+WRITE_OFF = ResolutionAction(
+    name="write_off",
+    label="Write off (leakage)",
+    handler=actions.write_off_action,
+    roles=(FINANCE,),
+    form_class=WriteOffForm,
+    resolves=False,
+)
+
+
+def billing_exception_types() -> list[ExceptionType]:
+    return [*_project_hold_types(), *_rate_hold_types()]
+
+
+def _project_hold_types() -> list[ExceptionType]:
+    """Time held for its project or phase (the PMO's queue)."""
+    return [
+        ExceptionType(
+            code=rating.UNKNOWN_PROJECT,
+            queue="pmo",
+            severity="medium",
+            title="Time for an unknown project",
+            help_text=(
+                "Approved time arrived for a PSA project Throughline does not know or has not "
+                "activated (its deal may be invalid). The time is stored and held. Activate the "
+                "project (fix the deal); the time is re-run by itself, or re-run it here."
+            ),
+            sla_hours=48,
+            actions=(RERUN, WRITE_OFF),
+        ),
+        ExceptionType(
+            code=rating.CLOSED_PHASE,
+            queue="pmo",
+            severity="medium",
+            title="Time on a closed phase",
+            help_text=(
+                "Approved time on a closed or unlisted phase, a closed or on-hold project, or "
+                "dated outside the contract. Reopen the phase in the PSA (the time re-runs by "
+                "itself), move the time to an open phase, or write it off."
+            ),
+            sla_hours=48,
+            actions=(
+                RERUN,
+                ResolutionAction(
+                    name="move_phase",
+                    label="Move to an open phase",
+                    handler=actions.move_phase_action,
+                    roles=(PMO, FINANCE),
+                    form_class=MovePhaseForm,
+                    resolves=False,
+                ),
+                WRITE_OFF,
+            ),
+        ),
+    ]
+
+
+def _rate_hold_types() -> list[ExceptionType]:
+    """Time held for its rate or its contract's cap (finance's queue)."""
+    return [
+        ExceptionType(
+            code=rating.RATE_MISSING,
+            queue="finance",
+            severity="high",
+            title="No rate for the time",
+            help_text=(
+                "No rate for the role on the work date in the card that applies. Add the rate "
+                "(admin or import): held time re-runs by itself, or re-run it here."
+            ),
+            sla_hours=24,
+            actions=(RERUN, WRITE_OFF),
+        ),
+        ExceptionType(
+            code=rating.RATE_MISMATCH,
+            queue="finance",
+            severity="high",
+            title="Rate differs",
+            help_text=(
+                "The PSA's rate differs from the card's (or the ERP posted a different invoice "
+                "total). Bill at the PSA's new rate, at the card's rate, or fix the card and "
+                "re-run."
+            ),
+            sla_hours=24,
+            actions=(
+                ResolutionAction(
+                    name="bill_at_psa_rate",
+                    label="Bill at the new (PSA) rate",
+                    handler=actions.bill_at_psa_rate_action,
+                    roles=(FINANCE,),
+                    resolves=False,
+                ),
+                ResolutionAction(
+                    name="bill_at_card_rate",
+                    label="Bill at the card's rate",
+                    handler=actions.bill_at_card_rate_action,
+                    roles=(FINANCE,),
+                    resolves=False,
+                ),
+                RERUN,
+                WRITE_OFF,
+            ),
+        ),
+        ExceptionType(
+            code=rating.NOT_TO_EXCEED,
+            queue="finance",
+            severity="high",
+            title="Not-to-exceed cap reached",
+            help_text=(
+                "Billing this time would pass the contract's cap. Raise the cap (amended deal "
+                "or contract edit: held time re-runs by itself in date order) or write it off."
+            ),
+            sla_hours=24,
+            actions=(RERUN, WRITE_OFF),
+        ),
+    ]
+
+
+class DealFixForm(forms.Form):
+    """Fields finance may correct on a deal; an empty field keeps the deal's value."""
+
+    legal_entity = forms.CharField(
+        max_length=20, required=False, help_text="Entity code, e.g. US01"
+    )
+    currency = forms.CharField(max_length=3, required=False)
+    billing_model = forms.ChoiceField(
+        choices=[("", "(keep)"), *Contract.BillingModel.choices], required=False
+    )
+    tax_jurisdiction = forms.CharField(max_length=20, required=False, help_text="e.g. US-NY")
+    project_template = forms.CharField(max_length=40, required=False, help_text="Template code")
+    rate_card = forms.CharField(
+        max_length=40, required=False, help_text='Card code; "-" for the standard card'
+    )
+    start_date = forms.DateField(required=False)
+    end_date = forms.DateField(required=False)
+    not_to_exceed = forms.DecimalField(max_digits=19, decimal_places=2, required=False)
+
+
+def deal_fixes(cleaned: dict) -> dict:
+    """The filled fields of a DealFixForm's cleaned data as deal data (JSON: dates and decimals
+    as strings)."""
+    fixes = {}
+    for name, value in cleaned.items():
+        if value in (None, ""):
+            continue
+        if name == "rate_card" and value == "-":
+            fixes[name] = None
+        elif name == "currency":
+            fixes[name] = value.upper()
+        else:
+            fixes[name] = value if isinstance(value, str) else str(value)
+    return fixes
+
+
+def _opportunity_id(item) -> str:
+    return item.subject_key.split(":", 1)[1]
+
+
+def fix_and_rerun_action(item, *, user, data: dict) -> str:
+    return rerun_deal(opportunity_id=_opportunity_id(item), fixes=deal_fixes(data), user=user)
+
+
+def rerun_deal_action(item, *, user, data: dict) -> str:
+    return rerun_deal(opportunity_id=_opportunity_id(item), user=user)
+
+
+def contract_invalid_type() -> ExceptionType:
+    return ExceptionType(
+        code=CONTRACT_INVALID,
+        queue="finance",
+        severity="high",
+        title="Contract invalid",
+        help_text=(
+            "A closed-won deal failed validation, so no customer, contract or project was "
+            "created (or, for an amendment, the contract was left as it was). Each failed rule "
+            "is listed. Fix the deal's fields here, or fix the reference data (legal entities, "
+            "rate cards, templates) or the deal in the CRM, then re-run: the project is "
+            "provisioned and this item closes. A rule still failing refuses the re-run."
+        ),
+        sla_hours=24,
+        actions=(
+            ResolutionAction(
+                name="fix_and_rerun",
+                label="Fix fields and re-run",
+                handler=fix_and_rerun_action,
+                roles=(FINANCE,),
+                form_class=DealFixForm,
+            ),
+            ResolutionAction(
+                name="rerun",
+                label="Re-run (reference data fixed)",
+                handler=rerun_deal_action,
+                roles=(FINANCE,),
+            ),
+        ),
+    )

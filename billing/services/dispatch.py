@@ -1,0 +1,16 @@
+"""Publishing billing's tasks: the one place billing's services talk to Celery.
+
+Tasks are found by name in the Celery app's registry (``billing.tasks`` is imported by
+BillingConfig.ready(), so every process has them), so no service imports the tasks module:
+``tasks.py`` calls services, never the reverse. Going through the registered task keeps
+``task_always_eager`` and ``delay_on_commit`` working as before.
+"""
+
+from celery import current_app
+
+EXECUTE_BILLING_RUN = "billing.tasks.execute_billing_run_task"
+
+
+def publish_billing_run_on_commit(run_id: int) -> None:
+    """The worker executes the run once the transaction that queued it commits."""
+    current_app.tasks[EXECUTE_BILLING_RUN].delay_on_commit(run_id)
