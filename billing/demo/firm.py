@@ -5,8 +5,7 @@ firm on every machine, with every date relative to ``today``. ``loader.py`` send
 """
 
 import random
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from billing.demo import catalogue as c
@@ -16,76 +15,12 @@ from billing.demo.common import (
     at,
     client_card_code,
     month_add,
-    standard_rate,
-    working_days,
 )
+from billing.demo.firm_time import cap_the_hit_project, corrections, time_entries
 from billing.demo.reference import reference_data
+from billing.demo.shapes import FULL, Entry, Firm, Project, Scale
 
 SEED = 20261  # the firm's seed: change it and every machine gets another (same) firm
-
-WORK_SHARE = 0.49  # of a consultant's working days booked to a client project (about 4,000 entries)
-
-
-@dataclass(frozen=True)
-class Scale:
-    """How much of the firm to build (a test loads a slice)."""
-
-    clients: int = len(c.CLIENTS) + len(c.NEAR_DUPLICATES)
-    projects: int = len(c.PROJECT_KINDS)
-    months: int = 6  # full months of history before the current one
-    consultants: int = 60
-
-
-FULL = Scale()
-
-
-@dataclass(frozen=True)
-class Project:
-    """A closed-won deal and what its PSA project does."""
-
-    kind: str  # a catalogue.PROJECT_KINDS value
-    deal: dict  # crm.opportunity.closed_won data
-    phases: tuple[dict, ...]  # as the PSA confirms them (psa.project.updated)
-    closed_on: date | None = None  # the PSA closes the project then (after its time)
-    completions: tuple[tuple[str, date], ...] = ()  # milestones completed: (name, day)
-
-    @property
-    def opportunity_id(self) -> str:
-        return self.deal["opportunity_id"]
-
-
-@dataclass
-class Entry:
-    """An approved PSA time entry; ``opportunity_id`` names its project (the PSA id is the
-    sandbox PSA's, known once Throughline created the project), else ``psa_project_id``."""
-
-    data: dict  # psa.time_entry.approved data without project_id
-    opportunity_id: str | None
-    psa_project_id: str | None = None
-    late: bool = False  # approved after the month's billing run: stays unbilled
-
-    @property
-    def time_entry_id(self) -> str:
-        return self.data["time_entry_id"]
-
-
-@dataclass
-class Firm:
-    today: date
-    months: list[date]  # first days of the billed months, oldest first
-    reference: dict
-    accounts: list[dict]
-    contacts: list[dict]
-    projects: list[Project]
-    entries: list[Entry]
-    retractions: list[dict] = field(default_factory=list)  # before the billing runs
-    corrections: list[Entry] = field(default_factory=list)  # before the billing runs
-    late_retractions: list[dict] = field(default_factory=list)  # of posted entries
-    late_corrections: list[Entry] = field(default_factory=list)  # of posted entries
-
-    @property
-    def history_start(self) -> date:
-        return self.months[0]
 
 
 def build_firm(today: date, scale: Scale = FULL) -> Firm:
@@ -105,9 +40,9 @@ def build_firm(today: date, scale: Scale = FULL) -> Firm:
         projects=projects,
         entries=[],
     )
-    firm.entries = _entries(rng, firm, people)
-    _cap_the_hit_project(firm)
-    _corrections(rng, firm)
+    firm.entries = time_entries(rng, firm, people)
+    cap_the_hit_project(firm)
+    corrections(rng, firm)
     firm.reference = reference_data(firm=firm, people=people, accounts=accounts)
     return firm
 
@@ -283,187 +218,4 @@ def _milestones(rng, amount: Decimal, start: date, end: date, today: date):
     return rows, tuple(completions)
 
 
-def _phase_for(project: Project, work_date: date) -> str:
-    codes = [p["code"] for p in project.phases]
-    if project.deal["billing_model"] != "time_and_materials":
-        start, end = (
-            date.fromisoformat(project.deal["start_date"]),
-            date.fromisoformat(project.deal["end_date"]),
-        )
-        share = (work_date - start).days / max(1, (end - start).days)
-        return codes[min(len(codes) - 1, int(share * len(codes)))]
-    if project.kind == "tm_closed_phase":
-        return "BUILD"
-    start = date.fromisoformat(project.deal["start_date"])
-    return "DISC" if work_date < start + timedelta(days=30) else "BUILD"
-
-
-def _active(project: Project, day: date) -> bool:
-    deal = project.deal
-    return date.fromisoformat(deal["start_date"]) <= day <= date.fromisoformat(deal["end_date"])
-
-
-def _assignments(people, projects) -> tuple[dict, dict]:
-    """Per person: their main projects (in order of preference) and their weekly days
-    (weekday → project: retainers, and a partner's day on the partner-less card)."""
-    main: dict[int, list[Project]] = {p["number"]: [] for p in people}
-    weekly: dict[int, dict[int, Project]] = {p["number"]: {} for p in people}
-    for code, *_ in c.ENTITIES:
-        staff = [p for p in people if p["legal_entity"] == code]
-        mine = [j for j in projects if j.deal["legal_entity"] == code]
-        delivery = [j for j in mine if not j.kind.startswith("ret")]
-        retainers = [j for j in mine if j.kind.startswith("ret")]
-        if not staff:
-            continue
-        for k, person in enumerate(staff):
-            if delivery:
-                main[person["number"]] = [delivery[(k + n) % len(delivery)] for n in range(2)]
-        for r, project in enumerate(retainers):
-            for m in range(3 if project.kind == "ret_over" else 2):
-                person = staff[(r * 3 + m) % len(staff)]
-                weekly[person["number"]].setdefault((r + m) % 5, project)
-        for project in (j for j in mine if j.kind == "tm_card"):
-            partners = [p for p in staff if p["role"] == "partner"] or staff[:1]
-            weekly[partners[0]["number"]][4] = project
-    return main, weekly
-
-
-def _entry(rng, person: dict, project: Project, day: date, today: date, phase: str) -> Entry:
-    roll = rng.random()
-    category, billable = (
-        ("travel", True)
-        if roll < 0.04
-        else (("training", False) if roll < 0.06 else ("delivery", True))
-    )
-    approved = min(
-        datetime.combine(day + timedelta(days=1), time(9, rng.randint(0, 59)), tzinfo=UTC),
-        datetime.combine(today, time(0, 0), tzinfo=UTC) - timedelta(minutes=rng.randint(1, 60)),
-    )
-    data = {
-        "time_entry_id": f"TE-{ID_PREFIX}-{person['number']:03d}-{day:%Y%m%d}",
-        "phase_code": phase,
-        "person_email": person["email"],
-        "role": person["role"],
-        "work_date": day.isoformat(),
-        "hours": rng.choice(c.HOURS),
-        "billable": billable,
-        "category": category,
-        "bill_rate": None,
-        "notes": f"{project.deal['name']}: {category}",
-        "approved_at": approved.isoformat(),
-        "approved_by": f"pmo@{c.DOMAIN}",
-    }
-    return Entry(data, project.opportunity_id)
-
-
-def _entries(rng: random.Random, firm: Firm, people: list[dict]) -> list[Entry]:
-    main, weekly = _assignments(people, firm.projects)
-    last_month = firm.months[-1]
-    entries = []
-    for day in working_days(firm.history_start, firm.today - timedelta(days=1)):
-        for person in people:
-            project = weekly[person["number"]].get(day.weekday())
-            if project is None or not _active(project, day) or rng.random() > 0.9:
-                candidates = [j for j in main[person["number"]] if _active(j, day)]
-                if not candidates or rng.random() > WORK_SHARE:
-                    continue
-                project = candidates[0]
-            entry = _entry(rng, person, project, day, firm.today, _phase_for(project, day))
-            # A few people approve the last days of last month only after its billing run.
-            entry.late = (
-                day >= last_month
-                and day.month == last_month.month
-                and (day.day > 24 and person["number"] % 7 == 0)
-            )
-            entries.append(entry)
-    _odd_entries(firm, entries, people)
-    return entries
-
-
-def _odd_entries(firm: Firm, entries: list[Entry], people: list[dict]) -> None:
-    """Time that produces exceptions: on the closed phase, and on an internal PSA project
-    Throughline does not know (rate_missing comes from the partner's days on the card)."""
-    closed = next((j for j in firm.projects if j.kind == "tm_closed_phase"), None)
-    if closed is not None:
-        for entry in [e for e in entries if e.opportunity_id == closed.opportunity_id][:3]:
-            entry.data["phase_code"] = "DISC"
-            entry.data["notes"] = "discovery notes finished late"
-    if len(firm.projects) < len(c.PROJECT_KINDS):
-        return
-    for n, person in enumerate(people[:3]):
-        day = working_days(firm.months[-1], firm.months[-1] + timedelta(days=10))[n]
-        entries.append(
-            Entry(
-                {
-                    "time_entry_id": f"TE-{ID_PREFIX}-INT-{n + 1:03d}",
-                    "phase_code": "ADMIN",
-                    "person_email": person["email"],
-                    "role": person["role"],
-                    "work_date": day.isoformat(),
-                    "hours": "3.00",
-                    "billable": True,
-                    "category": "delivery",
-                    "bill_rate": None,
-                    "notes": "internal knowledge base (logged as billable by mistake)",
-                    "approved_at": at(day + timedelta(days=1), 11),
-                    "approved_by": f"pmo@{c.DOMAIN}",
-                },
-                None,
-                psa_project_id=f"PRJ-{ID_PREFIX}-INTERNAL",
-            )
-        )
-
-
-def _cap_the_hit_project(firm: Firm) -> None:
-    """Set the cap of the ``tm_cap_hit`` project at about 70 % of what its time is worth, so
-    billing reaches it mid-history and later time is held as not_to_exceed."""
-    for project in (j for j in firm.projects if j.kind == "tm_cap_hit"):
-        currency = project.deal["currency"]
-        amounts = [
-            Decimal(e.data["hours"])
-            * standard_rate(
-                currency, e.data["role"], date.fromisoformat(e.data["work_date"]), firm.today
-            )
-            for e in sorted(
-                (e for e in firm.entries if e.opportunity_id == project.opportunity_id),
-                key=lambda e: e.data["work_date"],
-            )
-            if e.data["category"] == "delivery"
-        ]
-        reached = sum(amounts[: int(len(amounts) * 0.7)], Decimal(0))
-        project.deal["not_to_exceed"] = str((reached // 1000 * 1000).quantize(Decimal("1.00")))
-
-
-def _corrections(rng: random.Random, firm: Firm) -> None:
-    """A few entries retracted or corrected in the PSA: most before their month is billed,
-    two after their invoice was posted (a credit line on this month's draft)."""
-    eligible = [e for e in firm.entries if e.opportunity_id and not e.late]
-    picked = rng.sample(eligible, min(len(eligible), 14)) if len(eligible) > 30 else []
-    for n, entry in enumerate(picked):
-        posted = n >= 10
-        when = max(datetime.fromisoformat(entry.data["approved_at"]), _month_end_dt(entry))
-        when = (
-            when + timedelta(days=1)
-            if not posted
-            else datetime.combine(firm.today, time(0, 0), tzinfo=UTC) - timedelta(hours=2 + n)
-        )
-        if n % 2 == 0:
-            retraction = {
-                "time_entry_id": entry.time_entry_id,
-                "reason": "logged on the wrong project",
-                "retracted_at": when.isoformat(),
-            }
-            (firm.late_retractions if posted else firm.retractions).append(retraction)
-        else:
-            data = {**entry.data, "hours": str(Decimal(entry.data["hours"]) - Decimal("1.50"))}
-            data["approved_at"] = (when + timedelta(hours=1)).isoformat()
-            data["notes"] = "corrected: hours over-reported"
-            corrected = Entry(data, entry.opportunity_id)
-            (firm.late_corrections if posted else firm.corrections).append(corrected)
-
-
-def _month_end_dt(entry: Entry) -> datetime:
-    day = date.fromisoformat(entry.data["work_date"])
-    return datetime.combine(
-        month_add(day.replace(day=1), 1) - timedelta(days=1), time(18), tzinfo=UTC
-    )
+__all__ = ["FULL", "Entry", "Firm", "Project", "Scale", "build_firm"]

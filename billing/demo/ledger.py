@@ -1,9 +1,12 @@
-"""What the demo firm's ERP does with a posted invoice: its number and its later statuses."""
+"""What the demo firm's ERP does with a posted invoice: its number and its later statuses (sent
+as its deliveries by the loader)."""
 
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+
+from billing.demo.delivery import Delivery, envelope, webhook_id
 
 
 @dataclass(frozen=True)
@@ -47,3 +50,47 @@ def erp_history(
         due = (gross * Decimal("0.40")).quantize(Decimal("0.01"))
         return [sent, ErpStatus("partially_paid", when(35 + roll % 10), due)]
     return [sent]
+
+
+def erp_status_chains(invoices, *, today: date, now: datetime) -> list[list[Delivery]]:
+    """The ERP's ``erp.invoice.status_changed`` deliveries of the posted ``invoices``, one chain
+    (in order) per invoice."""
+    chains = []
+    for sequence, invoice in enumerate(invoices.order_by("period", "pk"), start=1):
+        key = ":".join(
+            (f"{invoice.period:%Y-%m}", invoice.legal_entity.code, invoice.customer.name)
+        )
+        history = erp_history(
+            key=key,
+            period=invoice.period,
+            invoice_date=invoice.invoice_date,
+            gross=invoice.gross_total,
+            today=today,
+            now=now,
+        )
+        number = erp_number(
+            entity_code=invoice.legal_entity.code,
+            invoice_date=invoice.invoice_date,
+            sequence=sequence,
+        )
+        chain = []
+        for status in history:
+            data = {
+                "invoice_id": invoice.erp_invoice_id,
+                "number": number,
+                "status": status.status,
+                "total": str(invoice.gross_total),
+                "amount_due": str(status.amount_due),
+                "currency": invoice.currency,
+                "changed_at": status.changed_at.isoformat(),
+            }
+            chain.append(
+                (
+                    "erp",
+                    envelope("erp.invoice.status_changed", data["changed_at"], data),
+                    webhook_id("erp_invoice", f"{invoice.erp_invoice_id}_{status.status}"),
+                )
+            )
+        if chain:
+            chains.append(chain)
+    return chains

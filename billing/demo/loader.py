@@ -13,17 +13,14 @@ The load is finished when the inbound event ``demo_loaded`` (sent last) has been
 """
 
 import json
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as day_time
 from io import StringIO
 
-import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -32,38 +29,18 @@ from django.db.models import Count
 from django.utils import timezone
 
 from billing.demo import catalogue
-from billing.demo.firm import Entry, Firm
-from billing.demo.ledger import erp_history, erp_number
+from billing.demo.delivery import Courier, Delivery, DemoLoadFailed, envelope, settle, webhook_id
+from billing.demo.ledger import erp_status_chains
+from billing.demo.shapes import Entry, Firm
 from billing.models import BillingRun, Invoice, Project, TimeEntry
 from billing.services.invoice_posting import approve_invoices
 from billing.services.invoice_run import create_billing_run, execute_billing_run
 from config.roles import FINANCE, ensure_role_groups
 from exceptions_queue.models import ExceptionItem
-from integrations.models import InboundEvent, OutboxMessage
-from integrations.webhooks.sender import WebhookSender
+from integrations.models import InboundEvent
 
 FINANCE_USER = "demo.finance"
 DONE_WEBHOOK_ID = "demo_loaded"
-THREADS = 8  # parallel senders: the web serves 2 processes x 4 threads
-SETTLE_TIMEOUT = 240.0  # seconds one step may take to be applied before the load gives up
-SEND_ATTEMPTS = 6  # per delivery: a 429 waits its Retry-After, a 5xx or reset backs off
-PENDING_EVENTS = (
-    InboundEvent.Status.RECEIVED,
-    InboundEvent.Status.PROCESSING,
-    InboundEvent.Status.FAILED,
-)
-PENDING_MESSAGES = (
-    OutboxMessage.Status.PENDING,
-    OutboxMessage.Status.SENDING,
-    OutboxMessage.Status.FAILED,
-)
-
-# One delivery: (system, event envelope, webhook id). A chain is sent in order by one thread.
-Delivery = tuple[str, dict, str]
-
-
-class DemoLoadFailed(RuntimeError):
-    """A delivery was refused or a step did not settle; the message says which."""
 
 
 @dataclass
@@ -84,14 +61,6 @@ def is_loaded() -> bool:
     ).exists()
 
 
-def envelope(event_type: str, timestamp: str, data: dict) -> dict:
-    return {
-        "type": event_type,
-        "timestamp": timestamp,
-        "data": {k: v for k, v in data.items() if not k.startswith("_")},
-    }
-
-
 class DemoLoader:
     """Sends one ``Firm`` to the Throughline at ``base_url``; ``log`` gets progress lines."""
 
@@ -108,10 +77,13 @@ class DemoLoader:
         self.base_url = base_url.rstrip("/")
         self.log = log
         self.report = LoadReport()
-        self._local = threading.local()
         self._started = time.monotonic()
-        self._lock = threading.Lock()
+        self.courier = Courier(base_url=self.base_url, secrets=self.secrets, sent=self.report.sent)
         self.psa_ids: dict[str, str] = {}
+
+    def send_chains(self, chains: Iterable[list[Delivery]]) -> None:
+        """Send each chain in order, the chains in parallel; answers counted in the report."""
+        self.courier.send_chains(chains)
 
     # -- the steps --------------------------------------------------------------------------
 
@@ -127,7 +99,7 @@ class DemoLoader:
         self._billing()
         self._erp_and_late_time()
         self.send_chains([[self._done_marker()]])
-        self._settle("the end marker")
+        settle("the end marker")
         self.report.seconds = time.monotonic() - self._started
         self._summarise()
         return self.report
@@ -166,20 +138,20 @@ class DemoLoader:
                     (
                         "crm",
                         envelope("crm.account.upserted", a["updated_at"], a),
-                        _id("crm_account", a["account_id"]),
+                        webhook_id("crm_account", a["account_id"]),
                     )
                 ]
                 for a in firm.accounts
             ]
         )
-        self._settle("the CRM accounts", outbox=False)
+        settle("the CRM accounts", outbox=False)
         self._step(f"{len(firm.accounts)} CRM accounts ({len(firm.contacts)} contacts next)")
         chains = [
             [
                 (
                     "crm",
                     envelope("crm.contact.upserted", c["updated_at"], c),
-                    _id("crm_contact", c["contact_id"]),
+                    webhook_id("crm_contact", c["contact_id"]),
                 )
             ]
             for c in firm.contacts
@@ -189,13 +161,13 @@ class DemoLoader:
                 (
                     "crm",
                     envelope("crm.opportunity.closed_won", _noon(p.deal["close_date"]), p.deal),
-                    _id("crm_deal", p.opportunity_id),
+                    webhook_id("crm_deal", p.opportunity_id),
                 )
             ]
             for p in firm.projects
         ]
         self.send_chains(chains)
-        self._settle("the closed-won deals (customers, contracts, ERP customers, PSA projects)")
+        settle("the closed-won deals (customers, contracts, ERP customers, PSA projects)")
         self._step(f"{len(firm.projects)} deals closed, their projects created in the PSA")
 
     def _psa_projects(self) -> None:
@@ -213,7 +185,7 @@ class DemoLoader:
             )
         self.psa_ids = found
         self.send_chains([[self._project_update(p, closed=False)] for p in self.firm.projects])
-        self._settle("the PSA project confirmations")
+        settle("the PSA project confirmations")
         self._step(f"{len(found)} projects confirmed by the PSA")
 
     def _project_update(self, project, *, closed: bool) -> Delivery:
@@ -234,7 +206,7 @@ class DemoLoader:
         return (
             "psa",
             envelope("psa.project.updated", stamp, data),
-            _id("psa_project", f"{project.opportunity_id}_{kind}"),
+            webhook_id("psa_project", f"{project.opportunity_id}_{kind}"),
         )
 
     def _time(self) -> None:
@@ -254,19 +226,19 @@ class DemoLoader:
                         (
                             "psa",
                             envelope("psa.milestone.completed", _noon(day.isoformat()), data),
-                            _id("psa_milestone", key),
+                            webhook_id("psa_milestone", key),
                         )
                     ]
                 )
         self.send_chains(chains)
-        self._settle("the approved time", outbox=False)
+        settle("the approved time", outbox=False)
         milestones = sum(len(p.completions) for p in firm.projects)
         self._step(f"{len(on_time)} approved time entries and {milestones} milestones received")
         chains = [[self._retraction(r)] for r in firm.retractions]
         chains += [[self.approval(e, correction=True)] for e in firm.corrections]
         chains += [[self._project_update(p, closed=True)] for p in firm.projects if p.closed_on]
         self.send_chains(chains)
-        self._settle("the retractions and corrections", outbox=False)
+        settle("the retractions and corrections", outbox=False)
         self._step(
             f"{len(firm.retractions)} retractions, {len(firm.corrections)} corrections, "
             f"{sum(1 for p in firm.projects if p.closed_on)} projects closed"
@@ -280,14 +252,14 @@ class DemoLoader:
         return (
             "psa",
             envelope("psa.time_entry.approved", data["approved_at"], data),
-            _id("psa_time", entry.time_entry_id + suffix),
+            webhook_id("psa_time", entry.time_entry_id + suffix),
         )
 
     def _retraction(self, data: dict) -> Delivery:
         return (
             "psa",
             envelope("psa.time_entry.retracted", data["retracted_at"], data),
-            _id("psa_retract", data["time_entry_id"]),
+            webhook_id("psa_retract", data["time_entry_id"]),
         )
 
     def _billing(self) -> None:
@@ -311,7 +283,7 @@ class DemoLoader:
         done, errors = approve_invoices(invoice_ids=drafts, approved_by=self.finance_user)
         if errors:
             raise DemoLoadFailed(f"{len(errors)} draft(s) not approved: {'; '.join(errors[:3])}")
-        self._settle("the invoices posting to the ERP")
+        settle("the invoices posting to the ERP")
         posted = self._demo_invoices().filter(status=Invoice.Status.POSTED).count()
         self._step(f"{done} invoices approved by {FINANCE_USER}, {posted} posted to the ERP")
 
@@ -330,7 +302,7 @@ class DemoLoader:
         late += [[self._retraction(r)] for r in firm.late_retractions]
         late += [[self.approval(e, correction=True)] for e in firm.late_corrections]
         self.send_chains(self._erp_chains() + late)
-        self._settle("the ERP invoice statuses and the late time")
+        settle("the ERP invoice statuses and the late time")
         counts = Counter(self._demo_invoices().values_list("status", flat=True))
         self._step("ERP statuses: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
         self._step(
@@ -339,51 +311,12 @@ class DemoLoader:
         )
 
     def _erp_chains(self) -> list[list[Delivery]]:
-        now = timezone.now()
-        chains = []
         invoices = (
             self._demo_invoices()
             .exclude(erp_invoice_id="")
             .select_related("legal_entity", "customer")
         )
-        for sequence, invoice in enumerate(invoices.order_by("period", "pk"), start=1):
-            key = ":".join(
-                (f"{invoice.period:%Y-%m}", invoice.legal_entity.code, invoice.customer.name)
-            )
-            history = erp_history(
-                key=key,
-                period=invoice.period,
-                invoice_date=invoice.invoice_date,
-                gross=invoice.gross_total,
-                today=self.firm.today,
-                now=now,
-            )
-            number = erp_number(
-                entity_code=invoice.legal_entity.code,
-                invoice_date=invoice.invoice_date,
-                sequence=sequence,
-            )
-            chain = []
-            for status in history:
-                data = {
-                    "invoice_id": invoice.erp_invoice_id,
-                    "number": number,
-                    "status": status.status,
-                    "total": str(invoice.gross_total),
-                    "amount_due": str(status.amount_due),
-                    "currency": invoice.currency,
-                    "changed_at": status.changed_at.isoformat(),
-                }
-                chain.append(
-                    (
-                        "erp",
-                        envelope("erp.invoice.status_changed", data["changed_at"], data),
-                        _id("erp_invoice", f"{invoice.erp_invoice_id}_{status.status}"),
-                    )
-                )
-            if chain:
-                chains.append(chain)
-        return chains
+        return erp_status_chains(invoices, today=self.firm.today, now=timezone.now())
 
     def _done_marker(self) -> Delivery:
         """A repeat of the first project's PSA confirmation (it changes nothing), sent last."""
@@ -391,68 +324,6 @@ class DemoLoader:
             self.firm.projects[0], closed=bool(self.firm.projects[0].closed_on)
         )
         return system, event, DONE_WEBHOOK_ID
-
-    # -- sending and waiting ------------------------------------------------------------------
-
-    def _sender(self) -> WebhookSender:
-        sender = getattr(self._local, "sender", None)
-        if sender is None:
-            sender = self._local.sender = WebhookSender(self.base_url, timeout=30)
-        return sender
-
-    def send_chains(self, chains: Iterable[list[Delivery]]) -> None:
-        """Send each chain in order, the chains in parallel; answers counted in the report."""
-        with ThreadPoolExecutor(max_workers=THREADS) as pool:
-            for codes in pool.map(self._send_chain, chains):
-                with self._lock:
-                    self.report.sent.update(codes)
-
-    def _send_chain(self, chain: list[Delivery]) -> list[int]:
-        return [self._send_one(*delivery) for delivery in chain]
-
-    def _send_one(self, system: str, event: dict, webhook_id: str) -> int:
-        delay = 0.5
-        for _attempt in range(SEND_ATTEMPTS):
-            try:
-                delivery = self._sender().send(
-                    system, event, webhook_id=webhook_id, secret=self.secrets.get(system)
-                )
-            except requests.RequestException:
-                time.sleep(delay)
-                delay *= 2
-                continue
-            if delivery.accepted:
-                return delivery.status_code
-            if delivery.status_code == 429 or delivery.status_code >= 500:
-                time.sleep(delay)
-                delay *= 2
-                continue
-            raise DemoLoadFailed(
-                f"{webhook_id} ({event['type']}) refused: {delivery.status_code} {delivery.body[:300]}"
-            )
-        raise DemoLoadFailed(
-            f"{webhook_id} ({event['type']}): no answer after {SEND_ATTEMPTS} tries"
-        )
-
-    def _settle(self, what: str, *, outbox: bool = True, timeout: float = SETTLE_TIMEOUT) -> None:
-        """Wait until the inbox (and, with ``outbox``, the outbox) has nothing left to do.
-
-        Steps that only need the events applied leave the outbox draining (the ERP's copies of
-        the time entries) while the next step is sent."""
-        deadline = time.monotonic() + timeout
-        while True:
-            events = InboundEvent.objects.filter(status__in=PENDING_EVENTS).count()
-            messages = (
-                OutboxMessage.objects.filter(status__in=PENDING_MESSAGES).count() if outbox else 0
-            )
-            if not events and not messages:
-                return
-            if time.monotonic() > deadline:
-                raise DemoLoadFailed(
-                    f"waited {timeout:.0f} s for {what}: {events} event(s) and {messages} "
-                    "message(s) still pending (is the worker running?)"
-                )
-            time.sleep(0.25)
 
     def _summarise(self) -> None:
         entries = TimeEntry.objects.filter(psa_time_entry_id__startswith="TE-KP-")
@@ -468,10 +339,6 @@ class DemoLoader:
             .annotate(n=Count("pk"))
             .order_by("type_code")
         )
-
-
-def _id(kind: str, key: str) -> str:
-    return f"demo_{kind}_{key}"
 
 
 def _noon(day: str) -> str:

@@ -17,32 +17,7 @@ def reference_data(*, firm, people: list[dict], accounts: list[dict]) -> dict:
     """Entities, roles, tax and FX rates, people, rate cards (each standard card with a second,
     higher version from three months ago), templates and client billing rules."""
     first_version = month_add(firm.history_start, -6)
-    change = rate_change_on(firm.today)
-    cards = [
-        {
-            "code": f"{code}-STD",
-            "name": f"{name} standard rates",
-            "legal_entity": code,
-            "currency": currency,
-            "client_account_id": None,
-            "standard": True,
-            "versions": [
-                {
-                    "valid_from": day.isoformat(),
-                    "valid_to": None,
-                    "rates": [
-                        {
-                            "role": role,
-                            "hourly": str(standard_rate(currency, role, day, firm.today)),
-                        }
-                        for role, _ in c.ROLES
-                    ],
-                }
-                for day in (first_version, change)
-            ],
-        }
-        for code, name, _country, currency, *_ in c.ENTITIES
-    ]
+    cards = _standard_cards(firm, first_version)
     known = {a["account_id"] for a in accounts}
     cards += _client_cards(firm, known, first_version)
     return {
@@ -93,6 +68,36 @@ def reference_data(*, firm, people: list[dict], accounts: list[dict]) -> dict:
             {"system": "erp", "event_type": "throughline.project.activated"},
         ],
     }
+
+
+def _standard_cards(firm, first_version: date) -> list[dict]:
+    """Each entity's standard card: a first version, and a higher one from the rate change."""
+    change = rate_change_on(firm.today)
+    return [
+        {
+            "code": f"{code}-STD",
+            "name": f"{name} standard rates",
+            "legal_entity": code,
+            "currency": currency,
+            "client_account_id": None,
+            "standard": True,
+            "versions": [
+                {
+                    "valid_from": day.isoformat(),
+                    "valid_to": None,
+                    "rates": [
+                        {
+                            "role": role,
+                            "hourly": str(standard_rate(currency, role, day, firm.today)),
+                        }
+                        for role, _ in c.ROLES
+                    ],
+                }
+                for day in (first_version, change)
+            ],
+        }
+        for code, name, _country, currency, *_ in c.ENTITIES
+    ]
 
 
 def _account(index: int) -> str:
