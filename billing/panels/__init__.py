@@ -5,15 +5,24 @@ returning plain JSON (``/api/v1/metrics/``) and a template; ``register`` runs in
 
 
 def register() -> None:
-    from billing.panels.delivery import get_project_margin, get_utilization
+    from config.registry import panels
+
+    for panel in (*_finance_panels(), *_pmo_panels()):
+        panels.register(panel.key, panel)
+    from billing.panels import demo_traffic
+
+    demo_traffic.register()  # operations: the demo traffic switch (not in production)
+
+
+def _finance_panels() -> tuple:
     from billing.panels.invoicing import get_billing_cycle_time, get_invoice_latency
-    from billing.panels.present import present_margin, present_unbilled, present_utilization
+    from billing.panels.present import present_unbilled
     from billing.panels.risk import get_revenue_at_risk
     from billing.panels.unbilled import get_unbilled_time
-    from config.registry import Panel, panels
-    from config.roles import FINANCE, PMO
+    from config.registry import Panel
+    from config.roles import FINANCE
 
-    for panel in (
+    return (
         Panel(
             key="billing:unbilled-time",
             title="Unbilled time",
@@ -52,6 +61,16 @@ def register() -> None:
             roles=(FINANCE,),
             order=31,
         ),
+    )
+
+
+def _pmo_panels() -> tuple:
+    from billing.panels.delivery import get_project_margin, get_utilization
+    from billing.panels.present import present_margin, present_utilization
+    from config.registry import Panel
+    from config.roles import FINANCE, PMO
+
+    return (
         Panel(
             key="billing:utilization",
             title="Utilization",
@@ -72,8 +91,4 @@ def register() -> None:
             order=20,
             extra={"present": present_margin, "wide": True},
         ),
-    ):
-        panels.register(panel.key, panel)
-    from billing.panels import demo_traffic
-
-    demo_traffic.register()  # operations: the demo traffic switch (not in production)
+    )

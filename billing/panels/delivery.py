@@ -45,41 +45,8 @@ def get_utilization(*, user=None, weeks=DEFAULT_WEEKS) -> dict:
     weeks = _weeks(weeks)
     monday = today() - timedelta(days=today().weekday())
     start, end = monday - timedelta(weeks=weeks), monday - timedelta(days=1)
-    booked = {
-        row["person_email"]: row
-        for row in TimeEntry.objects.filter(work_date__range=(start, end))
-        .exclude(status=TimeEntry.Status.RETRACTED)
-        .values("person_email")
-        .annotate(
-            billed=sum_hundredths("billed_hours", filter=Q(status__in=BILLED)),
-            hours=sum_hundredths("hours"),
-        )
-        .order_by()
-    }
-    people, roles = [], {}
-    for person in Person.objects.select_related("role").order_by("email"):
-        row = booked.pop(person.email, {})
-        billed, hours = from_hundredths(row.get("billed")), from_hundredths(row.get("hours"))
-        capacity = person.weekly_capacity_hours * weeks
-        people.append(
-            {
-                "email": person.email,
-                "name": person.name,
-                "role": person.role.code,
-                "billed_hours": str(billed),
-                "hours": str(hours),
-                "capacity_hours": str(capacity),
-                "utilization": percent(billed, capacity),
-            }
-        )
-        role = roles.setdefault(
-            person.role.code, {"billed": ZERO, "hours": ZERO, "capacity": ZERO, "people": 0}
-        )
-        role["billed"] += billed
-        role["hours"] += hours
-        role["capacity"] += capacity
-        role["people"] += 1
-    people.sort(key=lambda p: (-Decimal(p["utilization"] or -1), p["email"]))
+    booked = _booked(start, end)
+    people, roles = _utilization_of_people(booked, weeks)
     billed_total = sum((r["billed"] for r in roles.values()), ZERO)
     capacity_total = sum((r["capacity"] for r in roles.values()), ZERO)
     return {
@@ -112,6 +79,50 @@ def get_utilization(*, user=None, weeks=DEFAULT_WEEKS) -> dict:
     }
 
 
+def _booked(start, end) -> dict:
+    """Hours per person email over the weeks (rated or invoiced ones as ``billed``)."""
+    return {
+        row["person_email"]: row
+        for row in TimeEntry.objects.filter(work_date__range=(start, end))
+        .exclude(status=TimeEntry.Status.RETRACTED)
+        .values("person_email")
+        .annotate(
+            billed=sum_hundredths("billed_hours", filter=Q(status__in=BILLED)),
+            hours=sum_hundredths("hours"),
+        )
+        .order_by()
+    }
+
+
+def _utilization_of_people(booked: dict, weeks: int) -> tuple[list, dict]:
+    """Rows per person with a Person row (taken out of ``booked``) and sums per role."""
+    people, roles = [], {}
+    for person in Person.objects.select_related("role").order_by("email"):
+        row = booked.pop(person.email, {})
+        billed, hours = from_hundredths(row.get("billed")), from_hundredths(row.get("hours"))
+        capacity = person.weekly_capacity_hours * weeks
+        people.append(
+            {
+                "email": person.email,
+                "name": person.name,
+                "role": person.role.code,
+                "billed_hours": str(billed),
+                "hours": str(hours),
+                "capacity_hours": str(capacity),
+                "utilization": percent(billed, capacity),
+            }
+        )
+        role = roles.setdefault(
+            person.role.code, {"billed": ZERO, "hours": ZERO, "capacity": ZERO, "people": 0}
+        )
+        role["billed"] += billed
+        role["hours"] += hours
+        role["capacity"] += capacity
+        role["people"] += 1
+    people.sort(key=lambda p: (-Decimal(p["utilization"] or -1), p["email"]))
+    return people, roles
+
+
 def get_project_margin(*, user=None) -> dict:
     """Per live project (not closed): billed amount against cost, and margin %.
 
@@ -123,6 +134,44 @@ def get_project_margin(*, user=None) -> dict:
     currency with FX when the person's entity bills another one; without a rate the margin is
     not computed and the cost is listed as unconverted. Four queries.
     """
+    entries, lines = _margin_sources()
+    billed, costs = _billed_and_costs(entries)
+    projects = list(
+        Project.objects.filter(Q(pk__in=billed) | Q(contract_id__in=lines))
+        .values(
+            "id",
+            "name",
+            "psa_project_id",
+            "customer__name",
+            "contract_id",
+            "contract__currency",
+            "contract__billing_model",
+        )
+        .order_by("name", "id")
+    )
+    pairs = {(c, p["contract__currency"]) for p in projects for c in costs.get(p["id"], {})}
+    pairs |= pairs_to_reporting({p["contract__currency"] for p in projects})
+    pairs |= pairs_to_reporting({c for cost in costs.values() for c in cost})
+    fx = FxTable.load(pairs)
+    rows, billed_all, cost_all = _margin_rows(projects, billed, lines, costs, fx)
+    billed_total = reporting(billed_all, fx)
+    cost_total = reporting(cost_all, fx)
+    margin_total = Decimal(billed_total["amount"]) - Decimal(cost_total["amount"])
+    complete = not billed_total["unconverted"] and not cost_total["unconverted"]
+    return {
+        "reporting_currency": reporting_currency(),
+        "billed": billed_total,
+        "cost": cost_total,
+        "margin": money(margin_total, reporting_currency()) if complete else None,
+        "margin_percent": percent(margin_total, Decimal(billed_total["amount"]))
+        if complete
+        else None,
+        "projects": rows,
+    }
+
+
+def _margin_sources() -> tuple:
+    """Entry sums per live project and cost currency; contract line sums per contract."""
     entries = (
         TimeEntry.objects.filter(project__status__in=_LIVE)
         .exclude(status=TimeEntry.Status.RETRACTED)
@@ -152,6 +201,10 @@ def get_project_margin(*, user=None) -> dict:
         .order_by()
         .values_list("contract_id", "amount")
     )
+    return entries, lines
+
+
+def _billed_and_costs(entries) -> tuple[dict, dict]:
     billed: dict[int, Decimal] = {}
     costs: dict[int, dict[str, Decimal]] = {}
     for row in entries:
@@ -164,23 +217,10 @@ def get_project_margin(*, user=None) -> dict:
                 row["cost_currency"],
                 from_hundredths(row["cost"]),
             )
-    projects = list(
-        Project.objects.filter(Q(pk__in=billed) | Q(contract_id__in=lines))
-        .values(
-            "id",
-            "name",
-            "psa_project_id",
-            "customer__name",
-            "contract_id",
-            "contract__currency",
-            "contract__billing_model",
-        )
-        .order_by("name", "id")
-    )
-    pairs = {(c, p["contract__currency"]) for p in projects for c in costs.get(p["id"], {})}
-    pairs |= pairs_to_reporting({p["contract__currency"] for p in projects})
-    pairs |= pairs_to_reporting({c for cost in costs.values() for c in cost})
-    fx = FxTable.load(pairs)
+    return billed, costs
+
+
+def _margin_rows(projects, billed, lines, costs, fx) -> tuple[list, dict, dict]:
     rows, billed_all, cost_all = [], {}, {}
     for project in projects:
         currency = project["contract__currency"]
@@ -206,20 +246,7 @@ def get_project_margin(*, user=None) -> dict:
                 "margin_percent": None if margin is None else percent(margin, amount),
             }
         )
-    billed_total = reporting(billed_all, fx)
-    cost_total = reporting(cost_all, fx)
-    margin_total = Decimal(billed_total["amount"]) - Decimal(cost_total["amount"])
-    complete = not billed_total["unconverted"] and not cost_total["unconverted"]
-    return {
-        "reporting_currency": reporting_currency(),
-        "billed": billed_total,
-        "cost": cost_total,
-        "margin": money(margin_total, reporting_currency()) if complete else None,
-        "margin_percent": percent(margin_total, Decimal(billed_total["amount"]))
-        if complete
-        else None,
-        "projects": rows,
-    }
+    return rows, billed_all, cost_all
 
 
 _LIVE = (Project.Status.PROVISIONING, Project.Status.ACTIVE, Project.Status.ON_HOLD)

@@ -25,35 +25,7 @@ def get_revenue_at_risk(*, user=None) -> dict:
     """Sum of ``amount_at_risk`` of open (open or assigned) items by queue and by type, per
     currency and in the reporting currency; the hours of items with no amount (no rate known)
     are counted apart, never priced. One query plus one for FX rates."""
-    rows = (
-        ExceptionItem.objects.filter(status__in=ExceptionItem.OPEN_STATUSES)
-        .values("queue", "type_code", "currency")
-        .annotate(
-            items=Count("id"),
-            amount=sum_hundredths("amount_at_risk"),
-            unpriced_items=Count("id", filter=Q(amount_at_risk__isnull=True)),
-            unpriced_hours=sum_hundredths("hours", filter=Q(amount_at_risk__isnull=True)),
-        )
-        .order_by()
-    )
-    groups: dict[tuple[str, str], dict] = {}
-    for row in rows:
-        for key in (("queue", row["queue"]), ("type", row["type_code"])):
-            group = groups.setdefault(
-                key,
-                {
-                    "queue": row["queue"],
-                    "items": 0,
-                    "amounts": {},
-                    "unpriced_items": 0,
-                    "hours": ZERO,
-                },
-            )
-            group["items"] += row["items"]
-            group["unpriced_items"] += row["unpriced_items"]
-            group["hours"] += from_hundredths(row["unpriced_hours"])
-            if row["amount"]:
-                add_amounts(group["amounts"], row["currency"], from_hundredths(row["amount"]))
+    groups = _risk_groups()
     currencies = {c for g in groups.values() for c in g["amounts"]}
     fx = FxTable.load(pairs_to_reporting(currencies))
 
@@ -97,3 +69,37 @@ def get_revenue_at_risk(*, user=None) -> dict:
         "by_queue": by_queue,
         "by_type": by_type,
     }
+
+
+def _risk_groups() -> dict[tuple[str, str], dict]:
+    """Open items summed per ("queue", queue) and per ("type", type code), amounts per currency."""
+    rows = (
+        ExceptionItem.objects.filter(status__in=ExceptionItem.OPEN_STATUSES)
+        .values("queue", "type_code", "currency")
+        .annotate(
+            items=Count("id"),
+            amount=sum_hundredths("amount_at_risk"),
+            unpriced_items=Count("id", filter=Q(amount_at_risk__isnull=True)),
+            unpriced_hours=sum_hundredths("hours", filter=Q(amount_at_risk__isnull=True)),
+        )
+        .order_by()
+    )
+    groups: dict[tuple[str, str], dict] = {}
+    for row in rows:
+        for key in (("queue", row["queue"]), ("type", row["type_code"])):
+            group = groups.setdefault(
+                key,
+                {
+                    "queue": row["queue"],
+                    "items": 0,
+                    "amounts": {},
+                    "unpriced_items": 0,
+                    "hours": ZERO,
+                },
+            )
+            group["items"] += row["items"]
+            group["unpriced_items"] += row["unpriced_items"]
+            group["hours"] += from_hundredths(row["unpriced_hours"])
+            if row["amount"]:
+                add_amounts(group["amounts"], row["currency"], from_hundredths(row["amount"]))
+    return groups

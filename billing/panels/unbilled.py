@@ -86,28 +86,7 @@ def get_unbilled_time(*, user=None) -> dict:
     61-90 and 90+ days by work date; totals, and the top clients and projects by amount in the
     reporting currency. Two queries plus one for FX rates."""
     on = today()
-    billed = InvoiceLineEntry.objects.filter(time_entry=OuterRef("pk"), is_active=True)
-    rows = (
-        TimeEntry.objects.filter(status=TimeEntry.Status.RATED, project__isnull=False)
-        .exclude(Exists(billed))
-        .annotate(bucket=_bucket(on))
-        .values("project_id", "currency", "bucket")
-        .annotate(
-            entries=Count("id"),
-            hours=sum_hundredths("billed_hours"),
-            amount=sum_hundredths("amount"),
-        )
-        .order_by()
-    )
-    by_project: dict[int, _Tally] = {}
-    for row in rows:
-        by_project.setdefault(row["project_id"], _Tally()).add(
-            row["bucket"],
-            row["currency"],
-            from_hundredths(row["hours"]),
-            from_hundredths(row["amount"]),
-            row["entries"],
-        )
+    by_project = _unbilled_by_project(on)
     projects = {
         p["id"]: p
         for p in Project.objects.filter(pk__in=by_project).values(
@@ -143,6 +122,33 @@ def get_unbilled_time(*, user=None) -> dict:
         "by_client": _top(client_rows),
         "by_project": _top(project_rows),
     }
+
+
+def _unbilled_by_project(on) -> dict[int, "_Tally"]:
+    """Rated time on no active invoice line, tallied per project (aged as of ``on``)."""
+    billed = InvoiceLineEntry.objects.filter(time_entry=OuterRef("pk"), is_active=True)
+    rows = (
+        TimeEntry.objects.filter(status=TimeEntry.Status.RATED, project__isnull=False)
+        .exclude(Exists(billed))
+        .annotate(bucket=_bucket(on))
+        .values("project_id", "currency", "bucket")
+        .annotate(
+            entries=Count("id"),
+            hours=sum_hundredths("billed_hours"),
+            amount=sum_hundredths("amount"),
+        )
+        .order_by()
+    )
+    by_project: dict[int, _Tally] = {}
+    for row in rows:
+        by_project.setdefault(row["project_id"], _Tally()).add(
+            row["bucket"],
+            row["currency"],
+            from_hundredths(row["hours"]),
+            from_hundredths(row["amount"]),
+            row["entries"],
+        )
+    return by_project
 
 
 def _rank(row: dict):
