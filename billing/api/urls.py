@@ -1,20 +1,16 @@
 from django.urls import path
 
-from billing.api.views import invoices, projects, rate_cards, time_entries
+from billing.api import views
 
 urlpatterns = [
-    path("time-entries/", time_entries.TimeEntryListView.as_view(), name="time-entry-list"),
-    path("projects/", projects.ProjectListView.as_view(), name="project-list"),
-    path("projects/<int:pk>/", projects.ProjectDetailView.as_view(), name="project-detail"),
-    path("invoices/", invoices.InvoiceListView.as_view(), name="invoice-list"),
-    path("invoices/<int:pk>/", invoices.InvoiceDetailView.as_view(), name="invoice-detail"),
-    path(
-        "invoices/<int:pk>/approve/", invoices.InvoiceApproveView.as_view(), name="invoice-approve"
-    ),
-    path("billing-runs/", invoices.BillingRunListView.as_view(), name="billing-run-list"),
-    path(
-        "billing-runs/<int:pk>/", invoices.BillingRunDetailView.as_view(), name="billing-run-detail"
-    ),
-    path("rate-cards/", rate_cards.RateCardListView.as_view(), name="rate-card-list"),
-    path("rate-cards/<int:pk>/", rate_cards.RateCardDetailView.as_view(), name="rate-card-detail"),
+    path("time-entries/", views.TimeEntryListView.as_view(), name="time-entry-list"),
+    path("projects/", views.ProjectListView.as_view(), name="project-list"),
+    path("projects/<int:pk>/", views.ProjectDetailView.as_view(), name="project-detail"),
+    path("invoices/", views.InvoiceListView.as_view(), name="invoice-list"),
+    path("invoices/<int:pk>/", views.InvoiceDetailView.as_view(), name="invoice-detail"),
+    path("invoices/<int:pk>/approve/", views.InvoiceApproveView.as_view(), name="invoice-approve"),
+    path("billing-runs/", views.BillingRunListView.as_view(), name="billing-run-list"),
+    path("billing-runs/<int:pk>/", views.BillingRunDetailView.as_view(), name="billing-run-detail"),
+    path("rate-cards/", views.RateCardListView.as_view(), name="rate-card-list"),
+    path("rate-cards/<int:pk>/", views.RateCardDetailView.as_view(), name="rate-card-detail"),
 ]

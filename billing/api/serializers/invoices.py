@@ -1,23 +1,9 @@
-"""``invoices/`` and ``billing-runs/`` (docs/contract.md §2)."""
+"""The serializers of ``invoices/`` and ``billing-runs/`` (docs/contract.md §2)."""
 
-from django.shortcuts import get_object_or_404
-from rest_framework import serializers, status
-from rest_framework.generics import ListAPIView, RetrieveAPIView
-from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework import serializers
 
-from billing.filters import BillingRunFilter, InvoiceFilter
 from billing.models import BillingRun, Invoice, InvoiceLine
 from billing.periods import period_from_text
-from billing.selectors.invoices import (
-    list_billing_runs,
-    list_invoice_lines_for_api,
-    list_invoices,
-)
-from billing.services.invoice_posting import approve_invoice
-from billing.services.invoice_run import start_billing_run
-from config.permissions import role_permission
-from config.roles import FINANCE, INTEGRATION
 from config.serializers import money_json
 
 
@@ -135,36 +121,6 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
         return money_json(invoice.amount_due, invoice.currency)
 
 
-def _invoices():
-    return list_invoices().prefetch_related(list_invoice_lines_for_api())
-
-
-class InvoiceListView(ListAPIView):
-    permission_classes = [role_permission(FINANCE, INTEGRATION)]
-    serializer_class = InvoiceOutputSerializer
-    filterset_class = InvoiceFilter
-    ordering_fields = ["period", "id"]
-
-    def get_queryset(self):
-        return _invoices()
-
-
-class InvoiceDetailView(RetrieveAPIView):
-    permission_classes = [role_permission(FINANCE, INTEGRATION)]
-    serializer_class = InvoiceOutputSerializer
-
-    def get_queryset(self):
-        return _invoices()
-
-
-class InvoiceApproveView(APIView):
-    permission_classes = [role_permission(FINANCE)]
-
-    def post(self, request, pk: int) -> Response:
-        invoice = approve_invoice(invoice_id=pk, approved_by=request.user)
-        return Response(InvoiceOutputSerializer(get_object_or_404(_invoices(), pk=invoice.pk)).data)
-
-
 class BillingRunOutputSerializer(serializers.ModelSerializer):
     period = serializers.SerializerMethodField()
     legal_entity = serializers.SerializerMethodField()
@@ -209,33 +165,3 @@ class BillingRunInputSerializer(serializers.Serializer):
             return period_from_text(value)
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from exc
-
-
-class BillingRunListView(ListAPIView):
-    permission_classes = [role_permission(FINANCE, INTEGRATION)]
-    serializer_class = BillingRunOutputSerializer
-    filterset_class = BillingRunFilter
-    ordering_fields = ["created_at", "id"]
-
-    def get_queryset(self):
-        return list_billing_runs()
-
-    def post(self, request) -> Response:
-        data = BillingRunInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        run = start_billing_run(
-            period=data.validated_data["period"],
-            legal_entity_code=data.validated_data.get("legal_entity") or None,
-            customer_id=data.validated_data.get("customer"),
-            requested_by=request.user,
-        )
-        body = BillingRunOutputSerializer(list_billing_runs().get(pk=run.pk)).data
-        return Response(body, status=status.HTTP_202_ACCEPTED)
-
-
-class BillingRunDetailView(RetrieveAPIView):
-    permission_classes = [role_permission(FINANCE, INTEGRATION)]
-    serializer_class = BillingRunOutputSerializer
-
-    def get_queryset(self):
-        return list_billing_runs()

@@ -1,15 +1,35 @@
-"""``time-entries/`` (docs/contract.md §2): each entry with its rate, amount and rate-card version."""
+"""The serializers of ``time-entries/`` (docs/contract.md §2)."""
 
 from rest_framework import serializers
-from rest_framework.generics import ListAPIView
 
-from billing.api.serializers import TimeEntryOutputSerializer
-from billing.filters import TimeEntryFilter
 from billing.models import TimeEntry
-from billing.selectors.invoices import list_time_entries_with_billing
-from config.permissions import role_permission
-from config.roles import FINANCE, INTEGRATION, PMO
 from config.serializers import money_json
+
+
+class TimeEntryOutputSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="psa_project_id")
+    billable = serializers.BooleanField(source="is_billable")
+
+    class Meta:
+        model = TimeEntry
+        fields = [
+            "id",
+            "psa_time_entry_id",
+            "project",
+            "phase_code",
+            "person_email",
+            "role",
+            "work_date",
+            "hours",
+            "billable",
+            "category",
+            "psa_bill_rate",
+            "notes",
+            "approved_at",
+            "approved_by",
+            "status",
+            "trace_id",
+        ]
 
 
 class RatedTimeEntryOutputSerializer(TimeEntryOutputSerializer):
@@ -64,13 +84,3 @@ class RatedTimeEntryOutputSerializer(TimeEntryOutputSerializer):
             "invoice_url": f"/api/v1/invoices/{link.line.invoice_id}/",
             "invoice_status": link.line.invoice.status,
         }
-
-
-class TimeEntryListView(ListAPIView):
-    permission_classes = [role_permission(FINANCE, PMO, INTEGRATION)]
-    serializer_class = RatedTimeEntryOutputSerializer
-    filterset_class = TimeEntryFilter
-    ordering_fields = ["work_date", "psa_time_entry_id"]
-
-    def get_queryset(self):
-        return list_time_entries_with_billing()

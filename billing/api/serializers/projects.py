@@ -1,13 +1,8 @@
-"""``projects/`` (docs/contract.md §2): projects with phases, milestones, contract terms, rate card."""
+"""The serializers of ``projects/`` (docs/contract.md §2)."""
 
 from rest_framework import serializers
-from rest_framework.generics import ListAPIView, RetrieveAPIView
 
-from billing.filters import ProjectFilter
 from billing.models import Milestone, Phase, Project
-from billing.selectors.projects import list_projects
-from config.permissions import role_permission
-from config.roles import FINANCE, INTEGRATION, PMO
 from config.serializers import money_json
 
 
@@ -100,24 +95,3 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
             "client_account_id": card.client_account_id or None,
             "standard": card.is_standard,
         }
-
-
-PROJECT_READERS = role_permission(PMO, FINANCE, INTEGRATION)
-
-
-class ProjectListView(ListAPIView):
-    permission_classes = [PROJECT_READERS]
-    serializer_class = ProjectOutputSerializer
-    filterset_class = ProjectFilter
-    ordering_fields = ["created_at", "id"]
-
-    def get_queryset(self):
-        return list_projects()
-
-
-class ProjectDetailView(RetrieveAPIView):
-    permission_classes = [PROJECT_READERS]
-    serializer_class = ProjectOutputSerializer
-
-    def get_queryset(self):
-        return list_projects()
