@@ -8,16 +8,17 @@ class ExceptionsQueueConfig(AppConfig):
     def ready(self) -> None:
         # Registration only: no queries or network here (runs in web, worker and beat).
         from config.registry import NavItem, Panel, navigation, panels
-        from exceptions_queue import runtime
+        from exceptions_queue import exception_types as runtime_types
+        from exceptions_queue import handlers
         from exceptions_queue.registry import exception_types
         from exceptions_queue.views import home_panel_counts, queue_badge
         from integrations.registry import dead_letter_hooks, delivery_hooks, rejection_hooks
 
-        for exception_type in runtime.runtime_types():
+        for exception_type in runtime_types.runtime_types():
             exception_types.register(exception_type.code, exception_type)
-        dead_letter_hooks.register("exceptions_queue", runtime.on_dead_letter)
-        rejection_hooks.register("exceptions_queue", runtime.on_rejected)
-        delivery_hooks.register("exceptions_queue", runtime.on_delivered)
+        dead_letter_hooks.register("exceptions_queue", handlers.on_dead_letter)
+        rejection_hooks.register("exceptions_queue", handlers.on_rejected)
+        delivery_hooks.register("exceptions_queue", handlers.on_delivered)
 
         for order, (queue, label) in enumerate(
             (("finance", "Finance"), ("pmo", "PMO"), ("operations", "Operations")), start=10

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from exceptions_queue.exceptions import ActionRefused
+from exceptions_queue.services.errors import ActionRefused
 from exceptions_queue.registry import ExceptionType, ResolutionAction
 from integrations.models import ExternalSystem
 from mdm.models import BillingProfile, Contact, Customer

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from billing.models import Phase, TimeEntry
 from billing.services import rating
-from exceptions_queue.exceptions import ActionRefused
+from exceptions_queue.services.errors import ActionRefused
 
 
 def held_entries(item):

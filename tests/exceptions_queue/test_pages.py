@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from exceptions_queue.models import ExceptionItem
-from exceptions_queue.notifications import send_exception_digests
+from exceptions_queue.services.notifications import send_exception_digests
 from tests.factories.exceptions_queue import ExceptionItemFactory, raise_item
 
 pytestmark = pytest.mark.django_db

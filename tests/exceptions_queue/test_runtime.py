@@ -3,8 +3,8 @@
 import pytest
 from django.db import transaction
 
+from exceptions_queue.handlers import on_dead_letter
 from exceptions_queue.models import ExceptionItem
-from exceptions_queue.runtime import on_dead_letter
 from integrations.models import InboundEvent, OutboxMessage, TraceStep
 from tests.factories.exceptions_queue import QueueSubscriptionFactory
 from tests.helpers import drain, envelope, post_event, time_entry_data
@@ -63,8 +63,8 @@ def test_a_rejected_event_raises_event_rejected(client, psa_secret):
 
 
 def test_a_still_invalid_event_refuses_the_replay(client, psa_secret, operations_user):
-    from exceptions_queue.exceptions import ActionRefused
     from exceptions_queue.services import resolve_exception_item
+    from exceptions_queue.services.errors import ActionRefused
 
     post_event(client, "psa", psa_secret, envelope("psa.time_entry.approved", {"hours": 1}))
     item = ExceptionItem.objects.get(type_code="event_rejected")

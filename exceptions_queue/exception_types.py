@@ -1,4 +1,4 @@
-"""The runtime's own exception types and the hooks that raise and resolve them.
+"""The runtime's own exception types (the hooks that raise and resolve them: handlers.py).
 
 | type | queue | raised when | subject key |
 |---|---|---|---|
@@ -11,8 +11,8 @@ import uuid
 
 from django.utils.translation import gettext_lazy as _
 
-from exceptions_queue.exceptions import ActionRefused
 from exceptions_queue.registry import ExceptionType, ResolutionAction
+from exceptions_queue.services.errors import ActionRefused
 from integrations.models import InboundEvent, OutboxMessage
 
 DELIVERY_FAILED, EVENT_REJECTED, EVENT_FAILED = "delivery_failed", "event_rejected", "event_failed"
@@ -110,104 +110,3 @@ def runtime_types() -> list[ExceptionType]:
             actions=(replay_event_button,),
         ),
     ]
-
-
-def on_dead_letter(obj) -> None:
-    """dead_letter_hooks: an outbox message or an inbound event went dead."""
-    from exceptions_queue.notifications import is_own_publish
-    from exceptions_queue.services import _raise
-
-    if isinstance(obj, OutboxMessage):
-        _raise(
-            type_code=DELIVERY_FAILED,
-            subject_key=outbox_subject_key(obj.pk),
-            subject_ref=f"{obj.kind} → {obj.system.slug} · {str(obj.pk)[:8]}",
-            subject=obj,
-            trace_id=obj.trace_id,
-            summary=obj.last_error or f"{obj.kind} to {obj.system.slug} failed",
-            details={
-                "system": obj.system.slug,
-                "kind": obj.kind,
-                "object_key": obj.object_key,
-                "attempts": obj.attempts,
-                "replays": obj.replay_count,
-                "error_class": obj.error_class,
-                "last_error": obj.last_error,
-                "idempotency_key": obj.idempotency_key,
-                "payload": obj.payload,
-            },
-            member_key="",
-            amount=None,
-            currency="",
-            hours=None,
-            publish=not is_own_publish(obj.idempotency_key),
-        )
-    elif isinstance(obj, InboundEvent):
-        _raise(
-            type_code=EVENT_FAILED,
-            subject_key=event_subject_key(obj.pk),
-            subject_ref=_event_ref(obj),
-            subject=obj,
-            trace_id=obj.trace_id,
-            summary=f"{obj.event_type} could not be applied: {obj.error}",
-            details=_event_details(obj),
-            member_key="",
-            amount=None,
-            currency="",
-            hours=None,
-            publish=True,
-        )
-
-
-def on_rejected(event: InboundEvent) -> None:
-    """rejection_hooks: a signed event failed its format or schema."""
-    from exceptions_queue.services import raise_exception_item
-
-    raise_exception_item(
-        type_code=EVENT_REJECTED,
-        subject_key=event_subject_key(event.pk),
-        subject_ref=_event_ref(event),
-        subject=event,
-        trace_id=event.trace_id,
-        summary=event.error or "rejected",
-        details=_event_details(event),
-    )
-
-
-def on_delivered(message: OutboxMessage) -> None:
-    """delivery_hooks: a message was delivered, so its delivery_failed item is done."""
-    from exceptions_queue.services import resolve_items_automatically
-
-    if not message.replay_count:
-        # Only a dead message has an item, and a dead message is sent again only by a replay:
-        # a message never replayed has nothing to resolve (one query saved per delivery).
-        return
-
-    resolve_items_automatically(
-        type_code=DELIVERY_FAILED,
-        subject_key=outbox_subject_key(message.pk),
-        note=f"Delivered to {message.system.slug}"
-        + (f" as {message.external_id}" if message.external_id else "")
-        + f" after replay #{message.replay_count}.",
-    )
-
-
-def _event_ref(event: InboundEvent) -> str:
-    return f"{event.system.slug} {event.event_type or 'event'} {event.webhook_id}"
-
-
-def _event_details(event: InboundEvent) -> dict:
-    details = {
-        "system": event.system.slug,
-        "webhook_id": event.webhook_id,
-        "event_type": event.event_type,
-        "status": event.status,
-        "error": event.error,
-        "attempts": event.attempts,
-        "errors": event.error_details or {},
-    }
-    if event.payload is not None:
-        details["payload"] = event.payload
-    else:
-        details["raw_body"] = event.raw_body
-    return details
