@@ -42,8 +42,8 @@ def chromium():
 def new_page(chromium):
     contexts = []
 
-    def build():
-        context = chromium.new_context(viewport={"width": 1440, "height": 900})
+    def build(viewport: dict | None = None):
+        context = chromium.new_context(viewport=viewport or {"width": 1440, "height": 900})
         context.set_default_timeout(15_000)
         contexts.append(context)
         return context.new_page()
