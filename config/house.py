@@ -57,7 +57,7 @@ def size_breaches(root: Path, modules: dict[str, Path]) -> Iterator[Breach]:
             yield Breach(shown, f"{lines} lines (at most {MAX_MODULE_LINES})")
         for node in ast.walk(ast.parse(source, filename=str(path))):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                length = node.end_lineno - node.lineno + 1
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
                 if length > MAX_FUNCTION_LINES:
                     yield Breach(
                         f"{shown}:{node.lineno}",

@@ -1,6 +1,13 @@
 """Roles are Django groups. A token is scoped to its user's roles (docs/contract.md §2)."""
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from typing import TypeAlias
+
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as DjangoUser
+
+# Who a service acts for: a signed-in person (Django's user, with groups) or nobody.
+User: TypeAlias = DjangoUser
+MaybeUser: TypeAlias = DjangoUser | AnonymousUser | None
 
 ADMIN, FINANCE, PMO, OPERATIONS, INTEGRATION = (
     "admin",
@@ -12,7 +19,7 @@ ADMIN, FINANCE, PMO, OPERATIONS, INTEGRATION = (
 ROLES = (ADMIN, FINANCE, PMO, OPERATIONS, INTEGRATION)
 
 
-def user_roles(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[str]:
+def user_roles(user: MaybeUser) -> frozenset[str]:
     """The roles of a user; a superuser is an admin. Cached on the user object per request."""
     if user is None or not user.is_authenticated:
         return frozenset()
@@ -22,17 +29,17 @@ def user_roles(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[str]:
         if user.is_superuser:
             names.add(ADMIN)
         cached = frozenset(names)
-        user._throughline_roles = cached
+        setattr(user, "_throughline_roles", cached)  # noqa: B010 a per-request cache
     return cached
 
 
-def has_role(user, *roles: str) -> bool:
+def has_role(user: MaybeUser, *roles: str) -> bool:
     """True when the user holds any of ``roles``; admins hold every role."""
     mine = user_roles(user)
     return ADMIN in mine or bool(mine.intersection(roles))
 
 
-def ensure_role_groups(**_kwargs) -> None:
+def ensure_role_groups(**_kwargs: object) -> None:
     """Create the role groups (post_migrate: idempotent)."""
     from django.contrib.auth.models import Group
 

@@ -219,7 +219,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Throughline API",
-    "DESCRIPTION": "Public contract v1: webhooks, REST resources, traces. See docs/contract.md §2 (REST) and §1 (webhooks).",
+    "DESCRIPTION": (
+        "Public contract v1: webhooks, REST resources, traces. "
+        "See docs/contract.md §2 (REST) and §1 (webhooks)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }

@@ -1,20 +1,20 @@
 """Reads of the exception queues. Permission scoping lives here, once, for pages and API."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from config.roles import ADMIN, user_roles
+from config.roles import ADMIN, MaybeUser, User, user_roles
 from exceptions_queue.models import ExceptionComment, ExceptionItem, ExceptionMember, Queue
-from exceptions_queue.registry import exception_types
+from exceptions_queue.registry import ExceptionType, exception_types
 from exceptions_queue.services.errors import ExceptionItemNotFound
 
 SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1}
 
 
-def list_visible_queues(*, user) -> list[str]:
+def list_visible_queues(*, user: MaybeUser) -> list[str]:
     """The queues a user works: the queue's group (finance, pmo, operations); admin all."""
     roles = user_roles(user)
     if ADMIN in roles:
@@ -22,16 +22,16 @@ def list_visible_queues(*, user) -> list[str]:
     return [queue for queue in Queue.values if queue in roles]
 
 
-def can_see_queue(*, user, queue: str) -> bool:
+def can_see_queue(*, user: MaybeUser, queue: str) -> bool:
     return queue in list_visible_queues(user=user)
 
 
-def visible_exception_items(*, user) -> QuerySet[ExceptionItem]:
+def visible_exception_items(*, user: MaybeUser) -> QuerySet[ExceptionItem]:
     """Every item of the user's queues, and nothing else: the base of every list and lookup."""
     return ExceptionItem.objects.filter(queue__in=list_visible_queues(user=user))
 
 
-def list_exception_items(*, user) -> QuerySet[ExceptionItem]:
+def list_exception_items(*, user: MaybeUser) -> QuerySet[ExceptionItem]:
     """Items for lists (pages, API): joins decided, severity rank annotated, stable order."""
     return (
         visible_exception_items(user=user)
@@ -49,7 +49,7 @@ def _severity_rank() -> Case:
     )
 
 
-def get_exception_item(*, user, item_id: int) -> ExceptionItem:
+def get_exception_item(*, user: MaybeUser, item_id: int) -> ExceptionItem:
     """One item the user may see; ExceptionItemNotFound (404) otherwise."""
     item = (
         visible_exception_items(user=user)
@@ -70,7 +70,7 @@ def list_item_activity(*, item: ExceptionItem) -> QuerySet[ExceptionComment]:
     return item.comments.select_related("author").order_by("created_at", "id")
 
 
-def count_open_items_by_queue(*, user) -> dict[str, dict[str, int]]:
+def count_open_items_by_queue(*, user: MaybeUser) -> dict[str, dict[str, int]]:
     """{queue: {"open": n, "overdue": n, "unassigned": n}} for the user's queues, in one query.
 
     Cached on the user object for the request: the navigation asks once per queue.
@@ -92,11 +92,11 @@ def count_open_items_by_queue(*, user) -> dict[str, dict[str, int]]:
     counts = {q: {"open": 0, "overdue": 0, "unassigned": 0} for q in list_visible_queues(user=user)}
     for row in rows:
         counts[row["queue"]] = {key: row[key] for key in ("open", "overdue", "unassigned")}
-    user._exception_counts = counts
+    setattr(user, "_exception_counts", counts)  # noqa: B010 a per-request cache
     return counts
 
 
-def list_assignable_users(*, queue: str):
+def list_assignable_users(*, queue: str) -> QuerySet[User]:
     """People who may be given an item of ``queue``: the queue's group and admins."""
     return (
         get_user_model()
@@ -107,11 +107,13 @@ def list_assignable_users(*, queue: str):
     )
 
 
-def list_types_of_queue(*, queue: str) -> list:
+def list_types_of_queue(*, queue: str) -> list[ExceptionType]:
     return sorted((t for t in exception_types.values() if t.queue == queue), key=lambda t: t.title)
 
 
-def list_digest_items(*, queue: str, now=None) -> dict[str, list[ExceptionItem]]:
+def list_digest_items(
+    *, queue: str, now: datetime | None = None
+) -> dict[str, list[ExceptionItem]]:
     """What a queue's daily digest tells: items first seen in the last 24 h, and open overdue."""
     now = now or timezone.now()
     base = ExceptionItem.objects.filter(queue=queue).order_by("due_at", "id")

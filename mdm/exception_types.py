@@ -2,8 +2,8 @@
 
 from django import forms
 
-from exceptions_queue.services.errors import ActionRefused
 from exceptions_queue.registry import ExceptionType, ResolutionAction
+from exceptions_queue.services.errors import ActionRefused
 from integrations.models import ExternalSystem
 from mdm.models import BillingProfile, Contact, Customer
 from mdm.services.errors import MergeRefused

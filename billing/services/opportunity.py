@@ -20,8 +20,8 @@ from django.utils import timezone
 from billing.models import Contract, OpportunityDeal
 from billing.services.contracts import DealTerms, amend_contract, provision_project
 from billing.services.deal_rules import decimal_or_none, validate_deal
-from exceptions_queue.services.errors import ActionRefused
 from exceptions_queue.services import raise_exception_item, resolve_items_automatically
+from exceptions_queue.services.errors import ActionRefused
 from integrations.services.traces import get_trace_id, record_touched, record_trace_step, use_trace
 from mdm.models import Customer
 from mdm.services import match_or_create_customer

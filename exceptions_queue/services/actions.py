@@ -6,7 +6,7 @@ import logging
 from django.db import transaction
 
 from config.errors import DomainError
-from config.roles import has_role
+from config.roles import User, has_role
 from exceptions_queue.models import ExceptionComment, ExceptionItem
 from exceptions_queue.selectors import can_see_queue, get_exception_item
 from exceptions_queue.services.errors import (
@@ -21,7 +21,7 @@ from exceptions_queue.services.items import DISMISS, add_note, close_item, excep
 logger = logging.getLogger(__name__)
 
 
-def _lock_for_user(*, item_id: int, user) -> ExceptionItem:
+def _lock_for_user(*, item_id: int, user: User) -> ExceptionItem:
     get_exception_item(user=user, item_id=item_id)  # 404 outside the user's queues
     item = ExceptionItem.objects.select_for_update().filter(pk=item_id).first()
     if item is None:
@@ -38,7 +38,7 @@ def _require_open(item: ExceptionItem) -> None:
 
 @transaction.atomic
 def resolve_exception_item(
-    *, item_id: int, action: str, user, data: dict | None = None
+    *, item_id: int, action: str, user: User, data: dict | None = None
 ) -> ExceptionItem:
     """Take one of the item's type's actions (or the built-in ``dismiss``) as ``user``.
 
@@ -83,7 +83,7 @@ def resolve_exception_item(
 
 
 @transaction.atomic
-def assign_exception_item(*, item_id: int, assignee, by) -> ExceptionItem:
+def assign_exception_item(*, item_id: int, assignee: User | None, by: User) -> ExceptionItem:
     """Give an open item to ``assignee`` (None: back to the queue). ``by`` must see the queue;
     the assignee must work the queue too (ActionNotAllowed otherwise)."""
     item = _lock_for_user(item_id=item_id, user=by)
@@ -104,7 +104,7 @@ def assign_exception_item(*, item_id: int, assignee, by) -> ExceptionItem:
 
 
 @transaction.atomic
-def comment_on_exception_item(*, item_id: int, user, text: str) -> ExceptionComment:
+def comment_on_exception_item(*, item_id: int, user: User, text: str) -> ExceptionComment:
     """Add a comment (any status: people explain afterwards too). Raises ActionInputInvalid
     for an empty text."""
     item = _lock_for_user(item_id=item_id, user=user)
@@ -114,12 +114,12 @@ def comment_on_exception_item(*, item_id: int, user, text: str) -> ExceptionComm
 
 
 @transaction.atomic
-def dismiss_exception_item(*, item_id: int, user, reason: str) -> ExceptionItem:
+def dismiss_exception_item(*, item_id: int, user: User, reason: str) -> ExceptionItem:
     """Close an item without fixing it; the reason is required and recorded."""
     return _dismiss_locked(_lock_for_user(item_id=item_id, user=user), user=user, reason=reason)
 
 
-def _dismiss_locked(item: ExceptionItem, *, user, reason: str) -> ExceptionItem:
+def _dismiss_locked(item: ExceptionItem, *, user: User, reason: str) -> ExceptionItem:
     _require_open(item)
     if not reason.strip():
         raise ActionInputInvalid("dismissing needs a reason", errors={"reason": ["Required."]})
@@ -134,7 +134,7 @@ def _dismiss_locked(item: ExceptionItem, *, user, reason: str) -> ExceptionItem:
 
 
 def apply_bulk_operation(
-    *, user, item_ids: list[int], operation: str, reason: str = ""
+    *, user: User, item_ids: list[int], operation: str, reason: str = ""
 ) -> tuple[int, list[str]]:
     """Apply one operation to many items, each in its own transaction, so one refusal does
     not undo the others. ``operation``: ``claim``, ``unassign``, ``dismiss`` (needs

@@ -6,13 +6,14 @@ exists if and only if the work that found the problem committed.
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from config.roles import User
 from exceptions_queue.models import ExceptionComment, ExceptionItem, ExceptionMember
 from exceptions_queue.registry import ExceptionType, exception_types
 from exceptions_queue.services import notifications
@@ -41,7 +42,13 @@ def lock_open_item(type_code: str, subject_key: str) -> ExceptionItem | None:
     )
 
 
-def add_note(item: ExceptionItem, text: str, *, kind=ExceptionComment.Kind.SYSTEM, author=None):
+def add_note(
+    item: ExceptionItem,
+    text: str,
+    *,
+    kind: str = ExceptionComment.Kind.SYSTEM,
+    author: User | None = None,
+) -> ExceptionComment:
     return ExceptionComment.objects.create(item=item, author=author, kind=kind, text=text[:4000])
 
 
@@ -101,7 +108,12 @@ def raise_exception_item(
 
 
 def _open_item(
-    exception_type: ExceptionType, subject_key: str, subject_ref: str, subject, trace_id: str, now
+    exception_type: ExceptionType,
+    subject_key: str,
+    subject_ref: str,
+    subject: models.Model | None,
+    trace_id: str,
+    now: datetime,
 ) -> tuple[ExceptionItem, bool]:
     """The open item of (type, subject key), locked, or a new one; (item, created)."""
     item = lock_open_item(exception_type.code, subject_key)
@@ -134,7 +146,9 @@ def _open_item(
     return item, True
 
 
-def _record_raise(item: ExceptionItem, exception_type: ExceptionType, *, created, trace_id):
+def _record_raise(
+    item: ExceptionItem, exception_type: ExceptionType, *, created: bool, trace_id: str
+) -> None:
     record_trace_step(
         kind="exception",
         action="raised" if created else "raised_again",
@@ -149,7 +163,16 @@ def _record_raise(item: ExceptionItem, exception_type: ExceptionType, *, created
     )
 
 
-def _upsert_member(item, member_key, amount, currency, hours, description, trace_id, now):
+def _upsert_member(
+    item: ExceptionItem,
+    member_key: str,
+    amount: Decimal | None,
+    currency: str,
+    hours: Decimal | None,
+    description: str,
+    trace_id: str,
+    now: datetime,
+) -> None:
     member, created = ExceptionMember.objects.get_or_create(
         item=item,
         member_key=member_key[:200],
@@ -181,7 +204,15 @@ def _recount_members(item: ExceptionItem) -> None:
     item.hours = sum(hours, Decimal("0")) if hours else None
 
 
-def close_item(item, *, status, action, outcome, user, note_kind=ExceptionComment.Kind.ACTION):
+def close_item(
+    item: ExceptionItem,
+    *,
+    status: ExceptionItem.Status,
+    action: str,
+    outcome: str,
+    user: User | None,
+    note_kind: str = ExceptionComment.Kind.ACTION,
+) -> None:
     item.status, item.resolution_action, item.resolution_outcome = status, action, outcome
     item.resolved_by, item.resolved_at = user, timezone.now()
     item.save()

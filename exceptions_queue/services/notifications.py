@@ -2,6 +2,7 @@
 outbound event per queue through the outbox (a ``QueueSubscription``)."""
 
 import logging
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -73,7 +74,7 @@ def is_own_publish(idempotency_key: str) -> bool:
     return idempotency_key.startswith(PUBLISH_KEY_PREFIX)
 
 
-def send_exception_digests(*, now=None) -> int:
+def send_exception_digests(*, now: datetime | None = None) -> int:
     """Email each queue's group the items first seen in the last 24 h and the open overdue
     ones; a queue with neither sends nothing. Returns emails sent. Re-running sends again
     (a digest is a report, not a state change)."""
