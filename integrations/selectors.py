@@ -1,7 +1,7 @@
 """Reads of the runtime: querysets with their joins decided here."""
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Model, Q, QuerySet
 
 from integrations.models import ExternalRef, ExternalSystem, InboundEvent, OutboxMessage, TraceStep
 
@@ -62,13 +62,13 @@ def list_trace_steps(*, trace_id: str) -> list[TraceStep]:
     return sorted(derived + steps, key=lambda step: (step.at, step.pk or 0))
 
 
-def list_refs_of(obj) -> QuerySet[ExternalRef]:
+def list_refs_of(obj: Model) -> QuerySet[ExternalRef]:
     return ExternalRef.objects.filter(
         content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk)
     ).select_related("system")
 
 
-def list_traces_of(obj) -> list[str]:
+def list_traces_of(obj: Model) -> list[str]:
     """Trace ids that touched ``obj`` (newest first): links from a record to its stories."""
     rows = (
         TraceStep.objects.filter(

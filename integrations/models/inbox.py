@@ -51,6 +51,11 @@ class InboundEvent(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
     replay_count = models.PositiveIntegerField(default=0)
 
+    # Not a field: set by process_inbound_event on an event's first attempt, read (with a
+    # getattr default, as it is usually absent) by record_event_step. Declared for the type
+    # checker only: a bare annotation adds no attribute and no column.
+    _received_step_pending: bool
+
     class Meta:
         ordering = ["-received_at", "-id"]
         constraints = [

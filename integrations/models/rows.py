@@ -30,7 +30,7 @@ def insert_if_new(obj: models.Model) -> bool:
     """
     model = type(obj)
     meta = model._meta
-    connection = connections[model.objects.db]
+    connection = connections[model._default_manager.db]
     if not connection.features.can_return_columns_from_insert:  # neither PostgreSQL nor SQLite
         try:
             with transaction.atomic(using=connection.alias):
@@ -71,7 +71,9 @@ def update_grouped(objects: Sequence[models.Model], fields: list[str]) -> None:
         values = tuple(getattr(obj, field) for field in fields)
         groups.setdefault(values, []).append(obj.pk)
     for values, pks in groups.items():
-        type(objects[0]).objects.filter(pk__in=pks).update(**dict(zip(fields, values, strict=True)))
+        type(objects[0])._default_manager.filter(pk__in=pks).update(
+            **dict(zip(fields, values, strict=True))
+        )
 
 
 def _cursor(connection):
@@ -90,7 +92,9 @@ def _cursor(connection):
     if raw.prepare_threshold is None:
         raw.prepare_threshold = 0
     connection.validate_thread_sharing()
-    cursor = ServerBindingCursor(raw)
+    # django-stubs declares ServerBindingCursor without its psycopg.Cursor base (psycopg is
+    # optional there), so the stub takes no arguments; at run time it is psycopg's Cursor(conn).
+    cursor = ServerBindingCursor(raw)  # type: ignore[call-arg]
     if connection.queries_logged:
         return _LoggedAsWritten(cursor, connection)
     return connection.make_cursor(cursor)

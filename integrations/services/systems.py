@@ -2,6 +2,7 @@
 
 import contextlib
 import contextvars
+from collections.abc import Iterator
 
 from django.db import transaction
 from django.utils import timezone
@@ -61,13 +62,13 @@ def active_secrets(system: ExternalSystem) -> list[str]:
     return list(system.secrets.filter(is_active=True).values_list("secret", flat=True))
 
 
-_remembered: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+_remembered: contextvars.ContextVar[dict[str, ExternalSystem] | None] = contextvars.ContextVar(
     "systems_remembered", default=None
 )
 
 
 @contextlib.contextmanager
-def remember_systems():
+def remember_systems() -> Iterator[None]:
     """Within this block (one transaction: a batch of events), each kind's active system is
     looked up once (`make bench`: one query an effect saved). Nothing outlives the block."""
     token = _remembered.set({})
@@ -92,7 +93,11 @@ def get_system_for_kind(kind: str) -> ExternalSystem:
 
 @transaction.atomic
 def set_sandbox_faults(
-    *, system: ExternalSystem, clear: bool = False, outage_minutes: float | None = None, **faults
+    *,
+    system: ExternalSystem,
+    clear: bool = False,
+    outage_minutes: float | None = None,
+    **faults: object,
 ) -> ExternalSystem:
     """Change a sandbox peer's fault injection (admin, command, tests). ``None`` leaves a key
     unchanged; ``clear`` removes every fault first. Recorded in the system's history."""

@@ -13,14 +13,19 @@ logging, before the app registry is ready (no import circle is involved).
 import contextlib
 import contextvars
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import models
 from django.utils import timezone
 
+if TYPE_CHECKING:  # imported inside the functions at run time (see above)
+    from integrations.models import TraceStep
+
 _trace_id: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="")
 # Steps recorded inside collect_trace_steps(), written by one INSERT at the end of that block.
-_collected: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+_collected: contextvars.ContextVar[list["TraceStep"] | None] = contextvars.ContextVar(
     "trace_steps_collected", default=None
 )
 
@@ -52,7 +57,7 @@ def set_trace_id(trace_id: str) -> None:
 
 
 @contextlib.contextmanager
-def collect_trace_steps() -> Iterator[list]:
+def collect_trace_steps() -> Iterator[list["TraceStep"]]:
     """Within this block, recorded steps are kept and written together by one INSERT when the
     block ends without an exception (dropped otherwise, like the transaction they belong to).
 
@@ -62,16 +67,21 @@ def collect_trace_steps() -> Iterator[list]:
     inside a savepoint that rolls back while the block goes on is kept: record a step after
     the work it describes, as the code does everywhere.
     """
-    steps: list = []
+    steps: list[TraceStep] = []
     token = _collected.set(steps)
     try:
         yield steps
     finally:
         _collected.reset(token)
     if steps:
-        from integrations.models import TraceStep
+        _insert_steps(steps)
 
-        TraceStep.objects.bulk_create(steps)
+
+def _insert_steps(steps: list["TraceStep"]) -> None:
+    """One INSERT of built steps."""
+    from integrations.models import TraceStep
+
+    TraceStep.objects.bulk_create(steps)
 
 
 def build_trace_step(
@@ -82,8 +92,8 @@ def build_trace_step(
     subject: models.Model | None = None,
     detail: dict | None = None,
     trace_id: str | None = None,
-    at=None,
-):
+    at: datetime | None = None,
+) -> "TraceStep | None":
     """An unsaved step of the current trace (None when there is none); ``at`` defaults to now."""
     from django.contrib.contenttypes.models import ContentType
 
@@ -112,7 +122,7 @@ def record_trace_step(
     subject: models.Model | None = None,
     detail: dict | None = None,
     trace_id: str | None = None,
-    at=None,
+    at: datetime | None = None,
 ) -> None:
     """Add one step to the current trace (no-op when there is none). ``at`` defaults to now."""
     step = build_trace_step(
@@ -127,19 +137,17 @@ def record_trace_step(
     record_trace_steps([step])
 
 
-def record_trace_steps(steps: list) -> None:
+def record_trace_steps(steps: Sequence["TraceStep | None"]) -> None:
     """Write built steps (None entries skipped): kept for the INSERT of collect_trace_steps()
     when inside one, else one INSERT (``save`` for a single step)."""
-    steps = [step for step in steps if step is not None]
+    built = [step for step in steps if step is not None]
     collected = _collected.get()
     if collected is not None:
-        collected.extend(steps)
-    elif len(steps) == 1:
-        steps[0].save(force_insert=True)
-    elif steps:
-        from integrations.models import TraceStep
-
-        TraceStep.objects.bulk_create(steps)
+        collected.extend(built)
+    elif len(built) == 1:
+        built[0].save(force_insert=True)
+    elif built:
+        _insert_steps(built)
 
 
 def record_touched(

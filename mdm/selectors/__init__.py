@@ -1,5 +1,7 @@
 """Reads of the customer master: the querysets pages, API and other apps use."""
 
+from typing import TYPE_CHECKING, Any, TypedDict
+
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import CharField, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Cast
@@ -8,8 +10,24 @@ from integrations.models import ExternalRef, TraceStep
 from mdm.models import BillingProfile, Contact, Customer, FieldOwnership
 from mdm.selectors import refs
 
+if TYPE_CHECKING:
+    from exceptions_queue.models import ExceptionItem
 
-def _refs_of_customers(kind: str, object_type: str):
+
+class FieldChange(TypedDict):
+    field: str
+    old: Any
+    new: Any
+
+
+class HistoryEntry(TypedDict):
+    """One history row of a customer and what it changed (``list_customer_history``)."""
+
+    row: Any  # a simple-history row (simple-history ships no types)
+    changes: list[FieldChange]
+
+
+def _refs_of_customers(kind: str, object_type: str) -> QuerySet[ExternalRef]:
     return ExternalRef.objects.filter(
         content_type=ContentType.objects.get_for_model(Customer),
         object_id=Cast(OuterRef("pk"), CharField()),
@@ -87,14 +105,14 @@ def list_customer_refs(customer: Customer) -> list[ExternalRef]:
     return refs.refs_of(customer)
 
 
-def list_customer_history(customer: Customer, *, limit: int = 50) -> list:
+def list_customer_history(customer: Customer, *, limit: int = 50) -> list[HistoryEntry]:
     """The record's history rows with what changed in each (newest first)."""
     rows = list(
         customer.history.select_related("history_user").order_by("-history_date", "-history_id")[
             : limit + 1
         ]
     )
-    out = []
+    out: list[HistoryEntry] = []
     for newer, older in zip(rows, rows[1:] + [None], strict=False):
         if len(out) == limit:
             break
@@ -119,7 +137,7 @@ def list_customer_history(customer: Customer, *, limit: int = 50) -> list:
     return out
 
 
-def list_open_exceptions_for(customer: Customer) -> list:
+def list_open_exceptions_for(customer: Customer) -> list["ExceptionItem"]:
     """Open exception items about the customer (as their subject or as one of a pair)."""
     from exceptions_queue.models import ExceptionItem
 

@@ -1,5 +1,7 @@
 """Reading the cross-references of customer-master records (integrations.ExternalRef)."""
 
+from typing import TypeVar
+
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
@@ -9,15 +11,17 @@ from mdm.models import Customer
 # The object types under which each system kind knows a customer (docs/contract.md §1 ids).
 CRM_ACCOUNT, ERP_CUSTOMER, CRM_CONTACT = "account", "customer", "contact"
 
+M = TypeVar("M", bound=models.Model)
+
 
 def find_local(
     *,
-    model: type[models.Model],
+    model: type[M],
     object_type: str,
     external_id: str,
     system: ExternalSystem | None = None,
     kind: str = "",
-) -> models.Model | None:
+) -> M | None:
     """The local record that ``external_id`` of ``object_type`` is, in ``system`` (or any system
     of ``kind``), or None."""
     refs = ExternalRef.objects.filter(
@@ -32,7 +36,7 @@ def find_local(
     ref = refs.order_by("pk").first()
     if ref is None:
         return None
-    return model.objects.filter(pk=ref.object_id).first()
+    return model._default_manager.filter(pk=ref.object_id).first()
 
 
 def refs_of(obj: models.Model) -> list[ExternalRef]:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 
 from integrations.models import ExternalSystem
 from integrations.services.systems import get_system_for_kind
@@ -12,6 +12,7 @@ from mdm.models import Contact, Customer
 from mdm.selectors.refs import resolve_merged
 from mdm.services import duplicates, matching, refs
 from mdm.services.errors import UnknownAccount
+from mdm.services.history import set_change_reason
 from mdm.services.ownership import FieldChanges, apply_fields, load_ownership, propagate
 
 # Fields whose change can make a customer look like another one.
@@ -34,12 +35,12 @@ class ApplyResult:
     conflicts: list[str] = field(default_factory=list)
 
 
-def save_record(obj, *, action: str, reason: str) -> None:
+def save_record(obj: models.Model, *, action: str, reason: str) -> None:
     """Validate and save a customer-master row with a history reason and a trace step."""
     if isinstance(obj, Customer):
         duplicates.refresh_match_keys(obj)
         obj.trace_id = obj.trace_id or get_trace_id()
-    obj._change_reason = reason[:100]
+    set_change_reason(obj, reason[:100])
     obj.full_clean()
     obj.save()
     record_touched(obj, action=action, summary=f"{obj._meta.verbose_name} {obj}: {reason}"[:300])
@@ -69,7 +70,9 @@ def _apply_parent(customer: Customer, data: dict, system: ExternalSystem) -> dic
     return {"parent": parent.pk}
 
 
-def _refuse_cycle(customer: Customer, changes: FieldChanges, previous_parent_id) -> None:
+def _refuse_cycle(
+    customer: Customer, changes: FieldChanges, previous_parent_id: int | None
+) -> None:
     try:
         customer.clean()
     except ValidationError:
@@ -92,10 +95,9 @@ def apply_crm_account(*, system: ExternalSystem, data: dict) -> ApplyResult:
     ``data`` are left alone. Idempotent: the same data again changes and sends nothing.
     """
     account_id = data["account_id"]
-    customer = _customer_from_crm(system, account_id)
-    created = customer is None
-    if created:
-        customer = Customer(name=data.get("name") or account_id)
+    found = _customer_from_crm(system, account_id)
+    created = found is None
+    customer = Customer(name=data.get("name") or account_id) if found is None else found
     wire = {
         "name": "name",
         "website": "website",
@@ -134,7 +136,7 @@ def apply_crm_account(*, system: ExternalSystem, data: dict) -> ApplyResult:
     return ApplyResult(customer=customer, created=created, changed=changed, conflicts=conflicts)
 
 
-def _check_crm_profile_fields(customer, data, system) -> list[str]:
+def _check_crm_profile_fields(customer: Customer, data: dict, system: ExternalSystem) -> list[str]:
     """ERP-owned billing values carried by a CRM account: compared with each billing profile
     (a customer without one has nothing to compare, so they are ignored)."""
     incoming = {name: data[key] for name, key in CRM_EXTENSION_PROFILE.items() if key in data}
@@ -187,12 +189,11 @@ def apply_crm_contact(*, system: ExternalSystem, data: dict) -> Contact:
             f"account {data['account_id']} of contact {data['contact_id']} is not known yet",
             account_id=data["account_id"],
         )
-    contact = refs.find_local(
+    found = refs.find_local(
         model=Contact, object_type=refs.CRM_CONTACT, external_id=data["contact_id"], system=system
     )
-    created = contact is None
-    if created:
-        contact = Contact(customer=customer)
+    created = found is None
+    contact = Contact(customer=customer) if found is None else found
     names = ("first_name", "last_name", "email", "phone", "title", "is_billing_contact")
     incoming = {name: data[name] for name in names if name in data}
     changes = apply_fields(

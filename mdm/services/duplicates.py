@@ -1,12 +1,17 @@
 """Duplicate customers: candidates from the blocking keys stored on each record, a score with
 reasons (mdm.services.matching), an exception item per likely pair, and remembered "not a duplicate"."""
 
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 from django.db.models import Q
 
 from exceptions_queue.services import raise_exception_item
 from mdm.models import Customer, DuplicateDecision
 from mdm.services import matching
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # Candidates read from the database per check; the blocking keys keep the real number small.
 MAX_CANDIDATES = 500
@@ -33,7 +38,9 @@ def match_record(customer: Customer, *, tax_id: str | None = None) -> matching.M
     )
 
 
-def list_candidates(record: matching.MatchRecord, *, exclude_pk=None) -> list[Customer]:
+def list_candidates(
+    record: matching.MatchRecord, *, exclude_pk: int | None = None
+) -> list[Customer]:
     """Live customers sharing a blocking key with ``record`` (never a scan of all pairs)."""
     if not record.tokens:
         return []
@@ -46,22 +53,22 @@ def list_candidates(record: matching.MatchRecord, *, exclude_pk=None) -> list[Cu
         keys |= Q(website_domain=record.domain)
     if record.tax_id:
         keys |= Q(billing_profiles__tax_id__iexact=record.tax_id)
-    candidates = (
-        Customer.objects.filter(keys)
-        .exclude(status=Customer.Status.MERGED)
-        .exclude(pk=exclude_pk)
-        .prefetch_related("billing_profiles")
-        .distinct()
-        .order_by("pk")[:MAX_CANDIDATES]
+    candidates = Customer.objects.filter(keys).exclude(status=Customer.Status.MERGED)
+    if exclude_pk is not None:  # excluding pk=None would only add "id IS NOT NULL"
+        candidates = candidates.exclude(pk=exclude_pk)
+    return list(
+        candidates.prefetch_related("billing_profiles").distinct().order_by("pk")[:MAX_CANDIDATES]
     )
-    return list(candidates)
 
 
 def find_matches(
-    record: matching.MatchRecord, *, threshold: float, exclude_pk=None
+    record: matching.MatchRecord, *, threshold: float, exclude_pk: int | None = None
 ) -> list[tuple[Customer, matching.MatchResult]]:
     """Customers scoring at least ``threshold`` against ``record``, best first."""
-    by_pk = {c.pk: c for c in list_candidates(record, exclude_pk=exclude_pk)}
+    # Keyed as MatchResult.right is typed (matching's keys are opaque): here they are pks.
+    by_pk: dict[object, Customer] = {
+        c.pk: c for c in list_candidates(record, exclude_pk=exclude_pk)
+    }
     results = matching.best_matches(
         record, (match_record(c) for c in by_pk.values()), threshold=threshold
     )
@@ -124,7 +131,7 @@ def check_duplicates(*, customer: Customer) -> int:
 
 @transaction.atomic
 def record_not_duplicate(
-    *, first_id: int, second_id: int, user=None, note: str = ""
+    *, first_id: int, second_id: int, user: "User | None" = None, note: str = ""
 ) -> DuplicateDecision:
     """Remember that two customers are distinct: the pair is never raised again. Idempotent."""
     low, high = sorted((first_id, second_id))

@@ -88,7 +88,12 @@ def apply_erp_customer(*, system: ExternalSystem, data: dict) -> ApplyResult:
     )
 
 
-def _apply_erp_profile(customer, system, data, ownership) -> ApplyResult:
+def _apply_erp_profile(
+    customer: Customer,
+    system: ExternalSystem,
+    data: dict,
+    ownership: dict[tuple[str, str], str],
+) -> ApplyResult:
     code = data.get("legal_entity")
     profile = customer.billing_profiles.filter(erp_customer_id=data["customer_id"]).first()
     entity = LegalEntity.objects.filter(code=code).first() if code else None
@@ -100,7 +105,7 @@ def _apply_erp_profile(customer, system, data, ownership) -> ApplyResult:
     if profile is None:
         profile = customer.billing_profiles.filter(legal_entity=entity).first()
     created = profile is None
-    if created:
+    if profile is None:
         profile = BillingProfile(customer=customer, legal_entity=entity)
     if not profile.erp_customer_id:
         profile.erp_customer_id = data["customer_id"]

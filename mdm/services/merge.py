@@ -1,5 +1,7 @@
 """Merging two golden records: one survives, everything pointing at the other follows it."""
 
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
@@ -12,6 +14,10 @@ from mdm.models import BillingProfile, Customer, DuplicateDecision
 from mdm.services import refs
 from mdm.services.customers import save_record
 from mdm.services.errors import MergeRefused
+from mdm.services.history import set_change_reason
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # Golden fields the survivor takes from the absorbed record when it has no value of its own.
 FILLABLE = ("legal_name", "website", "industry", "phone", "owner_email", "country")
@@ -58,7 +64,7 @@ def _move_profile(profile: BillingProfile, survivor: Customer, reason: str) -> N
         if not getattr(twin, name) and getattr(profile, name):
             setattr(twin, name, getattr(profile, name))
     save_record(twin, action="updated", reason=reason)
-    profile._change_reason = f"folded into profile {twin.pk}: {reason}"[:100]
+    set_change_reason(profile, f"folded into profile {twin.pk}: {reason}"[:100])
     profile.delete()
 
 
@@ -83,15 +89,17 @@ def _repoint_relations(absorbed: Customer, survivor: Customer, reason: str) -> d
                 # Only for Customer rows: another model's pk says nothing about the survivor.
                 continue
             if model is BillingProfile:
+                assert isinstance(row, BillingProfile)  # a row of the model just compared
                 _move_profile(row, survivor, reason)
             else:
                 setattr(row, name, survivor)
-                row._change_reason = reason[:100]
+                set_change_reason(row, reason[:100])
                 try:
                     row.full_clean()
                 except ValidationError:
                     if not (model is Customer and name == "parent"):
                         raise
+                    assert isinstance(row, Customer)  # a row of the model just compared
                     row.parent = None  # would make a cycle: the child keeps no parent
                 row.save()
             moved[model._meta.label] = moved.get(model._meta.label, 0) + 1
@@ -144,7 +152,9 @@ def _send_merge(
 
 
 @transaction.atomic
-def merge_customers(*, survivor_id: int, absorbed_id: int, user=None, note: str = "") -> Customer:
+def merge_customers(
+    *, survivor_id: int, absorbed_id: int, user: "User | None" = None, note: str = ""
+) -> Customer:
     """Merge ``absorbed`` into ``survivor``: contacts, billing profiles, children, any other
     model's rows and the cross-references move to the survivor; the absorbed record stays as
     ``merged`` with ``merged_into`` (both histories show the merge); CRM and ERP are told to

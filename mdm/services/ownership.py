@@ -36,7 +36,7 @@ def _clean(value: Any) -> Any:
 
 
 def current_value(obj: models.Model, name: str) -> Any:
-    if name == "bill_to":
+    if name == "bill_to" and isinstance(obj, BillingProfile):  # else getattr raises as ever
         return _clean(obj.bill_to)
     if name in ("parent", "legal_entity"):
         return getattr(obj, f"{name}_id") or ""
@@ -130,7 +130,16 @@ def ownership_subject_key(entity: str, pk: int, name: str) -> str:
 
 
 def raise_ownership_conflict(
-    *, customer, obj, entity, name, ours, incoming, incoming_raw, source, owner
+    *,
+    customer: Customer,
+    obj: models.Model,
+    entity: str,
+    name: str,
+    ours: Any,
+    incoming: Any,
+    incoming_raw: Any,
+    source: ExternalSystem,
+    owner: str,
 ) -> None:
     raise_exception_item(
         type_code="ownership_conflict",
@@ -203,7 +212,7 @@ def _wire_value(name: str, value: Any, *, kind: str) -> Any:
 def propagate(
     *,
     customer: Customer,
-    record: models.Model,
+    record: Customer | BillingProfile | Contact,
     values: dict[str, Any],
     source: ExternalSystem | None,
     profile: BillingProfile | None = None,

@@ -108,7 +108,11 @@ def _apply_batch(event_ids: list[int]) -> None:
         in_order = _in_memory_order(_lock_states(events), changed)
         for event in events:
             with use_trace(event.trace_id):
-                steps.append(build_received_step(event))
+                received = build_received_step(event)
+                # Under the event's own trace: None only for an event stored without a trace id,
+                # which receive_webhook never writes (it would fail the batch either way).
+                assert received is not None
+                steps.append(received)
                 apply_event(event, now=now, in_order=in_order)
         update_grouped(events, ["status", "error", "processed_at", "next_attempt_at"])
         if changed:  # rows that exist and that we hold: an upsert is one UPDATE of each

@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -33,6 +34,15 @@ class Receipt:
     status_code: int
     body: dict
     headers: dict = field(default_factory=dict)
+
+
+class _Delivery(TypedDict):
+    """What every rejection of one delivery records about it (``_reject``'s shared arguments)."""
+
+    slug: str
+    headers: dict[str, str]
+    body: bytes
+    remote_addr: str | None
 
 
 def _reject(
@@ -100,7 +110,11 @@ def _rate_limited(system: ExternalSystem) -> int | None:
         redis_key = backend.make_and_validate_key(key)
         try:
             pipe = backend._cache.get_client(redis_key, write=True).pipeline(transaction=False)
-            count, _ = pipe.incrby(redis_key, pending).expire(redis_key, 90).execute()
+            # Staged one by one (a pipeline queues each command and returns itself): redis-py
+            # types incrby/expire as the client's, returning their results, not the pipeline.
+            pipe.incrby(redis_key, pending)
+            pipe.expire(redis_key, 90)
+            count, _ = pipe.execute()
         except Exception:  # noqa: BLE001 the shared counter is down: admit, never lose events
             # The budget protects Throughline; the inbox is what the sender relies on. Without
             # Redis the delivery is still stored and answered (202), counted locally only.
@@ -157,7 +171,7 @@ def receive_webhook(
     """Verify, record and queue one delivery. Never raises for bad input: answers it."""
     headers = {k.lower(): v for k, v in headers.items()}
     system, secrets = _active_system(slug)
-    reject = {"slug": slug, "headers": headers, "body": body, "remote_addr": remote_addr}
+    reject: _Delivery = {"slug": slug, "headers": headers, "body": body, "remote_addr": remote_addr}
     if system is None:
         _reject(
             system=None,
@@ -232,7 +246,8 @@ def parse_delivery(body: bytes) -> tuple[dict | None, int, str, dict]:
 def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Receipt:
     trace_id = new_trace_id()
     payload, status_code, reason, errors = parse_delivery(body)
-    event_type = (payload or {}).get("type") if isinstance((payload or {}).get("type"), str) else ""
+    raw_type = (payload or {}).get("type")
+    event_type = raw_type if isinstance(raw_type, str) else ""
     event = InboundEvent(
         system=system,
         webhook_id=webhook_id[:200],
@@ -249,6 +264,7 @@ def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Re
             errors,
         )
     else:
+        assert payload is not None  # status 0: parse_delivery found a valid JSON object
         event.occurred_at = parse_datetime(payload["timestamp"])
         event.object_key = OBJECT_KEYS[event_type](payload["data"])[:200]
     if not status_code:
@@ -274,7 +290,12 @@ def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Re
         )
         return Receipt(200, {"id": webhook_id, "status": "duplicate", "trace_id": first.trace_id})
     if status_code:
-        body_out = {"id": webhook_id, "status": "rejected", "reason": reason, "trace_id": trace_id}
+        body_out: dict[str, object] = {
+            "id": webhook_id,
+            "status": "rejected",
+            "reason": reason,
+            "trace_id": trace_id,
+        }
         if errors:
             body_out["errors"] = errors
         return Receipt(status_code, body_out)

@@ -11,6 +11,7 @@ system's breaker is not closed (deferral, probe), is given back and goes through
 import time
 import uuid
 from collections import Counter
+from datetime import datetime
 from typing import cast
 
 from django.conf import settings
@@ -61,7 +62,7 @@ def _split_claimed(
 ) -> tuple[list[OutboxMessage], list[OutboxMessage]]:
     """(messages to send together, messages to send one by one)."""
     keyed = {(m.system_id, m.object_key) for m in claimed if m.object_key}
-    earliest_unsent: dict[tuple[int, str], object] = {}
+    earliest_unsent: dict[tuple[int, str], datetime] = {}
     if keyed:
         others = (
             OutboxMessage.objects.filter(
@@ -72,14 +73,16 @@ def _split_claimed(
             .exclude(claim_token=token)
             .values_list("system_id", "object_key", "created_at")
         )
-        for system_id, key, created_at in others:
-            current = earliest_unsent.get((system_id, key))
-            earliest_unsent[(system_id, key)] = min(current or created_at, created_at)
+        for system_id, object_key, created_at in others:
+            current = earliest_unsent.get((system_id, object_key))
+            earliest_unsent[(system_id, object_key)] = min(current or created_at, created_at)
     closed = {
         system_id: breakers.is_closed(system_id=system_id)
         for system_id in {m.system_id for m in claimed}
     }
-    together, alone, seen = [], [], set()
+    together: list[OutboxMessage] = []
+    alone: list[OutboxMessage] = []
+    seen: set[tuple[int, str]] = set()
     for message in claimed:  # in created_at order
         key = (message.system_id, message.object_key)
         waits = message.object_key and (
