@@ -36,7 +36,7 @@ def _clean(value: Any) -> Any:
 
 
 def current_value(obj: models.Model, name: str) -> Any:
-    if name == "bill_to" and isinstance(obj, BillingProfile):  # else getattr raises as ever
+    if name == "bill_to" and isinstance(obj, BillingProfile):  # others: getattr raises, as before
         return _clean(obj.bill_to)
     if name in ("parent", "legal_entity"):
         return getattr(obj, f"{name}_id") or ""
