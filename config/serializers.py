@@ -1,9 +1,43 @@
 """Shapes every app's API shares (config is the bottom layer, so each app may import it)."""
 
-from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.fields import get_attribute
+
+from config.money import Money, money_json
+
+__all__ = ["MONEY_SCHEMA", "MoneyField", "money_json"]
+
+MONEY_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "properties": {
+        "amount": {"type": "string", "example": "1234.50"},
+        "currency": {"type": "string", "example": "USD"},
+    },
+}
 
 
-def money_json(amount: Decimal | None, currency: str) -> dict | None:
-    """Money as docs/contract.md §2 sends it: ``{"amount": "1234.50", "currency": "EUR"}``; None stays
-    None. The amount is the stored Decimal as a string (already rounded where it was stored)."""
-    return None if amount is None else {"amount": str(amount), "currency": currency}
+@extend_schema_field(MONEY_SCHEMA)
+class MoneyField(serializers.Field):
+    """Read-only money, docs/contract.md §2: ``{"amount": "1234.50", "currency": "USD"}`` with the
+    currency's own decimals (JPY none, KWD three); ``null`` when the amount is unknown.
+
+    ``MoneyField(currency="invoice.currency")``: the amount is the field's source, its currency
+    the dotted path on the same instance (default ``currency``)."""
+
+    def __init__(self, *, currency: str = "currency", **kwargs: Any) -> None:
+        self.currency_path = currency.split(".")
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance: Any) -> Money | None:
+        amount = super().get_attribute(instance)
+        if amount is None:
+            return None
+        return Money(amount, get_attribute(instance, self.currency_path) or "")
+
+    def to_representation(self, value: Money) -> dict[str, str]:
+        return value.as_json()

@@ -92,6 +92,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.navigation",
             ],
+            # {{ amount|money:currency }} on every page: "12,345.50 USD" (config/money.py).
+            "builtins": ["config.templatetags.money"],
         },
     },
 ]
