@@ -157,7 +157,7 @@ class DealFixForm(forms.Form):
     )
     start_date = forms.DateField(required=False)
     end_date = forms.DateField(required=False)
-    not_to_exceed = forms.DecimalField(max_digits=19, decimal_places=2, required=False)
+    not_to_exceed = forms.DecimalField(max_digits=20, decimal_places=3, required=False)
 
 
 def deal_fixes(cleaned: dict) -> dict:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from billing.demo.delivery import Delivery, envelope, webhook_id
+from config.money import amount_text
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def erp_status_chains(invoices, *, today: date, now: datetime) -> list[list[Deli
                 "invoice_id": invoice.erp_invoice_id,
                 "number": number,
                 "status": status.status,
-                "total": str(invoice.gross_total),
+                "total": amount_text(invoice.gross_total, invoice.currency),
                 "amount_due": str(status.amount_due),
                 "currency": invoice.currency,
                 "changed_at": status.changed_at.isoformat(),

@@ -2,6 +2,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from config.money_db import MoneyField
+
 
 class Invoice(models.Model):
     """An invoice of one customer by one legal entity, in one currency and tax jurisdiction, for
@@ -31,14 +33,14 @@ class Invoice(models.Model):
         max_length=15, choices=Status.choices, default=Status.DRAFT, db_index=True
     )
     invoice_date = models.DateField(help_text="Last day of the month")
-    net_total = models.DecimalField(max_digits=19, decimal_places=2, default=0)
+    net_total = MoneyField(default=0)
     tax_rate = models.DecimalField(max_digits=8, decimal_places=6, null=True, blank=True)
-    tax_total = models.DecimalField(max_digits=19, decimal_places=2, default=0)
-    gross_total = models.DecimalField(max_digits=19, decimal_places=2, default=0)
+    tax_total = MoneyField(default=0)
+    gross_total = MoneyField(default=0)
     erp_invoice_id = models.CharField(max_length=120, blank=True, db_index=True)
     number = models.CharField(max_length=60, blank=True)
-    erp_total = models.DecimalField(max_digits=19, decimal_places=2, null=True, blank=True)
-    amount_due = models.DecimalField(max_digits=19, decimal_places=2, null=True, blank=True)
+    erp_total = MoneyField(null=True, blank=True)
+    amount_due = MoneyField(null=True, blank=True)
     approved_by = models.ForeignKey(
         "auth.User",
         null=True,
@@ -113,7 +115,7 @@ class InvoiceLine(models.Model):
     person_email = models.CharField(max_length=200, blank=True)
     hours = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     rate = models.DecimalField(max_digits=19, decimal_places=4, null=True, blank=True)
-    amount = models.DecimalField(max_digits=19, decimal_places=2)
+    amount = MoneyField(currency_field="invoice.currency")
     service_month = models.DateField(
         null=True, blank=True, help_text="Retainer/overage month billed"
     )
@@ -151,7 +153,7 @@ class InvoiceLineEntry(models.Model):
         "billing.TimeEntry", on_delete=models.PROTECT, related_name="billings"
     )
     hours = models.DecimalField(max_digits=6, decimal_places=2)
-    amount = models.DecimalField(max_digits=19, decimal_places=2)
+    amount = MoneyField(currency_field="line.invoice.currency")
     is_active = models.BooleanField(default=True)
 
     class Meta:

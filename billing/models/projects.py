@@ -1,6 +1,8 @@
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from config.money_db import MoneyField
+
 
 class ProjectTemplate(models.Model):
     """A kind of engagement: which billing models it fits and the phases a project starts with."""
@@ -53,11 +55,11 @@ class Contract(models.Model):
     )
     billing_model = models.CharField(max_length=20, choices=BillingModel.choices)
     currency = models.CharField(max_length=3)
-    amount = models.DecimalField(max_digits=19, decimal_places=2)
+    amount = MoneyField()
     close_date = models.DateField()
     start_date = models.DateField()
     end_date = models.DateField()
-    not_to_exceed = models.DecimalField(max_digits=19, decimal_places=2, null=True, blank=True)
+    not_to_exceed = MoneyField(null=True, blank=True)
     po_number = models.CharField(max_length=80, blank=True)
     payment_terms = models.CharField(max_length=40, blank=True)
     tax_jurisdiction = models.CharField(max_length=20)
@@ -69,9 +71,7 @@ class Contract(models.Model):
         related_name="contracts",
         help_text="The card the deal names; empty: the client's card, else the entity's standard card",
     )
-    retainer_monthly_amount = models.DecimalField(
-        max_digits=19, decimal_places=2, null=True, blank=True
-    )
+    retainer_monthly_amount = MoneyField(null=True, blank=True)
     retainer_included_hours = models.DecimalField(
         max_digits=8, decimal_places=2, null=True, blank=True
     )
@@ -153,7 +153,7 @@ class Milestone(models.Model):
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="milestones")
     name = models.CharField(max_length=200)
-    amount = models.DecimalField(max_digits=19, decimal_places=2)
+    amount = MoneyField(currency_field="contract.currency")
     due_date = models.DateField(null=True, blank=True)
     completed_on = models.DateField(null=True, blank=True)
 

@@ -1,6 +1,8 @@
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from config.money_db import MoneyField
+
 
 class TimeEntry(models.Model):
     """One approved time entry from the PSA, as last approved (a re-approval corrects it), and
@@ -54,9 +56,9 @@ class TimeEntry(models.Model):
     )
     rate = models.DecimalField(max_digits=19, decimal_places=4, null=True, blank=True)
     billed_hours = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
-    amount = models.DecimalField(max_digits=19, decimal_places=2, null=True, blank=True)
+    amount = MoneyField(null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
-    cost_amount = models.DecimalField(max_digits=19, decimal_places=2, null=True, blank=True)
+    cost_amount = MoneyField(currency_field="cost_currency", null=True, blank=True)
     cost_currency = models.CharField(
         max_length=3, blank=True, help_text="The person's entity currency (cost rate)"
     )
@@ -71,7 +73,7 @@ class TimeEntry(models.Model):
         help_text="A rate finance accepted for this entry (e.g. the PSA's), used instead of the card's",
     )
     write_off_reason = models.TextField(blank=True, help_text="Written off by finance: leakage")
-    written_off_amount = models.DecimalField(max_digits=19, decimal_places=2, null=True, blank=True)
+    written_off_amount = MoneyField(null=True, blank=True)
     rated_at = models.DateTimeField(null=True, blank=True)
     trace_id = models.CharField(max_length=32, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,5 +1,9 @@
 """What every billing figure shares: exact sums on both databases, money as JSON, FX for the
-reporting currency, percentiles. Dashboards only: nothing here is used to bill."""
+reporting currency, percentiles. Dashboards only: nothing here is used to bill.
+
+Money is ``config.money``'s: sums are ``exact_sum`` (integer thousandths in SQL), JSON is
+``money_json``/``money_list``, and amounts are kept per currency, only ever totalled through
+``FxTable`` into the reporting currency."""
 
 import math
 from collections import defaultdict
@@ -8,25 +12,17 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import BigIntegerField, F, Q, Sum
-from django.db.models.functions import Cast, Round
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import FxRate
-from billing.money import round_money
+from config.money import money_json, money_list, round_money
+from config.money_db import exact_sum, from_exact_sum
+
+__all__ = ["exact_sum", "from_exact_sum", "money_list"]
 
 ZERO = Decimal("0")
-CENT = Decimal("0.01")
-
-
-def sum_hundredths(field: str, **kwargs) -> Sum:
-    """SUM of a 2-place decimal column as an integer of hundredths. SQLite sums decimals as
-    floats; integers are exact on every database (``from_hundredths`` turns it back)."""
-    return Sum(Cast(Round(F(field) * 100), BigIntegerField()), **kwargs)
-
-
-def from_hundredths(value) -> Decimal:
-    return (Decimal(int(value or 0)) / 100).quantize(CENT)
+HOURS = 2  # decimals of an hours column, for exact_sum(field, HOURS) / from_exact_sum(value, HOURS)
 
 
 def today() -> date:
@@ -34,12 +30,7 @@ def today() -> date:
 
 
 def money(amount: Decimal, currency: str) -> dict:
-    return {"amount": str(round_money(amount, currency)), "currency": currency}
-
-
-def money_list(amounts: dict[str, Decimal]) -> list[dict]:
-    """``{"USD": 10}`` → ``[{"amount": "10.00", "currency": "USD"}]``, by currency, zeros left out."""
-    return [money(amounts[c], c) for c in sorted(amounts) if c and amounts[c]]
+    return money_json(amount, currency)
 
 
 def add_amounts(target: dict[str, Decimal], currency: str, amount: Decimal) -> None:

@@ -7,17 +7,18 @@ from django.db.models import Exists, OuterRef, Q
 
 from billing.models import Contract, Invoice, InvoiceLine, Person, Project, TimeEntry
 from billing.panels.common import (
+    HOURS,
     ZERO,
     FxTable,
     add_amounts,
-    from_hundredths,
+    exact_sum,
+    from_exact_sum,
     money,
     money_list,
     pairs_to_reporting,
     percent,
     reporting,
     reporting_currency,
-    sum_hundredths,
     today,
 )
 
@@ -71,8 +72,8 @@ def get_utilization(*, user=None, weeks=DEFAULT_WEEKS) -> dict:
         "without_person": [
             {
                 "email": email,
-                "billed_hours": str(from_hundredths(row["billed"])),
-                "hours": str(from_hundredths(row["hours"])),
+                "billed_hours": str(from_exact_sum(row["billed"], HOURS)),
+                "hours": str(from_exact_sum(row["hours"], HOURS)),
             }
             for email, row in sorted(booked.items())
         ],
@@ -87,8 +88,8 @@ def _booked(start, end) -> dict:
         .exclude(status=TimeEntry.Status.RETRACTED)
         .values("person_email")
         .annotate(
-            billed=sum_hundredths("billed_hours", filter=Q(status__in=BILLED)),
-            hours=sum_hundredths("hours"),
+            billed=exact_sum("billed_hours", HOURS, filter=Q(status__in=BILLED)),
+            hours=exact_sum("hours", HOURS),
         )
         .order_by()
     }
@@ -99,7 +100,10 @@ def _utilization_of_people(booked: dict, weeks: int) -> tuple[list, dict]:
     people, roles = [], {}
     for person in Person.objects.select_related("role").order_by("email"):
         row = booked.pop(person.email, {})
-        billed, hours = from_hundredths(row.get("billed")), from_hundredths(row.get("hours"))
+        billed, hours = (
+            from_exact_sum(row.get("billed"), HOURS),
+            from_exact_sum(row.get("hours"), HOURS),
+        )
         capacity = person.weekly_capacity_hours * weeks
         people.append(
             {
@@ -177,14 +181,14 @@ def _margin_sources() -> tuple:
         .exclude(status=TimeEntry.Status.RETRACTED)
         .values("project_id", "cost_currency")
         .annotate(
-            billed=sum_hundredths(
+            billed=exact_sum(
                 "amount",
                 filter=Q(
                     status__in=BILLED,
                     project__contract__billing_model=Contract.BillingModel.TIME_AND_MATERIALS,
                 ),
             ),
-            cost=sum_hundredths("cost_amount"),
+            cost=exact_sum("cost_amount"),
         )
         .order_by()
     )
@@ -197,7 +201,7 @@ def _margin_sources() -> tuple:
         )
         .exclude(Exists(reversed_))
         .values("contract_id")
-        .annotate(amount=sum_hundredths("amount"))
+        .annotate(amount=exact_sum("amount"))
         .order_by()
         .values_list("contract_id", "amount")
     )
@@ -208,14 +212,14 @@ def _billed_and_costs(entries) -> tuple[dict, dict]:
     billed: dict[int, Decimal] = {}
     costs: dict[int, dict[str, Decimal]] = {}
     for row in entries:
-        billed[row["project_id"]] = billed.get(row["project_id"], ZERO) + from_hundredths(
+        billed[row["project_id"]] = billed.get(row["project_id"], ZERO) + from_exact_sum(
             row["billed"]
         )
         if row["cost"]:
             add_amounts(
                 costs.setdefault(row["project_id"], {}),
                 row["cost_currency"],
-                from_hundredths(row["cost"]),
+                from_exact_sum(row["cost"]),
             )
     return billed, costs
 
@@ -224,9 +228,7 @@ def _margin_rows(projects, billed, lines, costs, fx) -> tuple[list, dict, dict]:
     rows, billed_all, cost_all = [], {}, {}
     for project in projects:
         currency = project["contract__currency"]
-        amount = billed.get(project["id"], ZERO) + from_hundredths(
-            lines.get(project["contract_id"])
-        )
+        amount = billed.get(project["id"], ZERO) + from_exact_sum(lines.get(project["contract_id"]))
         cost, missing = fx.total(costs.get(project["id"], {}), currency)
         add_amounts(billed_all, currency, amount)
         for cost_currency, value in costs.get(project["id"], {}).items():

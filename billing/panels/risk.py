@@ -8,23 +8,27 @@ from decimal import Decimal
 from django.db.models import Count, Q
 
 from billing.panels.common import (
+    HOURS,
     ZERO,
     FxTable,
     add_amounts,
-    from_hundredths,
+    exact_sum,
+    from_exact_sum,
     money_list,
     pairs_to_reporting,
     reporting,
     reporting_currency,
-    sum_hundredths,
 )
 from exceptions_queue.models import ExceptionItem, Queue
+
+# No amount at all (hours only): not an item whose amounts are in several currencies.
+UNPRICED = Q(amount_at_risk__isnull=True, amounts_at_risk=[])
 
 
 def get_revenue_at_risk(*, user=None) -> dict:
     """Sum of ``amount_at_risk`` of open (open or assigned) items by queue and by type, per
     currency and in the reporting currency; the hours of items with no amount (no rate known)
-    are counted apart, never priced. One query plus one for FX rates."""
+    are counted apart, never priced. Two queries plus one for FX rates."""
     groups = _risk_groups()
     currencies = {c for g in groups.values() for c in g["amounts"]}
     fx = FxTable.load(pairs_to_reporting(currencies))
@@ -78,9 +82,9 @@ def _risk_groups() -> dict[tuple[str, str], dict]:
         .values("queue", "type_code", "currency")
         .annotate(
             items=Count("id"),
-            amount=sum_hundredths("amount_at_risk"),
-            unpriced_items=Count("id", filter=Q(amount_at_risk__isnull=True)),
-            unpriced_hours=sum_hundredths("hours", filter=Q(amount_at_risk__isnull=True)),
+            amount=exact_sum("amount_at_risk"),
+            unpriced_items=Count("id", filter=UNPRICED),
+            unpriced_hours=exact_sum("hours", HOURS, filter=UNPRICED),
         )
         .order_by()
     )
@@ -99,7 +103,24 @@ def _risk_groups() -> dict[tuple[str, str], dict]:
             )
             group["items"] += row["items"]
             group["unpriced_items"] += row["unpriced_items"]
-            group["hours"] += from_hundredths(row["unpriced_hours"])
+            group["hours"] += from_exact_sum(row["unpriced_hours"], HOURS)
             if row["amount"]:
-                add_amounts(group["amounts"], row["currency"], from_hundredths(row["amount"]))
+                add_amounts(group["amounts"], row["currency"], from_exact_sum(row["amount"]))
+    _add_several_currencies(groups)
     return groups
+
+
+def _add_several_currencies(groups: dict[tuple[str, str], dict]) -> None:
+    """Items holding amounts in several currencies have no single ``amount_at_risk``: their
+    per-currency amounts (``amounts_at_risk``) are added currency by currency."""
+    rows = (
+        ExceptionItem.objects.filter(
+            status__in=ExceptionItem.OPEN_STATUSES, amount_at_risk__isnull=True
+        )
+        .exclude(amounts_at_risk=[])
+        .values_list("queue", "type_code", "amounts_at_risk")
+    )
+    for queue, type_code, amounts in rows:
+        for key in (("queue", queue), ("type", type_code)):
+            for money in amounts:
+                add_amounts(groups[key]["amounts"], money["currency"], Decimal(money["amount"]))

@@ -8,15 +8,16 @@ from django.db.models import CharField, Count, Exists, OuterRef, Value, When
 
 from billing.models import InvoiceLineEntry, Project, TimeEntry
 from billing.panels.common import (
+    HOURS,
     ZERO,
     FxTable,
     add_amounts,
-    from_hundredths,
+    exact_sum,
+    from_exact_sum,
     money_list,
     pairs_to_reporting,
     reporting,
     reporting_currency,
-    sum_hundredths,
     today,
 )
 
@@ -134,8 +135,8 @@ def _unbilled_by_project(on) -> dict[int, "_Tally"]:
         .values("project_id", "currency", "bucket")
         .annotate(
             entries=Count("id"),
-            hours=sum_hundredths("billed_hours"),
-            amount=sum_hundredths("amount"),
+            hours=exact_sum("billed_hours", HOURS),
+            amount=exact_sum("amount"),
         )
         .order_by()
     )
@@ -144,8 +145,8 @@ def _unbilled_by_project(on) -> dict[int, "_Tally"]:
         by_project.setdefault(row["project_id"], _Tally()).add(
             row["bucket"],
             row["currency"],
-            from_hundredths(row["hours"]),
-            from_hundredths(row["amount"]),
+            from_exact_sum(row["hours"], HOURS),
+            from_exact_sum(row["amount"]),
             row["entries"],
         )
     return by_project

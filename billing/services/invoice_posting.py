@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 from billing.models import Invoice, InvoiceLineEntry, TimeEntry
 from billing.services.rating import RATE_MISMATCH
 from config.errors import DomainError
+from config.money import amount_text, money_json
 from exceptions_queue.services import raise_exception_item
 from integrations.services.outbox import enqueue_outbox_message
 from integrations.services.systems import get_system_for_kind
@@ -65,10 +66,8 @@ def _set_status(invoice: Invoice, status: str, *, detail: str = "") -> None:
             "status": status,
             "customer_id": str(invoice.customer_id),
             "period": f"{invoice.period:%Y-%m}",
-            "total": {"amount": str(invoice.gross_total), "currency": invoice.currency},
-            "amount_due": None
-            if invoice.amount_due is None
-            else {"amount": str(invoice.amount_due), "currency": invoice.currency},
+            "total": money_json(invoice.gross_total, invoice.currency),
+            "amount_due": money_json(invoice.amount_due, invoice.currency),
         },
         idempotency_key=f"{CRM_STATUS}:{invoice.pk}:{status}",
         object_key=f"invoice:{invoice.pk}",
@@ -83,7 +82,7 @@ def _erp_payload(invoice: Invoice) -> dict:
             "description": line.description,
             "hours": None if line.hours is None else str(line.hours),
             "rate": None if line.rate is None else str(line.rate),
-            "amount": str(line.amount),
+            "amount": amount_text(line.amount, invoice.currency),
         }
         for line in invoice.lines.order_by("pk")
     ]
@@ -95,9 +94,9 @@ def _erp_payload(invoice: Invoice) -> dict:
         "tax_jurisdiction": invoice.tax_jurisdiction,
         "invoice_date": invoice.invoice_date.isoformat(),
         "period": f"{invoice.period:%Y-%m}",
-        "net_total": str(invoice.net_total),
-        "tax_total": str(invoice.tax_total),
-        "gross_total": str(invoice.gross_total),
+        "net_total": amount_text(invoice.net_total, invoice.currency),
+        "tax_total": amount_text(invoice.tax_total, invoice.currency),
+        "gross_total": amount_text(invoice.gross_total, invoice.currency),
         "lines": lines,
     }
 
@@ -207,7 +206,10 @@ def _raise_total_mismatch(invoice: Invoice, data: dict) -> None:
             f"the ERP's total {data['total']} {data['currency']} differs from ours "
             f"{invoice.gross_total} {invoice.currency}"
         ),
-        details={"erp_total": data["total"], "our_total": str(invoice.gross_total)},
+        details={
+            "erp_total": data["total"],
+            "our_total": amount_text(invoice.gross_total, invoice.currency),
+        },
         amount=abs(difference),
         currency=invoice.currency,
     )

@@ -13,12 +13,12 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, Exists, F, Max, OuterRef, Sum
-from django.db.models.functions import Cast, Round
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from billing.models import Contract, Invoice, InvoiceLine, InvoiceLineEntry, TaxRate, TimeEntry
-from billing.money import round_money
+from config.money import round_money
+from config.money_db import exact_sum, from_exact_sum, sql_exact_sum
 from integrations.services.traces import record_trace_step
 
 logger = logging.getLogger(__name__)
@@ -170,20 +170,13 @@ def prorated_retainer(contract: Contract, period: date) -> tuple[Decimal, Decima
     return amount, included, days, month_days
 
 
-def _cents(field: str):
-    return Sum(Cast(Round(F(field) * 100), BigIntegerField()))
-
-
 def _sum_time_lines(invoice_ids: list[int]) -> None:
     marks = ", ".join(["%s"] * len(invoice_ids))
     line, link = InvoiceLine._meta.db_table, InvoiceLineEntry._meta.db_table
-    total = (
-        "(SELECT COALESCE(SUM(CAST(ROUND(le.{col} * 100) AS BIGINT)), 0) FROM {link} le "
-        "WHERE le.line_id = {line}.id AND le.is_active = %s) / 100.0"
-    )
+    where = f"FROM {link} le WHERE le.line_id = {line}.id AND le.is_active = %s"
     sql = (
-        f"UPDATE {line} SET hours = {total.format(col='hours', link=link, line=line)}, "
-        f"amount = {total.format(col='amount', link=link, line=line)} "
+        f"UPDATE {line} SET hours = (SELECT {sql_exact_sum('le.hours', 2)} {where}), "
+        f"amount = (SELECT {sql_exact_sum('le.amount')} {where}) "
         f"WHERE kind = %s AND invoice_id IN ({marks})"
     )
     with connection.cursor() as cursor:
@@ -254,15 +247,15 @@ def _refresh_totals(invoice_ids: list[int], tax_cache: dict) -> None:
     nets = dict(
         InvoiceLine.objects.filter(invoice_id__in=invoice_ids)
         .values("invoice_id")
-        .annotate(cents=_cents("amount"))
-        .values_list("invoice_id", "cents")
+        .annotate(net=exact_sum("amount"))
+        .values_list("invoice_id", "net")
     )
     empty = [pk for pk in invoice_ids if pk not in nets]
     if empty:
         Invoice.objects.filter(pk__in=empty, status=Invoice.Status.DRAFT).delete()
     changed = []
     for invoice in Invoice.objects.filter(pk__in=list(nets), status=Invoice.Status.DRAFT):
-        net = Decimal(int(nets[invoice.pk] or 0)).scaleb(-2)
+        net = from_exact_sum(nets[invoice.pk])
         rate = _tax_rate(invoice.tax_jurisdiction, invoice.invoice_date, tax_cache)
         tax = round_money(net * rate, invoice.currency) if rate is not None else Decimal("0")
         invoice.net_total, invoice.tax_rate, invoice.tax_total = net, rate, tax

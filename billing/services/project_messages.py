@@ -6,6 +6,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from billing.models import Contract, EventSubscription, Project
+from config.money import amount_text
 from integrations.models import ExternalRef
 from integrations.services.outbox import enqueue_outbox_message
 from integrations.services.systems import get_system_for_kind
@@ -72,7 +73,7 @@ def queue_psa_project(*, project: Project) -> None:
             "milestones": [
                 {
                     "name": m.name,
-                    "amount": str(m.amount),
+                    "amount": amount_text(m.amount, contract.currency),
                     "due_date": m.due_date.isoformat() if m.due_date else None,
                 }
                 for m in contract.milestones.all()

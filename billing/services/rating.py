@@ -13,8 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import BigIntegerField, Q, Sum
-from django.db.models.functions import Cast, Round
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import (
@@ -27,7 +26,8 @@ from billing.models import (
     RateCardVersion,
     TimeEntry,
 )
-from billing.money import round_hours, round_money
+from config.money import round_hours, round_money
+from config.money_db import exact_sum, from_exact_sum
 from exceptions_queue.services import raise_exception_item, release_member
 from integrations.services.traces import record_trace_step
 
@@ -56,15 +56,6 @@ class Hold:
 class CardRate:
     version: RateCardVersion | None
     hourly: Decimal
-
-
-def sum_minor_units(queryset, field: str = "amount") -> Decimal:
-    """Exact sum of a 2-decimal money column: integer cents in SQL on every backend (SQLite
-    would sum decimals as floats, docs/baselines.md)."""
-    cents = queryset.aggregate(total=Sum(Cast(Round(models.F(field) * 100), BigIntegerField())))[
-        "total"
-    ]
-    return Decimal(int(cents or 0)).scaleb(-2)
 
 
 def client_rule(contract: Contract) -> BillingRule | None:
@@ -188,7 +179,9 @@ def _cap_hold(
         .exclude(pk__in=pending_ids)
         .exists()
     )
-    net = sum_minor_units(of_contract.filter(status__in=CAP_STATUSES))
+    net = from_exact_sum(
+        of_contract.filter(status__in=CAP_STATUSES).aggregate(net=exact_sum("amount"))["net"]
+    )
     if not already_held and net + amount <= contract.not_to_exceed:
         return None
     why = (

@@ -1,7 +1,7 @@
 from django.contrib.contenttypes.models import ContentType
 from rest_framework import serializers
 
-from config.serializers import money_json
+from config.serializers import MoneyField
 from exceptions_queue.models import ExceptionComment, ExceptionItem, ExceptionMember
 from exceptions_queue.registry import exception_types
 from exceptions_queue.services import DISMISS
@@ -12,7 +12,7 @@ class ExceptionItemOutputSerializer(serializers.ModelSerializer):
     type_title = serializers.SerializerMethodField()
     subject_type = serializers.SerializerMethodField()
     subject_id = serializers.CharField(source="object_id")
-    amount_at_risk = serializers.SerializerMethodField()
+    amount_at_risk = MoneyField()
     count = serializers.IntegerField(source="occurrence_count")
     is_overdue = serializers.BooleanField()
     assignee = serializers.SerializerMethodField()
@@ -57,9 +57,6 @@ class ExceptionItemOutputSerializer(serializers.ModelSerializer):
         content_type = ContentType.objects.get_for_id(item.content_type_id)  # cached
         return f"{content_type.app_label}.{content_type.model}"
 
-    def get_amount_at_risk(self, item) -> dict | None:
-        return money_json(item.amount_at_risk, item.currency)
-
     def get_assignee(self, item) -> str | None:
         return item.assignee.get_username() if item.assignee_id else None
 
@@ -84,14 +81,11 @@ class ExceptionItemOutputSerializer(serializers.ModelSerializer):
 
 
 class ExceptionMemberOutputSerializer(serializers.ModelSerializer):
-    amount = serializers.SerializerMethodField()
+    amount = MoneyField()
 
     class Meta:
         model = ExceptionMember
         fields = ["member_key", "amount", "hours", "description", "added_at", "released_at"]
-
-    def get_amount(self, member) -> dict | None:
-        return money_json(member.amount, member.currency)
 
 
 class ExceptionCommentOutputSerializer(serializers.ModelSerializer):

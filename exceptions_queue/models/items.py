@@ -5,6 +5,8 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from config.money_db import MoneyField
+
 
 class Queue(models.TextChoices):
     FINANCE = "finance", "Finance"
@@ -49,14 +51,18 @@ class ExceptionItem(models.Model):
     summary = models.CharField(max_length=500, blank=True)
     details = models.JSONField(default=dict, blank=True)
     trace_id = models.CharField(max_length=32, blank=True, db_index=True)
-    amount_at_risk = models.DecimalField(
-        max_digits=19,
-        decimal_places=2,
+    amount_at_risk = MoneyField(
         null=True,
         blank=True,
-        help_text="Empty when no amount is known (then hours tell the size).",
+        help_text="Empty when no amount is known (then hours tell the size) or when the amounts "
+        "are in several currencies (then see amounts_at_risk).",
     )
     currency = models.CharField(max_length=3, blank=True)
+    amounts_at_risk = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Per currency, never added across: [{"amount": "92.588", "currency": "KWD"}, …]',
+    )
     hours = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     occurrence_count = models.PositiveIntegerField(
         default=1, help_text="Members held, or times raised for items without members."
@@ -125,7 +131,7 @@ class ExceptionMember(models.Model):
 
     item = models.ForeignKey(ExceptionItem, on_delete=models.CASCADE, related_name="members")
     member_key = models.CharField(max_length=200)
-    amount = models.DecimalField(max_digits=19, decimal_places=2, null=True, blank=True)
+    amount = MoneyField(null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     hours = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     description = models.CharField(max_length=500, blank=True)

@@ -13,6 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from config.money import Money, sum_by_currency
 from config.roles import User
 from exceptions_queue.models import ExceptionComment, ExceptionItem, ExceptionMember
 from exceptions_queue.registry import ExceptionType, exception_types
@@ -95,10 +96,9 @@ def raise_exception_item(
     else:
         item.occurrence_count += 1
         if amount is not None:
-            item.amount_at_risk = (item.amount_at_risk or Decimal("0.00")) + amount
+            _set_at_risk(item, [*_held_amounts(item), Money(amount, currency)])
         if hours is not None:
             item.hours = (item.hours or Decimal("0.00")) + hours
-    item.currency = currency or item.currency
     item.full_clean(validate_constraints=False)
     item.save()
     _record_raise(item, exception_type, created=created, trace_id=trace_id)
@@ -192,15 +192,36 @@ def _upsert_member(
         member.save()
 
 
+def _held_amounts(item: ExceptionItem) -> list[Money]:
+    """What an item without members holds so far, per currency."""
+    return [Money(Decimal(m["amount"]), m["currency"]) for m in item.amounts_at_risk or []] or (
+        [Money(item.amount_at_risk, item.currency)] if item.amount_at_risk is not None else []
+    )
+
+
+def _set_at_risk(item: ExceptionItem, amounts: list[Money]) -> None:
+    """Amounts at risk summed per currency, never across: ``amounts_at_risk`` lists each
+    currency; ``amount_at_risk``/``currency`` are the total when there is one currency, and
+    empty when there are several (no single figure exists without FX)."""
+    totals = sum_by_currency(amounts)
+    item.amounts_at_risk = [totals[c].as_json() for c in sorted(totals)]
+    if len(totals) == 1:
+        (only,) = totals.values()
+        item.amount_at_risk, item.currency = only.rounded().amount, only.currency
+    else:
+        item.amount_at_risk, item.currency = None, ""
+
+
 def _recount_members(item: ExceptionItem) -> None:
     # Summed in Python Decimal: SQLite returns SUM() of decimals as a float (1.00 + 0.10 would
     # come back as 1.1000000000000001 and fail the field's validation). An item holds a handful
     # of members, so this costs nothing.
-    held = list(item.members.filter(released_at__isnull=True).values_list("amount", "hours"))
-    amounts = [amount for amount, _hours in held if amount is not None]
-    hours = [h for _amount, h in held if h is not None]
+    held = list(
+        item.members.filter(released_at__isnull=True).values_list("amount", "currency", "hours")
+    )
+    hours = [h for _amount, _currency, h in held if h is not None]
     item.occurrence_count = len(held)
-    item.amount_at_risk = sum(amounts, Decimal("0")) if amounts else None
+    _set_at_risk(item, [Money(a, c) for a, c, _h in held if a is not None])
     item.hours = sum(hours, Decimal("0")) if hours else None
 
 
@@ -276,5 +297,3 @@ def resolve_items_automatically(*, type_code: str, subject_key: str, note: str) 
         note_kind=ExceptionComment.Kind.SYSTEM,
     )
     return 1
-
-

@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from config.money import money_json
 from exceptions_queue.models import ExceptionItem, Queue, QueueSubscription
 from integrations.services.outbox import enqueue_outbox_message
 
@@ -33,9 +34,7 @@ def item_event_payload(*, item: ExceptionItem, event: str) -> dict:
             "summary": item.summary,
             "trace_id": item.trace_id,
             "count": item.occurrence_count,
-            "amount_at_risk": None
-            if item.amount_at_risk is None
-            else {"amount": str(item.amount_at_risk), "currency": item.currency},
+            "amount_at_risk": money_json(item.amount_at_risk, item.currency),
             "hours": None if item.hours is None else str(item.hours),
             "first_seen_at": item.first_seen_at.isoformat(),
             "due_at": item.due_at.isoformat(),

@@ -33,10 +33,10 @@ def draft(client, psa_secret):
 
 def test_drafts_list_and_review_show_lines_entries_and_what_was_held(finance_client, draft):
     listing = finance_client.get("/invoices/")
-    assert listing.status_code == 200 and b"1125.00" in listing.content
+    assert listing.status_code == 200 and b"1,125.00 USD" in listing.content  # the money filter
     assert b'href="/invoices/"' in listing.content  # the "Invoices" nav item
     page = finance_client.get(f"/invoices/{draft.pk}/").content.decode()
-    assert "TE-1" in page and "1125.00" in page and "Approve and post to the ERP" in page
+    assert "TE-1" in page and "1,125.00 USD" in page and "Approve and post to the ERP" in page
     item = ExceptionItem.objects.get(type_code="rate_missing")
     assert "TE-H" in page and f"/exceptions/items/{item.pk}/" in page
 

@@ -4,11 +4,12 @@ from rest_framework import serializers
 
 from billing.models import BillingRun, Invoice, InvoiceLine
 from billing.periods import period_from_text
-from config.serializers import money_json
+from config.money import round_money
+from config.serializers import MoneyField
 
 
 class InvoiceLineOutputSerializer(serializers.ModelSerializer):
-    amount = serializers.SerializerMethodField()
+    amount = MoneyField(currency="invoice.currency")
     time_entries = serializers.SerializerMethodField()
     milestone = serializers.SerializerMethodField()
     project = serializers.SerializerMethodField()
@@ -32,9 +33,6 @@ class InvoiceLineOutputSerializer(serializers.ModelSerializer):
             "time_entries",
         ]
 
-    def get_amount(self, line: InvoiceLine) -> dict:
-        return money_json(line.amount, line.invoice.currency)
-
     def get_project(self, line: InvoiceLine) -> str | None:
         project = getattr(line.contract, "project", None)
         return project.psa_project_id if project else None
@@ -50,7 +48,7 @@ class InvoiceLineOutputSerializer(serializers.ModelSerializer):
                 "psa_time_entry_id": link.time_entry.psa_time_entry_id,
                 "url": f"/api/v1/time-entries/?psa_time_entry_id={link.time_entry.psa_time_entry_id}",
                 "hours": str(link.hours),
-                "amount": str(link.amount),
+                "amount": str(round_money(link.amount, line.invoice.currency)),
                 "is_active": link.is_active,
             }
             for link in line.entries.all()
@@ -61,11 +59,11 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
     customer = serializers.SerializerMethodField()
     legal_entity = serializers.CharField(source="legal_entity.code")
     period = serializers.SerializerMethodField()
-    net_total = serializers.SerializerMethodField()
-    tax_total = serializers.SerializerMethodField()
-    gross_total = serializers.SerializerMethodField()
-    erp_total = serializers.SerializerMethodField()
-    amount_due = serializers.SerializerMethodField()
+    net_total = MoneyField()
+    tax_total = MoneyField()
+    gross_total = MoneyField()
+    erp_total = MoneyField()
+    amount_due = MoneyField()
     lines = InvoiceLineOutputSerializer(many=True)
     url = serializers.SerializerMethodField()
 
@@ -104,21 +102,6 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
 
     def get_url(self, invoice: Invoice) -> str:
         return invoice.get_absolute_url()
-
-    def get_net_total(self, invoice: Invoice) -> dict:
-        return money_json(invoice.net_total, invoice.currency)
-
-    def get_tax_total(self, invoice: Invoice) -> dict:
-        return money_json(invoice.tax_total, invoice.currency)
-
-    def get_gross_total(self, invoice: Invoice) -> dict:
-        return money_json(invoice.gross_total, invoice.currency)
-
-    def get_erp_total(self, invoice: Invoice) -> dict | None:
-        return money_json(invoice.erp_total, invoice.currency)
-
-    def get_amount_due(self, invoice: Invoice) -> dict | None:
-        return money_json(invoice.amount_due, invoice.currency)
 
 
 class BillingRunOutputSerializer(serializers.ModelSerializer):

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from billing.models import Milestone, Phase, Project
-from config.serializers import money_json
+from config.serializers import MoneyField, money_json
 
 
 class PhaseOutputSerializer(serializers.ModelSerializer):
@@ -13,14 +13,11 @@ class PhaseOutputSerializer(serializers.ModelSerializer):
 
 
 class MilestoneOutputSerializer(serializers.ModelSerializer):
-    amount = serializers.SerializerMethodField()
+    amount = MoneyField(currency="contract.currency")
 
     class Meta:
         model = Milestone
         fields = ["name", "amount", "due_date", "completed_on"]
-
-    def get_amount(self, milestone: Milestone) -> dict:
-        return money_json(milestone.amount, milestone.contract.currency)
 
 
 class ProjectOutputSerializer(serializers.ModelSerializer):

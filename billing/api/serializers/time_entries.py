@@ -3,7 +3,8 @@
 from rest_framework import serializers
 
 from billing.models import TimeEntry
-from config.serializers import money_json
+from config.money import rate_json
+from config.serializers import MoneyField
 
 
 class TimeEntryOutputSerializer(serializers.ModelSerializer):
@@ -34,8 +35,8 @@ class TimeEntryOutputSerializer(serializers.ModelSerializer):
 
 class RatedTimeEntryOutputSerializer(TimeEntryOutputSerializer):
     rate = serializers.SerializerMethodField()
-    amount = serializers.SerializerMethodField()
-    cost = serializers.SerializerMethodField()
+    amount = MoneyField()
+    cost = MoneyField(source="cost_amount", currency="cost_currency")
     rate_card_version = serializers.SerializerMethodField()
     invoice_line = serializers.SerializerMethodField()
 
@@ -54,13 +55,7 @@ class RatedTimeEntryOutputSerializer(TimeEntryOutputSerializer):
         ]
 
     def get_rate(self, entry: TimeEntry) -> dict | None:
-        return money_json(entry.rate, entry.currency)
-
-    def get_amount(self, entry: TimeEntry) -> dict | None:
-        return money_json(entry.amount, entry.currency)
-
-    def get_cost(self, entry: TimeEntry) -> dict | None:
-        return money_json(entry.cost_amount, entry.cost_currency)
+        return rate_json(entry.rate, entry.currency)
 
     def get_rate_card_version(self, entry: TimeEntry) -> dict | None:
         version = entry.rate_card_version
