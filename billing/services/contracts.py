@@ -18,10 +18,11 @@ it, and a failing receiver fails the change, which is then retried like any hand
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Max
 from django.dispatch import Signal
 
@@ -33,6 +34,7 @@ from billing.models import (
     ProjectTemplate,
     RateCard,
 )
+from billing.services.history import set_change_reason, set_history_user
 from billing.services.project_messages import (
     PROJECT_ACTIVATED,
     link_psa_project,
@@ -41,6 +43,9 @@ from billing.services.project_messages import (
     queue_erp_customer,
     queue_psa_project,
 )
+from config.money import amount_text
+from config.roles import MaybeUser
+from integrations.models import ExternalSystem
 from integrations.services.traces import get_trace_id, record_touched
 from mdm.models import Customer, LegalEntity
 
@@ -102,7 +107,7 @@ class DealTerms:
     retainer_monthly_amount: Decimal | None
     retainer_included_hours: Decimal | None
 
-    def contract_values(self) -> dict:
+    def contract_values(self) -> dict[str, Any]:
         return {
             "name": self.name[:200],
             "amount": self.amount,
@@ -119,16 +124,18 @@ class DealTerms:
         }
 
 
-def save_record(obj, *, action: str, reason: str) -> None:
+def save_record(obj: models.Model, *, action: str, reason: str) -> None:
     """Validate and save with a history reason and a step on the current trace."""
-    obj._change_reason = reason[:100]
+    set_change_reason(obj, reason[:100])
     obj.full_clean()
     obj.save()
     record_touched(obj, action=action, summary=f"{obj._meta.verbose_name} {obj}: {reason}"[:300])
 
 
 @transaction.atomic
-def provision_project(*, terms: DealTerms, customer: Customer, occurred_at=None) -> Project:
+def provision_project(
+    *, terms: DealTerms, customer: Customer, occurred_at: datetime | None = None
+) -> Project:
     """Write the contract, its project (``provisioning``), the template's phases and the
     milestones, and queue the ERP customer and the PSA project. Idempotent per opportunity:
     an opportunity that has a contract returns its project and writes nothing."""
@@ -173,7 +180,9 @@ def provision_project(*, terms: DealTerms, customer: Customer, occurred_at=None)
 
 
 @transaction.atomic
-def amend_contract(*, contract: Contract, terms: DealTerms, occurred_at=None) -> dict:
+def amend_contract(
+    *, contract: Contract, terms: DealTerms, occurred_at: datetime | None = None
+) -> dict[str, Any]:
     """Apply a later closed-won's terms to its contract; returns {field: (old, new)} of what
     changed (empty: nothing written). Milestones not yet completed follow the deal (added,
     re-priced, re-dated or removed). Sends ``contract_amended`` when anything changed."""
@@ -201,12 +210,14 @@ def amend_contract(*, contract: Contract, terms: DealTerms, occurred_at=None) ->
 def _sync_milestones(contract: Contract, wanted: tuple[MilestoneTerms, ...]) -> tuple:
     """(old, new) lists of (name, amount, due) when the open milestones differ, else ()."""
     stored = {m.name: m for m in contract.milestones.all()}
-    before = sorted((m.name, str(m.amount), str(m.due_date)) for m in stored.values())
+    before = sorted(
+        (m.name, amount_text(m.amount, contract.currency), str(m.due_date)) for m in stored.values()
+    )
     names = {m.name for m in wanted}
-    for milestone in stored.values():
-        if milestone.name not in names and milestone.completed_on is None:
-            milestone._change_reason = "removed by an amendment"
-            milestone.delete()
+    for gone in stored.values():
+        if gone.name not in names and gone.completed_on is None:
+            set_change_reason(gone, "removed by an amendment")
+            gone.delete()
     for terms in wanted:
         milestone = stored.get(terms.name)
         if milestone is None:
@@ -218,12 +229,15 @@ def _sync_milestones(contract: Contract, wanted: tuple[MilestoneTerms, ...]) -> 
         ):
             milestone.amount, milestone.due_date = terms.amount, terms.due_date
             save_record(milestone, action="amended", reason="amended deal")
-    after = sorted((m.name, str(m.amount), str(m.due_date)) for m in contract.milestones.all())
+    after = sorted(
+        (m.name, amount_text(m.amount, contract.currency), str(m.due_date))
+        for m in contract.milestones.all()
+    )
     return (before, after) if before != after else ()
 
 
 @transaction.atomic
-def activate_project(*, project_id: int, psa_project_id: str, system) -> Project:
+def activate_project(*, project_id: int, psa_project_id: str, system: ExternalSystem) -> Project:
     """The PSA created the project: keep its id (and an ExternalRef), make it active and
     publish ``throughline.project.activated``. Idempotent (publication keyed per project)."""
     project = Project.objects.select_for_update().select_related("contract").get(pk=project_id)
@@ -254,7 +268,9 @@ def next_phase_position(project: Project) -> int:
 
 
 @transaction.atomic
-def edit_contract_terms(*, contract_id: int, values: dict, user=None) -> dict:
+def edit_contract_terms(
+    *, contract_id: int, values: dict[str, Any], user: MaybeUser = None
+) -> dict[str, Any]:
     """Finance edits amendable terms (admin): saved with history like an amendment, and
     ``contract_amended`` is sent (raising the cap re-runs entries held for it). Returns
     {field: (old, new)}; refuses fields outside AMENDABLE with ValueError."""
@@ -272,7 +288,7 @@ def edit_contract_terms(*, contract_id: int, values: dict, user=None) -> dict:
     for name, (_old, new) in changed.items():
         setattr(contract, name, new)
     contract.amendment_count += 1
-    contract._history_user = user
+    set_history_user(contract, user)
     who = getattr(user, "username", "finance")
     save_record(
         contract, action="amended", reason=f"amended by {who}: {', '.join(sorted(changed))}"

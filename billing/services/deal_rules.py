@@ -29,7 +29,7 @@ class Validation:
         return not self.failures
 
 
-def decimal_or_none(value) -> Decimal | None:
+def decimal_or_none(value: object) -> Decimal | None:
     if value in (None, ""):
         return None
     try:
@@ -38,7 +38,7 @@ def decimal_or_none(value) -> Decimal | None:
         return None
 
 
-def _date(value) -> date | None:
+def _date(value: object) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except (TypeError, ValueError):
@@ -70,6 +70,9 @@ def validate_deal(data: dict, *, contract: Contract | None = None) -> Validation
         _check_amendment(result, data, contract, model, currency, milestones)
     if result.failures:
         return result
+    # Every rule passed, so each of these was found (a missing one is a failure above).
+    assert entity is not None and template is not None and amount is not None
+    assert start is not None and end is not None
     result.terms = DealTerms(
         crm_opportunity_id=data["opportunity_id"],
         crm_account_id=data["account_id"],
@@ -151,17 +154,24 @@ def _entity_bills_in(entity: LegalEntity, currency: str) -> bool:
     )
 
 
-def _check_dates(result: Validation, data: dict, start, end) -> None:
+def _check_dates(result: Validation, data: dict, start: date | None, end: date | None) -> None:
     bad = [name for name, value in (("start_date", start), ("end_date", end)) if value is None]
     if data.get("close_date") and _date(data["close_date"]) is None:
         bad.append("close_date")
     if bad:
         result.fail("dates", bad[0], f"Not a date: {', '.join(bad)}.")
-    elif end < start:
+    elif start is not None and end is not None and end < start:  # both are dates here
         result.fail("dates", "end_date", f"The contract ends ({end}) before it starts ({start}).")
 
 
-def _check_milestones(result, data, model, amount, start, end) -> tuple[MilestoneTerms, ...]:
+def _check_milestones(
+    result: Validation,
+    data: dict,
+    model: str,
+    amount: Decimal | None,
+    start: date | None,
+    end: date | None,
+) -> tuple[MilestoneTerms, ...]:
     rows = data.get("milestones") or []
     if model != Contract.BillingModel.FIXED_FEE:
         if rows:
@@ -184,7 +194,7 @@ def _check_milestones(result, data, model, amount, start, end) -> tuple[Mileston
     )
     names = [m.name for m in milestones]
     total = sum((m.amount for m in milestones), Decimal("0"))
-    problems = []
+    problems: list[str] = []
     if "" in names or len(set(names)) != len(names):
         problems.append("each milestone needs its own name")
     if any(m.amount <= 0 for m in milestones):
@@ -198,7 +208,9 @@ def _check_milestones(result, data, model, amount, start, end) -> tuple[Mileston
     return milestones
 
 
-def _check_retainer(result, data, model) -> tuple[Decimal | None, Decimal | None]:
+def _check_retainer(
+    result: Validation, data: dict, model: str
+) -> tuple[Decimal | None, Decimal | None]:
     terms = data.get("retainer")
     if model != Contract.BillingModel.RETAINER:
         if terms:
@@ -216,7 +228,7 @@ def _check_retainer(result, data, model) -> tuple[Decimal | None, Decimal | None
     return monthly, hours
 
 
-def _check_cap(result, data, model) -> Decimal | None:
+def _check_cap(result: Validation, data: dict, model: str) -> Decimal | None:
     if data.get("not_to_exceed") in (None, ""):
         return None
     cap = decimal_or_none(data["not_to_exceed"])
@@ -242,7 +254,9 @@ def _check_customer(result: Validation, data: dict) -> None:
         )
 
 
-def _check_rate_card(result, data, entity, currency) -> RateCard | None:
+def _check_rate_card(
+    result: Validation, data: dict, entity: LegalEntity | None, currency: str
+) -> RateCard | None:
     code = data.get("rate_card")
     if not code:
         if (
@@ -276,7 +290,14 @@ def _check_rate_card(result, data, entity, currency) -> RateCard | None:
     return card
 
 
-def _check_amendment(result, data, contract, model, currency, milestones) -> None:
+def _check_amendment(
+    result: Validation,
+    data: dict,
+    contract: Contract,
+    model: str,
+    currency: str,
+    milestones: tuple[MilestoneTerms, ...],
+) -> None:
     was = {
         "legal_entity": contract.legal_entity.code,
         "currency": contract.currency,

@@ -14,12 +14,17 @@ the deal after a fix):
 6. an open ``contract_invalid`` item of the opportunity resolves itself.
 """
 
+from datetime import datetime
+from typing import Any, Protocol, cast
+
 from django.db import transaction
 from django.utils import timezone
 
 from billing.models import Contract, OpportunityDeal
 from billing.services.contracts import DealTerms, amend_contract, provision_project
 from billing.services.deal_rules import decimal_or_none, validate_deal
+from billing.services.history import set_change_reason
+from config.roles import MaybeUser
 from exceptions_queue.services import raise_exception_item, resolve_items_automatically
 from exceptions_queue.services.errors import ActionRefused
 from integrations.services.traces import get_trace_id, record_touched, record_trace_step, use_trace
@@ -29,11 +34,17 @@ from mdm.services import match_or_create_customer
 CONTRACT_INVALID = "contract_invalid"
 
 
+class _Applied(Protocol):
+    """A deal ``run_deal`` applied carries its outcome (not a field: for ``rerun_deal``)."""
+
+    last_outcome: str
+
+
 def subject_key(opportunity_id: str) -> str:
     return f"opportunity:{opportunity_id}"
 
 
-def _keep_deal(data: dict, occurred_at) -> OpportunityDeal:
+def _keep_deal(data: dict[str, Any], occurred_at: datetime | None) -> OpportunityDeal:
     deal, _created = OpportunityDeal.objects.get_or_create(
         crm_opportunity_id=data["opportunity_id"],
         defaults={"crm_account_id": data["account_id"], "data": data, "trace_id": get_trace_id()},
@@ -42,12 +53,14 @@ def _keep_deal(data: dict, occurred_at) -> OpportunityDeal:
     if deal.data != data:
         deal.data, deal.crm_account_id = data, data["account_id"]
         deal.trace_id, deal.last_event_at = get_trace_id() or deal.trace_id, occurred_at
-        deal._change_reason = "received from the CRM"
+        set_change_reason(deal, "received from the CRM")
         deal.save()
     return deal
 
 
-def receive_closed_won(*, data: dict, occurred_at=None) -> OpportunityDeal:
+def receive_closed_won(
+    *, data: dict[str, Any], occurred_at: datetime | None = None
+) -> OpportunityDeal:
     """Handle ``crm.opportunity.closed_won`` (in the inbox's transaction). Idempotent: the
     same deal again writes nothing new and queues nothing new."""
     deal = _keep_deal(data, occurred_at)
@@ -55,7 +68,11 @@ def receive_closed_won(*, data: dict, occurred_at=None) -> OpportunityDeal:
 
 
 def run_deal(
-    *, deal: OpportunityDeal, occurred_at=None, resolve_open_item: bool = True, refuse: bool = False
+    *,
+    deal: OpportunityDeal,
+    occurred_at: datetime | None = None,
+    resolve_open_item: bool = True,
+    refuse: bool = False,
 ) -> OpportunityDeal:
     """Validate the deal (CRM data + finance's fixes) and act on the result.
 
@@ -76,6 +93,7 @@ def run_deal(
         _raise_invalid(deal, validation.failures, amended=contract is not None)
         return deal
     terms = validation.terms
+    assert terms is not None  # a valid validation carries the terms (validate_deal)
     if contract is None:
         customer = _customer_for(terms)
         project = provision_project(terms=terms, customer=customer, occurred_at=occurred_at)
@@ -85,7 +103,7 @@ def run_deal(
         changed = amend_contract(contract=contract, terms=terms, occurred_at=occurred_at)
         outcome = f"amended: {', '.join(sorted(changed))}" if changed else "no change"
     _record_result(deal, OpportunityDeal.Status.APPLIED, [], contract)
-    deal.last_outcome = outcome
+    cast(_Applied, deal).last_outcome = outcome
     record_trace_step(
         kind="note",
         action="deal_applied",
@@ -109,7 +127,9 @@ def _customer_for(terms: DealTerms) -> Customer:
     return customer
 
 
-def _record_result(deal, status, failures, contract) -> None:
+def _record_result(
+    deal: OpportunityDeal, status: str, failures: list[dict], contract: Contract | None
+) -> None:
     if (
         deal.status == status
         and deal.errors == failures
@@ -118,7 +138,7 @@ def _record_result(deal, status, failures, contract) -> None:
         return
     deal.status, deal.errors, deal.validated_at = status, failures, timezone.now()
     deal.contract = contract
-    deal._change_reason = f"validated: {status}"
+    set_change_reason(deal, f"validated: {status}")
     deal.save()
     record_touched(deal, action=status, summary=f"deal {deal.crm_opportunity_id}: {status}")
 
@@ -147,7 +167,9 @@ def _raise_invalid(deal: OpportunityDeal, failures: list[dict], *, amended: bool
 
 
 @transaction.atomic
-def rerun_deal(*, opportunity_id: str, fixes: dict | None = None, user=None) -> str:
+def rerun_deal(
+    *, opportunity_id: str, fixes: dict[str, Any] | None = None, user: MaybeUser = None
+) -> str:
     """Apply finance's ``fixes`` (field → value; they stay with the opportunity) and run the
     deal again on its own trace. Raises ActionRefused, naming every rule still failing, when it
     is still invalid (nothing is kept). Returns the outcome. Used by the item's actions."""
@@ -155,8 +177,8 @@ def rerun_deal(*, opportunity_id: str, fixes: dict | None = None, user=None) -> 
     with use_trace(deal.trace_id or get_trace_id()):
         if fixes:
             deal.overrides = {**deal.overrides, **fixes}
-            deal._change_reason = f"fixed by {getattr(user, 'username', 'finance')}"[:100]
+            set_change_reason(deal, f"fixed by {getattr(user, 'username', 'finance')}"[:100])
             deal.save()
             record_touched(deal, action="fixed", summary=f"fixed {', '.join(sorted(fixes))}")
         run_deal(deal=deal, resolve_open_item=False, refuse=True)
-    return f"Valid now: {deal.last_outcome}."
+    return f"Valid now: {cast(_Applied, deal).last_outcome}."

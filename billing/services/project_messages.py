@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from billing.models import Contract, EventSubscription, Project
 from config.money import amount_text
-from integrations.models import ExternalRef
+from integrations.models import ExternalRef, ExternalSystem
 from integrations.services.outbox import enqueue_outbox_message
 from integrations.services.systems import get_system_for_kind
 from integrations.services.traces import get_trace_id, record_trace_step
@@ -86,7 +86,7 @@ def queue_psa_project(*, project: Project) -> None:
     )
 
 
-def link_psa_project(*, system, external_id: str, project: Project) -> None:
+def link_psa_project(*, system: ExternalSystem, external_id: str, project: Project) -> None:
     """Record that ``project`` is ``external_id`` in the PSA ``system`` (idempotent)."""
     ExternalRef.objects.get_or_create(
         system=system,

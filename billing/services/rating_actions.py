@@ -6,26 +6,30 @@ when no entry is left on it (``release_member``), so the actions are ``resolves=
 re-run that leaves entries held is refused (rolled back) with the reason.
 """
 
-from decimal import Decimal
+from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from billing.models import Phase, TimeEntry
 from billing.services import rating
+from config.money import Money, sum_by_currency
+from config.roles import User
+from exceptions_queue.models import ExceptionItem
 from exceptions_queue.services.errors import ActionRefused
 
 
-def held_entries(item):
+def held_entries(item: ExceptionItem) -> QuerySet[TimeEntry]:
     return TimeEntry.objects.filter(
         status=TimeEntry.Status.ON_HOLD, hold_reason=item.type_code, hold_key=item.subject_key
     )
 
 
-def _still_held(item) -> list[str]:
+def _still_held(item: ExceptionItem) -> list[str]:
     return list(held_entries(item).values_list("psa_time_entry_id", flat=True)[:5])
 
 
-def _outcome(item, counts: dict[str, int], what: str) -> str:
+def _outcome(item: ExceptionItem, counts: dict[str, int], what: str) -> str:
     left = _still_held(item)
     if left:
         raise ActionRefused(
@@ -38,14 +42,14 @@ def _outcome(item, counts: dict[str, int], what: str) -> str:
     )
 
 
-def rerun_action(item, *, user, data: dict) -> str:
+def rerun_action(item: ExceptionItem, *, user: User, data: dict[str, Any]) -> str:
     counts = rating.rerun_held_entries(
         entries=held_entries(item), note=f"re-run by {user.get_username()}"
     )
     return _outcome(item, counts, "Re-run")
 
 
-def _override_and_rerun(item, user, *, use_psa: bool) -> str:
+def _override_and_rerun(item: ExceptionItem, user: User, *, use_psa: bool) -> str:
     entries = list(held_entries(item).select_for_update())
     for entry in entries:
         entry.rate_override = entry.psa_bill_rate if use_psa else entry.rate
@@ -57,19 +61,23 @@ def _override_and_rerun(item, user, *, use_psa: bool) -> str:
     return _outcome(item, counts, f"Bill at {which}")
 
 
-def bill_at_psa_rate_action(item, *, user, data: dict) -> str:
+def bill_at_psa_rate_action(item: ExceptionItem, *, user: User, data: dict[str, Any]) -> str:
     return _override_and_rerun(item, user, use_psa=True)
 
 
-def bill_at_card_rate_action(item, *, user, data: dict) -> str:
+def bill_at_card_rate_action(item: ExceptionItem, *, user: User, data: dict[str, Any]) -> str:
     return _override_and_rerun(item, user, use_psa=False)
 
 
-def move_phase_action(item, *, user, data: dict) -> str:
+def move_phase_action(item: ExceptionItem, *, user: User, data: dict[str, Any]) -> str:
     code = data["phase_code"]
     entries = list(held_entries(item).select_for_update())
     for entry in entries:
-        phase = Phase.objects.filter(project_id=entry.project_id, code=code).first()
+        phase = (  # an entry of no known project has no phase to move to
+            None
+            if entry.project_id is None
+            else Phase.objects.filter(project_id=entry.project_id, code=code).first()
+        )
         if phase is None or phase.status != Phase.Status.OPEN:
             raise ActionRefused(f"{code} is not an open phase of the project", phase_code=code)
         entry.phase_code = code
@@ -80,10 +88,11 @@ def move_phase_action(item, *, user, data: dict) -> str:
     return _outcome(item, counts, f"Moved to {code}")
 
 
-def write_off_action(item, *, user, data: dict) -> str:
+def write_off_action(item: ExceptionItem, *, user: User, data: dict[str, Any]) -> str:
     """Not billed, recorded as leakage: the amount at risk (or nothing known) per entry."""
     reason = data["reason"].strip()
-    total, count = Decimal("0"), 0
+    written: list[Money] = []
+    count = 0
     members = {m.member_key: m for m in item.members.filter(released_at__isnull=True)}
     for entry in held_entries(item).select_for_update().order_by("work_date", "psa_time_entry_id"):
         member = members.get(entry.psa_time_entry_id)
@@ -93,8 +102,9 @@ def write_off_action(item, *, user, data: dict) -> str:
         rating.release_hold(entry=entry, note=note)
         entry.status = TimeEntry.Status.NON_BILLABLE
         entry.save()
-        total += entry.written_off_amount or Decimal("0")
+        if member is not None and member.amount is not None:
+            written.append(Money(member.amount, member.currency))
         count += 1
-    return (
-        f"Wrote off {count} entr{'y' if count == 1 else 'ies'} ({total} {item.currency}): {reason}"
-    )
+    totals = sum_by_currency(written)  # per currency, never added across
+    total = ", ".join(totals[c].format() for c in sorted(totals)) or "no amount known"
+    return f"Wrote off {count} entr{'y' if count == 1 else 'ies'} ({total}): {reason}"

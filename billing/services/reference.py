@@ -10,10 +10,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypedDict
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db import models, transaction
+from django.db import transaction
 
 from billing.models import (
     BillingRule,
@@ -31,6 +31,7 @@ from billing.models import (
     TimeEntry,
 )
 from billing.services.contracts import rate_card_changed
+from billing.services.upsert import upsert
 from config.errors import DomainError
 from integrations.models import ExternalSystem
 from mdm.models import LegalEntity
@@ -83,30 +84,6 @@ def _date(value: Any, name: str) -> date:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a date YYYY-MM-DD")
     return date.fromisoformat(value)
-
-
-def _same(current: Any, wanted: Any) -> bool:
-    if isinstance(current, models.Model) or isinstance(wanted, models.Model):
-        return getattr(current, "pk", None) == getattr(wanted, "pk", None)
-    return current == wanted
-
-
-def upsert(model: type[models.Model], *, lookup: dict, values: dict) -> tuple[Any, str]:
-    """Get the row by ``lookup`` and set ``values``; saves only a new or changed row.
-
-    Returns (row, "created" | "updated" | "unchanged"). Raises ValidationError (full_clean).
-    """
-    row = model.objects.filter(**lookup).first()
-    if row is not None and all(_same(getattr(row, k), v) for k, v in values.items()):
-        return row, "unchanged"
-    outcome = "updated" if row is not None else "created"
-    row = row or model(**lookup)
-    for name, value in values.items():
-        setattr(row, name, value)
-    row._change_reason = "load_reference"
-    row.full_clean()
-    row.save()
-    return row, outcome
 
 
 def _entity(code: str) -> LegalEntity:
@@ -260,31 +237,37 @@ def _load_rate_card(row: dict) -> str:
     return "updated" if outcome == "unchanged" and changed else outcome
 
 
+class _Version(TypedDict):
+    valid_to: date | None
+    rates: dict[str, Decimal]  # role code → hourly
+
+
 def load_rate_card_versions(*, card: RateCard, versions: list[dict]) -> int:
     """Upsert ``versions`` of ``card`` by ``valid_from`` and their rates by role; returns rows
     changed. An open-ended version followed by a later one is closed the day before it starts
     (a new version closes the previous one); an explicit ``valid_to`` that overlaps the next
     version raises ValueError. The rates of a version that already rated time cannot change
     (add a new version instead). Idempotent."""
-    wanted = {}
-    for version in versions:
-        start = _date(version["valid_from"], "valid_from")
+    wanted: dict[date, _Version] = {}
+    for given in versions:
+        start = _date(given["valid_from"], "valid_from")
         if start in wanted:
             raise ValueError(f"two versions start on {start}")
-        end = version.get("valid_to")
+        end = given.get("valid_to")
         wanted[start] = {
             "valid_to": _date(end, "valid_to") if end else None,
-            "rates": {r["role"]: _decimal(r["hourly"], "hourly") for r in version.get("rates", [])},
+            "rates": {r["role"]: _decimal(r["hourly"], "hourly") for r in given.get("rates", [])},
         }
     stored = {v.valid_from: v for v in card.versions.all()}
     ends = {start: v.valid_to for start, v in stored.items()}
     ends.update({start: w["valid_to"] for start, w in wanted.items()})
     starts = sorted(ends)
     for start, following in zip(starts, starts[1:], strict=False):
-        if ends[start] is None:
+        until = ends[start]
+        if until is None:
             ends[start] = following - timedelta(days=1)
-        elif ends[start] >= following:
-            raise ValueError(f"the version from {start} ends {ends[start]}, after {following}")
+        elif until >= following:
+            raise ValueError(f"the version from {start} ends {until}, after {following}")
     changed = 0
     for start in starts:
         version, outcome = upsert(
@@ -293,7 +276,7 @@ def load_rate_card_versions(*, card: RateCard, versions: list[dict]) -> int:
             values={"valid_to": ends[start]},
         )
         changed += outcome != "unchanged"
-        for role_code, hourly in wanted.get(start, {}).get("rates", {}).items():
+        for role_code, hourly in (wanted[start]["rates"] if start in wanted else {}).items():
             role = _role(role_code)
             current = version.rates.filter(role=role).first()
             if current is not None and current.hourly != hourly and _has_rated_time(version):

@@ -61,7 +61,7 @@ def record_time_entry(*, data: dict) -> TimeEntry:
         logger.info("billing.time_entry.unchanged", extra={"entry": entry.psa_time_entry_id})
         return entry
     created = entry is None
-    if created:
+    if entry is None:
         entry = TimeEntry(psa_time_entry_id=data["time_entry_id"], **fields)
         entry.trace_id = get_trace_id()
         entry.full_clean()
@@ -115,6 +115,8 @@ def retract_time_entry(*, data: dict) -> TimeEntry | None:
     )
     if entry is None or entry.status == TimeEntry.Status.RETRACTED:
         return entry
+    if retracted_at is None:  # not a date-time: refused as comparing None always was
+        raise TypeError(f"retracted_at {data['retracted_at']!r} is not a date-time")
     if retracted_at < entry.approved_at:
         logger.info("billing.retraction_stale", extra={"entry": entry.psa_time_entry_id})
         return entry
