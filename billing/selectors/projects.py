@@ -1,7 +1,10 @@
 """Reads of projects and contracts for the PMO pages and the ``projects/`` API."""
 
+from typing import Any
+
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Prefetch, Q, QuerySet
+from simple_history.models import ModelChange
 
 from billing.models import Contract, Milestone, OpportunityDeal, Phase, Project, RateCard
 from integrations.models import ExternalRef, TraceStep
@@ -59,7 +62,7 @@ def list_amendments(contract: Contract) -> list[dict]:
     return amendments
 
 
-def _shown(change, value):
+def _shown(change: ModelChange, value: Any) -> Any:  # a field value of any model field
     """A rate card's code instead of its id in the amendment list."""
     if change.field == "rate_card" and value is not None:
         return RateCard.objects.filter(pk=value).values_list("code", flat=True).first() or value

@@ -6,11 +6,17 @@ BillingConfig.ready(), so every process has them), so no service imports the tas
 ``task_always_eager`` and ``delay_on_commit`` working as before.
 """
 
+from typing import Any, cast
+
 from celery import current_app
+from celery.contrib.django.task import DjangoTask
 
 EXECUTE_BILLING_RUN = "billing.tasks.execute_billing_run_task"
 
 
 def publish_billing_run_on_commit(run_id: int) -> None:
     """The worker executes the run once the transaction that queued it commits."""
-    current_app.tasks[EXECUTE_BILLING_RUN].delay_on_commit(run_id)
+    # Under Django, Celery makes every task a DjangoTask (which has delay_on_commit); the
+    # registry is typed with the base Task.
+    task = cast(DjangoTask[[int], Any], current_app.tasks[EXECUTE_BILLING_RUN])
+    task.delay_on_commit(run_id)

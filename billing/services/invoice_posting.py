@@ -17,7 +17,9 @@ from billing.models import Invoice, InvoiceLineEntry, TimeEntry
 from billing.services.rating import RATE_MISMATCH
 from config.errors import DomainError
 from config.money import amount_text, money_json
+from config.roles import User
 from exceptions_queue.services import raise_exception_item
+from integrations.models import OutboxMessage
 from integrations.services.outbox import enqueue_outbox_message
 from integrations.services.systems import get_system_for_kind
 from integrations.services.traces import record_trace_step
@@ -102,7 +104,7 @@ def _erp_payload(invoice: Invoice) -> dict:
 
 
 @transaction.atomic
-def approve_invoice(*, invoice_id: int, approved_by) -> Invoice:
+def approve_invoice(*, invoice_id: int, approved_by: User) -> Invoice:
     """Approve a draft and queue its creation in the ERP (idempotency key per invoice).
 
     Raises InvoiceNotFound, InvoiceNotApprovable (not a draft, or nothing on it). Approving an
@@ -131,9 +133,10 @@ def approve_invoice(*, invoice_id: int, approved_by) -> Invoice:
     return invoice
 
 
-def approve_invoices(*, invoice_ids: list[int], approved_by) -> tuple[int, list[str]]:
+def approve_invoices(*, invoice_ids: list[int], approved_by: User) -> tuple[int, list[str]]:
     """Bulk approval, each invoice in its own transaction (one refusal does not undo others)."""
-    done, errors = 0, []
+    done = 0
+    errors: list[str] = []
     for invoice_id in sorted(set(invoice_ids)):
         try:
             approve_invoice(invoice_id=invoice_id, approved_by=approved_by)
@@ -143,7 +146,7 @@ def approve_invoices(*, invoice_ids: list[int], approved_by) -> tuple[int, list[
     return done, errors
 
 
-def on_message_delivered(message) -> None:
+def on_message_delivered(message: OutboxMessage) -> None:
     """delivery_hooks: the ERP created the invoice → posted, with its id (in the outbox's
     transaction)."""
     if message.kind != ERP_CREATE:
@@ -196,6 +199,7 @@ def apply_erp_invoice_status(*, data: dict) -> Invoice:
 
 
 def _raise_total_mismatch(invoice: Invoice, data: dict) -> None:
+    assert invoice.erp_total is not None  # set from the ERP's status just before
     difference = invoice.erp_total - invoice.gross_total
     raise_exception_item(
         type_code=RATE_MISMATCH,

@@ -188,6 +188,7 @@ def _refresh_retainer(line: InvoiceLine) -> None:
     work_date, time_entry_id order, at each entry's rate, rounded per entry. Hours already
     billed for the month on earlier (approved) invoices use up the included hours first."""
     contract, month = line.contract, line.service_month
+    assert month is not None  # a retainer line is always for its service month
     _amount, included, _days, _month_days = prorated_retainer(contract, month)
     earlier = InvoiceLineEntry.objects.filter(
         is_active=True,

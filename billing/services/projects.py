@@ -16,6 +16,7 @@ from billing.services.contracts import (
 )
 from billing.services.project_messages import link_psa_project
 from config.errors import DomainError
+from integrations.models import ExternalSystem
 from integrations.services.traces import record_trace_step
 
 
@@ -39,7 +40,7 @@ def find_project(*, psa_project_id: str, opportunity_id: str | None = None) -> P
 
 
 @transaction.atomic
-def sync_project_from_psa(*, data: dict, system) -> Project | None:
+def sync_project_from_psa(*, data: dict, system: ExternalSystem) -> Project | None:
     """Apply ``psa.project.updated``: link the PSA id when the project was found by its
     opportunity, set the project status, and make the phases those the PSA lists (new ones
     added, listed ones closed or reopened; a phase the PSA no longer lists is closed here, kept
@@ -132,7 +133,7 @@ def complete_milestone(*, psa_project_id: str, milestone_name: str, completed_on
             f"project {psa_project_id} has no milestone {milestone_name!r}",
             project=psa_project_id,
         )
-    day: date = parse_date(completed_on)
+    day: date | None = parse_date(completed_on)  # a bad date is None, as before
     if milestone.completed_on == day:
         return milestone
     if milestone.completed_on is not None and milestone.invoice_lines.exists():

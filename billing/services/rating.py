@@ -9,11 +9,10 @@ away; an item left with no entries resolves itself.
 
 import logging
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from billing.models import (
@@ -21,11 +20,10 @@ from billing.models import (
     Contract,
     Person,
     Project,
-    Rate,
     RateCard,
-    RateCardVersion,
     TimeEntry,
 )
+from billing.services.card_rates import CardRate, find_rate
 from config.money import round_hours, round_money
 from config.money_db import exact_sum, from_exact_sum
 from exceptions_queue.services import raise_exception_item, release_member
@@ -52,41 +50,8 @@ class Hold:
     amount: Decimal | None = None
 
 
-@dataclass(frozen=True)
-class CardRate:
-    version: RateCardVersion | None
-    hourly: Decimal
-
-
 def client_rule(contract: Contract) -> BillingRule | None:
     return BillingRule.objects.filter(client_account_id=contract.crm_account_id).first()
-
-
-def _rate_in(card: RateCard | None, role: str, work_date: date) -> CardRate | None:
-    if card is None:
-        return None
-    rate = (
-        Rate.objects.select_related("version")
-        .filter(version__card=card, role__code=role, version__valid_from__lte=work_date)
-        .filter(Q(version__valid_to__isnull=True) | Q(version__valid_to__gte=work_date))
-        .order_by("-version__valid_from")
-        .first()
-    )
-    return CardRate(rate.version, rate.hourly) if rate else None
-
-
-def find_rate(*, contract: Contract, role: str, work_date: date) -> CardRate | None:
-    """§5 "Card" and "Rate": the named card alone; else the client's card (of the deal's entity
-    and currency) when it has a rate for the role on the date, else the entity's standard card
-    in the contract currency."""
-    if contract.rate_card_id:
-        return _rate_in(contract.rate_card, role, work_date)
-    cards = RateCard.objects.filter(
-        legal_entity_id=contract.legal_entity_id, currency=contract.currency
-    )
-    client_card = cards.filter(client_account_id=contract.crm_account_id).first()
-    found = _rate_in(client_card, role, work_date) if contract.crm_account_id else None
-    return found or _rate_in(cards.filter(is_standard=True).first(), role, work_date)
 
 
 def _project_hold(entry: TimeEntry, project: Project | None) -> Hold | None:
@@ -226,6 +191,7 @@ def _decide(entry: TimeEntry, pending_ids: frozenset[int]) -> Hold | None:
     hold = _project_hold(entry, project)
     if hold is not None:
         return hold
+    assert project is not None  # _project_hold holds the time of an unknown project
     contract = project.contract
     entry.currency = contract.currency
     rule = client_rule(contract)
@@ -241,6 +207,7 @@ def _decide(entry: TimeEntry, pending_ids: frozenset[int]) -> Hold | None:
             entry.rate = card_rate.hourly
             hold = _with_amount(hold, entry, rule, card_rate.hourly, contract.currency)
         return hold
+    assert card_rate is not None  # _rate_hold holds time with no rate
     entry.rate_card_version, entry.rate = card_rate.version, card_rate.hourly
     entry.billed_hours = _billed_hours(entry, rule)
     entry.amount = round_money(entry.billed_hours * card_rate.hourly, contract.currency)
@@ -256,7 +223,9 @@ def _billed_hours(entry: TimeEntry, rule: BillingRule | None) -> Decimal:
     return round_hours(entry.hours, increment=rule.rounding_increment_hours, mode=rule.rounding)
 
 
-def _with_amount(hold: Hold, entry, rule, hourly: Decimal, currency: str) -> Hold:
+def _with_amount(
+    hold: Hold, entry: TimeEntry, rule: BillingRule | None, hourly: Decimal, currency: str
+) -> Hold:
     amount = round_money(_billed_hours(entry, rule) * hourly, currency)
     return Hold(
         hold.type_code, hold.subject_key, hold.subject_ref, hold.summary, hold.subject, amount
@@ -342,7 +311,7 @@ def release_hold(*, entry: TimeEntry, note: str) -> None:
         entry.hold_reason, entry.hold_key = "", ""
 
 
-def rerun_held_entries(*, entries, note: str) -> dict[str, int]:
+def rerun_held_entries(*, entries: QuerySet[TimeEntry], note: str) -> dict[str, int]:
     """Re-rate held ``entries`` (a queryset) in ``work_date``, ``time_entry_id`` order, each
     with the cause as it is now; items left with no entries resolve themselves with ``note``.
     Runs in the caller's transaction; idempotent. Returns {"rated", "held", "non_billable"}."""

@@ -30,6 +30,7 @@ from billing.services.invoice_run.time_lines import time_lines
 from billing.services.invoices import get_or_create_draft, month_start, refresh_invoices
 from billing.services.rating import rerun_held_entries
 from config.errors import DomainError
+from config.roles import User
 from integrations.services.traces import current_or_new_trace_id, record_trace_step, use_trace
 from mdm.models import Customer, LegalEntity
 
@@ -160,7 +161,11 @@ class BillingRunInvalid(DomainError):
 
 
 def create_billing_run(
-    *, period: date, legal_entity_code: str | None, customer_id: int | None, requested_by
+    *,
+    period: date,
+    legal_entity_code: str | None,
+    customer_id: int | None,
+    requested_by: User | None,
 ) -> BillingRun:
     """A queued run for a month (optionally one entity or customer), on a new trace."""
     entity = None
@@ -191,7 +196,7 @@ def create_billing_run(
 def start_billing_run(
     *,
     period: date,
-    requested_by,
+    requested_by: User | None,
     legal_entity_code: str | None = None,
     customer_id: int | None = None,
 ) -> BillingRun:

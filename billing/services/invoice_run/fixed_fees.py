@@ -1,6 +1,8 @@
 """Steps ``retainers`` and ``milestones`` of the billing run: the month's retainer line per
 retainer contract (prorated fee, its entries) and the fixed-fee milestones completed in it."""
 
+from decimal import Decimal
+
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -25,6 +27,11 @@ def retainer_lines(scope: Scope) -> tuple[int, set[int]]:
         with transaction.atomic():
             added += _retainer_for(contract, scope, touched)
     return added, touched
+
+
+def _billed(entry: TimeEntry) -> Decimal:
+    assert entry.billed_hours is not None  # a rated entry has its billed hours
+    return entry.billed_hours
 
 
 def _retainer_for(contract: Contract, scope: Scope, touched: set[int]) -> int:
@@ -58,7 +65,7 @@ def _retainer_for(contract: Contract, scope: Scope, touched: set[int]) -> int:
             group_key=key,
         )
     InvoiceLineEntry.objects.bulk_create(
-        InvoiceLineEntry(line=line, time_entry=e, hours=e.billed_hours, amount=0) for e in entries
+        InvoiceLineEntry(line=line, time_entry=e, hours=_billed(e), amount=0) for e in entries
     )
     TimeEntry.objects.filter(pk__in=[e.pk for e in entries]).update(
         status=TimeEntry.Status.INVOICED, updated_at=timezone.now()

@@ -1,9 +1,16 @@
 """The scope of a billing run (its month and optional entity or customer) and its progress."""
 
+from datetime import date
+from typing import TypeAlias
+
+from django.db.models import QuerySet
+
 from billing.models import BillingRun, Contract, TimeEntry
 from billing.services.invoices import month_end, month_start
 
 TM = Contract.BillingModel.TIME_AND_MATERIALS
+# The parameters of the run's raw SQL: ids, statuses and codes, dates.
+SqlParams: TypeAlias = list[int | str | date]
 
 
 class Scope:
@@ -13,7 +20,7 @@ class Scope:
         self.first, self.last = month_start(run.period), month_end(run.period)
         self.legal_entity_id, self.customer_id = run.legal_entity_id, run.customer_id
 
-    def contracts(self):
+    def contracts(self) -> QuerySet[Contract]:
         contracts = Contract.objects.all()
         if self.legal_entity_id:
             contracts = contracts.filter(legal_entity_id=self.legal_entity_id)
@@ -21,15 +28,16 @@ class Scope:
             contracts = contracts.filter(customer_id=self.customer_id)
         return contracts
 
-    def sql(self) -> tuple[str, list]:
-        where, params = "", []
+    def sql(self) -> tuple[str, SqlParams]:
+        where = ""
+        params: SqlParams = []
         if self.legal_entity_id:
             where, params = where + " AND c.legal_entity_id = %s", [*params, self.legal_entity_id]
         if self.customer_id:
             where, params = where + " AND c.customer_id = %s", [*params, self.customer_id]
         return where, params
 
-    def candidates_sql(self) -> tuple[str, list]:
+    def candidates_sql(self) -> tuple[str, SqlParams]:
         """FROM … WHERE of the rated T&M entries of the month in scope (aliases te, c, br)."""
         scope, params = self.sql()
         tables = (
@@ -48,7 +56,7 @@ class Scope:
         ]
 
 
-def record_progress(run: BillingRun, step: str, percent: int, **counts) -> None:
+def record_progress(run: BillingRun, step: str, percent: int, **counts: int) -> None:
     run.step, run.progress = step, percent
     run.counts = {**run.counts, **counts}
     BillingRun.objects.filter(pk=run.pk).update(

@@ -2,6 +2,7 @@
 lines of their drafts, set-based in batches of id ranges (see the package's docstring)."""
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from billing.models import BillingRun, Invoice, InvoiceLine, InvoiceLineEntry, TimeEntry
@@ -88,7 +89,7 @@ class _BatchStatements:
         return f" AND {alias}id > %s" + ("" if self.high is None else f" AND {alias}id <= %s")
 
 
-def _link_in_one_statement(cursor, st: _BatchStatements) -> int:
+def _link_in_one_statement(cursor: CursorWrapper, st: _BatchStatements) -> int:
     """PostgreSQL: the links and the status in one data-modifying CTE."""
     # The lines just made, counted: planned as 0 rows, the line lookup below
     # becomes a scan of every line per entry.
@@ -116,7 +117,7 @@ def _link_in_one_statement(cursor, st: _BatchStatements) -> int:
     return cursor.fetchone()[0]
 
 
-def _link_in_two_statements(cursor, st: _BatchStatements, scope: Scope) -> int:
+def _link_in_two_statements(cursor: CursorWrapper, st: _BatchStatements, scope: Scope) -> int:
     cursor.execute(
         f"INSERT INTO {st.link} (line_id, time_entry_id, hours, amount, is_active) "
         f"SELECT l.id, te.id, te.billed_hours, te.amount, %s FROM {st.with_line} "
