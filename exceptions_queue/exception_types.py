@@ -11,8 +11,8 @@ import uuid
 
 from django.utils.translation import gettext_lazy as _
 
+from exceptions_queue.errors import ActionRefused
 from exceptions_queue.registry import ExceptionType, ResolutionAction
-from exceptions_queue.services.errors import ActionRefused
 from integrations.models import InboundEvent, OutboxMessage
 
 DELIVERY_FAILED, EVENT_REJECTED, EVENT_FAILED = "delivery_failed", "event_rejected", "event_failed"

@@ -7,9 +7,9 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from config.roles import ADMIN, MaybeUser, User, user_roles
+from exceptions_queue.errors import ExceptionItemNotFound
 from exceptions_queue.models import ExceptionComment, ExceptionItem, ExceptionMember, Queue
 from exceptions_queue.registry import ExceptionType, exception_types
-from exceptions_queue.services.errors import ExceptionItemNotFound
 
 SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1}
 

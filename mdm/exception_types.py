@@ -2,11 +2,11 @@
 
 from django import forms
 
+from exceptions_queue.errors import ActionRefused
 from exceptions_queue.registry import ExceptionType, ResolutionAction
-from exceptions_queue.services.errors import ActionRefused
 from integrations.models import ExternalSystem
+from mdm.errors import MergeRefused
 from mdm.models import BillingProfile, Contact, Customer
-from mdm.services.errors import MergeRefused
 
 ENTITY_MODELS = {"customer": Customer, "billing_profile": BillingProfile, "contact": Contact}
 

@@ -25,8 +25,8 @@ from billing.services.contracts import DealTerms, amend_contract, provision_proj
 from billing.services.deal_rules import decimal_or_none, validate_deal
 from billing.services.history import set_change_reason
 from config.roles import MaybeUser
+from exceptions_queue.errors import ActionRefused
 from exceptions_queue.services import raise_exception_item, resolve_items_automatically
-from exceptions_queue.services.errors import ActionRefused
 from integrations.services.traces import get_trace_id, record_touched, record_trace_step, use_trace
 from mdm.models import Customer
 from mdm.services import match_or_create_customer

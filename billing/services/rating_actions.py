@@ -15,8 +15,8 @@ from billing.models import Phase, TimeEntry
 from billing.services import rating
 from config.money import Money, sum_by_currency
 from config.roles import User
+from exceptions_queue.errors import ActionRefused
 from exceptions_queue.models import ExceptionItem
-from exceptions_queue.services.errors import ActionRefused
 
 
 def held_entries(item: ExceptionItem) -> QuerySet[TimeEntry]:

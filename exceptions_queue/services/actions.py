@@ -7,15 +7,15 @@ from django.db import transaction
 
 from config.errors import DomainError
 from config.roles import User, has_role
-from exceptions_queue.models import ExceptionComment, ExceptionItem
-from exceptions_queue.selectors import can_see_queue, get_exception_item
-from exceptions_queue.services.errors import (
+from exceptions_queue.errors import (
     ActionInputInvalid,
     ActionNotAllowed,
     ExceptionItemClosed,
     ExceptionItemNotFound,
     UnknownAction,
 )
+from exceptions_queue.models import ExceptionComment, ExceptionItem
+from exceptions_queue.selectors import can_see_queue, get_exception_item
 from exceptions_queue.services.items import DISMISS, add_note, close_item, exception_type_of
 
 logger = logging.getLogger(__name__)

@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from config.money import Money, sum_by_currency
 from config.roles import User
+from exceptions_queue.errors import OutsideTransaction, UnknownExceptionType
 from exceptions_queue.models import ExceptionComment, ExceptionItem, ExceptionMember
 from exceptions_queue.registry import ExceptionType, exception_types
 from exceptions_queue.services import notifications
-from exceptions_queue.services.errors import OutsideTransaction, UnknownExceptionType
 from integrations.services.traces import get_trace_id, record_trace_step
 
 logger = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ from django.views.decorators.http import require_POST
 
 from config.errors import DomainError
 from exceptions_queue import selectors, services
+from exceptions_queue.errors import ExceptionItemNotFound
 from exceptions_queue.filters import ExceptionItemFilter
 from exceptions_queue.forms import AssignForm, BulkForm, CommentForm, DismissForm
 from exceptions_queue.models import Queue
-from exceptions_queue.services.errors import ExceptionItemNotFound
 from exceptions_queue.views import presenters
 
 PAGE_SIZE = 25

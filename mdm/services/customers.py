@@ -8,10 +8,10 @@ from django.db import models, transaction
 from integrations.models import ExternalSystem
 from integrations.services.systems import get_system_for_kind
 from integrations.services.traces import get_trace_id, record_touched, record_trace_step
+from mdm.errors import UnknownAccount
 from mdm.models import Contact, Customer
 from mdm.selectors.refs import resolve_merged
 from mdm.services import duplicates, matching, refs
-from mdm.services.errors import UnknownAccount
 from mdm.services.history import set_change_reason
 from mdm.services.ownership import FieldChanges, apply_fields, load_ownership, propagate
 

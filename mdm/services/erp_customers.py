@@ -6,11 +6,11 @@ from django.db import transaction
 
 from integrations.models import ExternalSystem
 from integrations.services.systems import get_system_for_kind
+from mdm.errors import UnknownLegalEntity
 from mdm.models import BillingProfile, Customer, LegalEntity
 from mdm.selectors.refs import resolve_merged
 from mdm.services import duplicates, refs
 from mdm.services.customers import MATCHING_FIELDS, ApplyResult, save_record
-from mdm.services.errors import UnknownLegalEntity
 from mdm.services.ownership import apply_fields, load_ownership, propagate
 
 

@@ -10,10 +10,10 @@ from simple_history.models import HistoricalChanges
 from integrations.models import ExternalRef
 from integrations.services.outbox import enqueue_outbox_message
 from integrations.services.traces import record_trace_step
+from mdm.errors import MergeRefused
 from mdm.models import BillingProfile, Customer, DuplicateDecision
 from mdm.services import refs
 from mdm.services.customers import save_record
-from mdm.services.errors import MergeRefused
 from mdm.services.history import set_change_reason
 
 if TYPE_CHECKING:

@@ -17,7 +17,11 @@ from integrations.connectors.schemas import validate_data
 from mdm.services import matching
 
 # The end-to-end fixtures (a real worker process on the test database) live with tests/e2e.
-from tests.e2e.conftest import celery_worker_process, real_services  # noqa: F401 fixtures
+from tests.e2e.conftest import (  # noqa: F401 fixtures
+    beat_sweeper,
+    celery_worker_process,
+    real_services,
+)
 
 TODAY = date(2026, 12, 2)
 SLICE = Scale(clients=2, projects=3, months=3, consultants=6)
@@ -197,39 +201,13 @@ def test_a_slice_of_the_firm_keeps_every_billing_model():
     assert FULL.projects == 40
 
 
-@pytest.fixture
-def beat_sweeper():
-    """Beat's job, which the e2e fixtures do not start: the sweeper every second, queueing
-    messages that waited for an earlier one of their object (and due retries)."""
-    import threading
-
-    from django.db import connection
-
-    from integrations.services.sweeper import sweep_due_work
-
-    stop = threading.Event()
-
-    def sweep() -> None:
-        try:
-            while not stop.wait(1.0):
-                sweep_due_work()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=sweep, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=10)
-
-
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_a_slice_loads_over_http_into_posted_paid_invoices_once(
     live_server,
     systems,
     celery_worker_process,  # noqa: F811 the fixture imported above
-    beat_sweeper,
+    beat_sweeper,  # noqa: F811 the fixture imported above
 ):
     from billing.models import Invoice, Project, TimeEntry
     from billing.panels.unbilled import get_unbilled_time

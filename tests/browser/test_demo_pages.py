@@ -3,11 +3,9 @@ worker, a few minutes of simulated traffic, then the pages in Chromium at 1440 p
 (a phone). The screenshots are the README's (docs/screenshots/demo-*.png, phone-*.png)."""
 
 import json
-import threading
 import time
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -18,7 +16,11 @@ from exceptions_queue.models import ExceptionItem
 from integrations.models import InboundEvent
 from tests.browser.test_exception_queue import _login
 from tests.conftest import make_user
-from tests.e2e.conftest import celery_worker_process, real_services  # noqa: F401 fixtures
+from tests.e2e.conftest import (  # noqa: F401 fixtures
+    beat_sweeper,
+    celery_worker_process,
+    real_services,
+)
 from tests.e2e.worker import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -37,28 +39,7 @@ PAGES = [  # screenshot name, path, a heading the page must show
 
 
 @pytest.fixture
-def sweeping():
-    """Beat's sweeper every second (the e2e fixtures start a worker, not beat)."""
-    from integrations.services.sweeper import sweep_due_work
-
-    stop = threading.Event()
-
-    def sweep() -> None:
-        try:
-            while not stop.wait(1.0):
-                sweep_due_work()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=sweep, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def demo_firm(live_server, systems, settings, tmp_path, celery_worker_process, sweeping):  # noqa: F811
+def demo_firm(live_server, systems, settings, tmp_path, celery_worker_process, beat_sweeper):  # noqa: F811
     settings.VAR_DIR = tmp_path
     settings.THROUGHLINE_URL = live_server.url
     secrets = {slug: secret for slug, (_system, secret) in systems.items()}

@@ -71,3 +71,29 @@ def start_worker(real_services, transactional_db, tmp_path):
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def beat_sweeper():
+    """Beat's job, which the e2e fixtures do not start: the sweeper every second, queueing
+    messages that waited for an earlier one of their object (and due retries)."""
+    import threading
+
+    from django.db import connection
+
+    from integrations.services.sweeper import sweep_due_work
+
+    stop = threading.Event()
+
+    def sweep() -> None:
+        try:
+            while not stop.wait(1.0):
+                sweep_due_work()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=sweep, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=10)

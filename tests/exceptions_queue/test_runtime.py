@@ -63,8 +63,8 @@ def test_a_rejected_event_raises_event_rejected(client, psa_secret):
 
 
 def test_a_still_invalid_event_refuses_the_replay(client, psa_secret, operations_user):
+    from exceptions_queue.errors import ActionRefused
     from exceptions_queue.services import resolve_exception_item
-    from exceptions_queue.services.errors import ActionRefused
 
     post_event(client, "psa", psa_secret, envelope("psa.time_entry.approved", {"hours": 1}))
     item = ExceptionItem.objects.get(type_code="event_rejected")

@@ -9,6 +9,13 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from config.errors import NotAllowed
+from exceptions_queue.errors import (
+    ActionInputInvalid,
+    ExceptionItemClosed,
+    ExceptionItemNotFound,
+    UnknownAction,
+    UnknownExceptionType,
+)
 from exceptions_queue.models import ExceptionItem
 from exceptions_queue.services import (
     apply_bulk_operation,
@@ -17,13 +24,6 @@ from exceptions_queue.services import (
     release_member,
     resolve_exception_item,
     resolve_items_automatically,
-)
-from exceptions_queue.services.errors import (
-    ActionInputInvalid,
-    ExceptionItemClosed,
-    ExceptionItemNotFound,
-    UnknownAction,
-    UnknownExceptionType,
 )
 from integrations.models import TraceStep
 from integrations.services.traces import use_trace
