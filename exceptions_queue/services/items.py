@@ -268,14 +268,7 @@ def release_member(
     _recount_members(item)
     add_note(item, f"{member_key} left the item: {note}")
     if item.occurrence_count == 0:
-        close_item(
-            item,
-            status=ExceptionItem.Status.RESOLVED,
-            action=AUTO,
-            outcome=note,
-            user=None,
-            note_kind=ExceptionComment.Kind.SYSTEM,
-        )
+        _resolve_by_itself(item, note)
     else:
         item.save()
     return item
@@ -288,6 +281,12 @@ def resolve_items_automatically(*, type_code: str, subject_key: str, note: str) 
     item = lock_open_item(type_code, subject_key)
     if item is None:
         return 0
+    _resolve_by_itself(item, note)
+    return 1
+
+
+def _resolve_by_itself(item: ExceptionItem, note: str) -> None:
+    """Resolved because its cause went away: no person, a system note."""
     close_item(
         item,
         status=ExceptionItem.Status.RESOLVED,
@@ -296,4 +295,3 @@ def resolve_items_automatically(*, type_code: str, subject_key: str, note: str) 
         user=None,
         note_kind=ExceptionComment.Kind.SYSTEM,
     )
-    return 1
