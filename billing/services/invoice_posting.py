@@ -214,6 +214,8 @@ def _raise_total_mismatch(invoice: Invoice, data: dict) -> None:
             "erp_total": data["total"],
             "our_total": amount_text(invoice.gross_total, invoice.currency),
         },
+        # One member per invoice: a later report replaces the difference instead of adding to it.
+        member_key="erp_total",
         amount=abs(difference),
         currency=invoice.currency,
     )

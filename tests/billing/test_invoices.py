@@ -309,7 +309,7 @@ def test_a_correction_after_posting_credits_the_old_amount_and_bills_again(
     assert_billed_once()
 
 
-def _erp_status(client, systems, invoice, status, total):
+def _erp_status(client, systems, invoice, status, total, changed_at="2026-12-02T10:00:00+00:00"):
     body = envelope(
         "erp.invoice.status_changed",
         {
@@ -319,7 +319,7 @@ def _erp_status(client, systems, invoice, status, total):
             "total": total,
             "amount_due": "0.00" if status in ("paid", "void") else total,
             "currency": invoice.currency,
-            "changed_at": "2026-12-02T10:00:00+00:00",
+            "changed_at": changed_at,
         },
     )
     assert post_event(client, "erp", systems["erp"][1], body).status_code == 202
@@ -338,6 +338,11 @@ def test_erp_status_changes_reach_the_crm_and_a_different_total_is_flagged(
     _erp_status(client, systems, invoice, "paid", "151.00")
     item = ExceptionItem.objects.get(type_code="rate_mismatch")
     assert item.subject_key == f"invoice:{invoice.pk}" and item.amount_at_risk == D("1.00")
+    # The ERP says so again, with its total corrected a little: the item holds the current
+    # difference, not the sum of every report.
+    _erp_status(client, systems, invoice, "paid", "151.50", changed_at="2026-12-02T11:00:00+00:00")
+    item.refresh_from_db()
+    assert item.amount_at_risk == D("1.50") and item.occurrence_count == 1
     statuses = OutboxMessage.objects.filter(kind="crm.invoice_status.update").values_list(
         "payload__status", flat=True
     )
