@@ -10,8 +10,11 @@ from decimal import Decimal, InvalidOperation
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 
-DECIMAL = {"type": "string", "pattern": r"^-?\d{1,15}(\.\d{1,6})?$"}
-MONEY = DECIMAL
+# Decimals as the columns hold them (money 3, rates 4, hours 2): what the database would refuse
+# gets a 422 naming the field instead of a 202 and a failure (currency minor units: on apply).
+MONEY = {"type": "string", "pattern": r"^-?\d{1,17}(\.\d{1,3})?$"}
+RATE = {"type": "string", "pattern": r"^\d{1,15}(\.\d{1,4})?$"}
+HOURS = {"type": "string", "pattern": r"^\d{1,4}(\.\d{1,2})?$"}
 ID = {"type": "string", "minLength": 1, "maxLength": 120}
 DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 DATETIME = {"type": "string", "format": "date-time", "minLength": 10}
@@ -94,7 +97,7 @@ DATA_SCHEMAS: dict[str, dict] = {
                     {"name": {"type": "string"}, "amount": MONEY}, {"due_date": nullable(DATE)}
                 ),
             },
-            "retainer": nullable(obj({"monthly_amount": MONEY, "included_hours": DECIMAL})),
+            "retainer": nullable(obj({"monthly_amount": MONEY, "included_hours": HOURS})),
         },
     ),
     "psa.project.updated": obj(
@@ -120,13 +123,13 @@ DATA_SCHEMAS: dict[str, dict] = {
             "person_email": EMAIL,
             "role": ID,
             "work_date": DATE,
-            "hours": {**DECIMAL, "decimalRange": {"gt": "0", "lte": "24"}},
+            "hours": {**HOURS, "decimalRange": {"gt": "0", "lte": "24"}},
             "billable": {"type": "boolean"},
             "category": ID,
             "approved_at": DATETIME,
         },
         {
-            "bill_rate": nullable({**DECIMAL, "decimalRange": {"gte": "0"}}),
+            "bill_rate": nullable({**RATE, "decimalRange": {"gte": "0"}}),
             "notes": nullable({"type": "string"}),
             "approved_by": nullable({"type": "string"}),
         },

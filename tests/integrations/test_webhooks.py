@@ -171,6 +171,16 @@ def test_hours_over_24_fail_the_schema(client, psa_secret):
     assert "data.hours" in response.json()["errors"]
 
 
+def test_more_decimals_than_the_columns_hold_is_a_422_naming_each_field(client, psa_secret):
+    data = time_entry_data(hours="7.125", bill_rate="150.12345")
+    response = post_event(
+        client, "psa", psa_secret, envelope("psa.time_entry.approved", data)
+    )
+    assert response.status_code == 422
+    assert {"data.hours", "data.bill_rate"} <= set(response.json()["errors"])
+    assert InboundEvent.objects.get().status == InboundEvent.Status.REJECTED  # kept, replayable
+
+
 @pytest.mark.parametrize("value", ["NaN", "sNaN", "Infinity"])
 def test_a_decimal_that_is_not_a_number_is_a_422_not_a_crash(client, psa_secret, value):
     response = post_event(
