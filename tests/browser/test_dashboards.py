@@ -27,13 +27,15 @@ PEOPLE = [  # email, role, weekly capacity, cost rate
 ]
 
 
-def _world() -> None:
-    f.standard_world()
+def _people() -> None:
     for email, role, capacity, cost in PEOPLE:
         f.person(email, role_code=role, cost_rate=cost)
         Person.objects.filter(email=email).update(weekly_capacity_hours=capacity)
-    w.fx("GBP", "USD", "1.27", w.days_ago(2))
-    projects = [
+
+
+def _hourly_projects() -> list:
+    """(project, hourly rate, ages in days of its rated entries) for the six T&M projects."""
+    return [
         (f.project("PRJ-201", client=f.customer("Globex")), "150.00", (3, 12, 40, 75, 120)),
         (f.project("PRJ-202", client=f.customer("Initech")), "175.00", (1, 8, 22)),
         (f.project("PRJ-203", client=f.customer("Umbrella Corp")), "160.00", (5, 35, 65, 95)),
@@ -41,6 +43,10 @@ def _world() -> None:
         (f.project("PRJ-205", client=f.customer("Wayne Enterprises")), "150.00", (10,)),
         (f.project("PRJ-206", client=f.customer("Hooli")), "140.00", (4, 28, 33, 88, 140)),
     ]
+
+
+def _hourly_entries(projects: list) -> None:
+    """Rated (unbilled) entries at their ages, and four weeks of invoiced entries per project."""
     monday = w.today() - timedelta(days=w.today().weekday())
     for index, (project, rate, ages) in enumerate(projects):
         email, _role, _capacity, cost = PEOPLE[index % len(PEOPLE)]
@@ -71,6 +77,9 @@ def _world() -> None:
                     cost=f"{float(hours) * float(cost) * (1.6 if index == 4 else 1):.2f}",
                     cost_currency=project.contract.currency,
                 )
+
+
+def _fixed_fee_project() -> None:
     ff = w.fixed_fee_project("PRJ-207")
     w.entry(
         ff,
@@ -81,8 +90,10 @@ def _world() -> None:
         person="chloe@acme.example",
     )
     w.line(w.invoice(ff), ff, kind=InvoiceLine.Kind.MILESTONE, amount="12000.00")
-    now = timezone.now()
-    project = projects[0][0]
+
+
+def _posted_invoices(project, now) -> None:
+    """Five month-end invoices of ``project`` with their approval and posting lags."""
     for index, (lag_hours, approve_days) in enumerate(((5, 2), (26, 3), (49, 4), (8, 6), (30, 9))):
         last = now - timedelta(days=3 + index * 6)
         done = w.entry(
@@ -101,6 +112,9 @@ def _world() -> None:
             approved_at=w.at(month_end + timedelta(days=approve_days), 10),
         )
         w.line(posted, project, entries=[done])
+
+
+def _open_exceptions(now) -> None:
     for type_code, queue, amount, currency, hours, days in (
         ("rate_missing", "finance", "4200.00", "USD", None, 2),
         ("rate_missing", "finance", "1800.00", "GBP", None, 12),
@@ -121,6 +135,18 @@ def _world() -> None:
             first_seen_at=now - timedelta(days=days, hours=3),
             due_at=now + timedelta(hours=4) if days < 4 else now - timedelta(hours=2),
         )
+
+
+def _world() -> None:
+    f.standard_world()
+    _people()
+    w.fx("GBP", "USD", "1.27", w.days_ago(2))
+    projects = _hourly_projects()
+    _hourly_entries(projects)
+    _fixed_fee_project()
+    now = timezone.now()
+    _posted_invoices(projects[0][0], now)
+    _open_exceptions(now)
     assert Invoice.objects.exists()
 
 

@@ -212,7 +212,9 @@ def _window():
     return monday - timedelta(weeks=4), monday
 
 
-def test_utilization_is_billed_hours_over_weekly_capacity_times_weeks():
+def _utilization_world():
+    """Ana (40 h/week) and Bob (20 h/week) over the four-week window, with entries that must not
+    count (non-billable, retracted, this week, before the window) and one of nobody on file."""
     project = f.standard_world()
     f.person("bob@acme.example", role_code="partner").__class__.objects.filter(
         email="bob@acme.example"
@@ -242,6 +244,11 @@ def test_utilization_is_billed_hours_over_weekly_capacity_times_weeks():
         amount="1.00",
         person="carol@acme.example",
     )
+    return start, monday
+
+
+def test_utilization_is_billed_hours_over_weekly_capacity_times_weeks():
+    start, monday = _utilization_world()
 
     data = get_utilization()
 

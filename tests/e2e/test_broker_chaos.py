@@ -272,6 +272,29 @@ def assert_exactly_once(count: int) -> None:
     assert InboundEvent.objects.count() == count
 
 
+def _assert_worker_resumes_alone(url, secret, worker, port, count, after) -> None:
+    """Consumption resumed without a restart: ``after`` fresh approvals reach the same worker
+    process, reconnected, with no help from the sweeper."""
+    codes = post_approvals(url, secret, after, prefix="after")
+    assert accepted(codes) == after, codes
+    wait_for(
+        lambda: delivered_exactly_once(count + after),
+        timeout=30,
+        message=f"{after} approvals posted after the restart delivered without the sweeper "
+        f"({outbox_statuses()})\n" + worker.log_tail(),
+    )
+    assert worker.process.poll() is None, "the worker exited\n" + worker.log_tail()
+    log = worker.log_path.read_text(errors="replace")
+    assert log.count("ready.") == 1, "the worker was restarted"
+    assert "Connection to broker lost" in log, "the fault never reached the worker"
+    connected = [
+        line
+        for line in log.splitlines()
+        if "Connected to redis://" in line and f"127.0.0.1:{port}/" in line
+    ]
+    assert len(connected) >= 2, "the worker never reconnected\n" + worker.log_tail()
+
+
 def test_redis_restart_while_draining_loses_nothing_and_the_worker_resumes(
     live_server, systems, private_redis, chaos_worker, monkeypatch
 ):
@@ -321,26 +344,7 @@ def test_redis_restart_while_draining_loses_nothing_and_the_worker_resumes(
     )
     recovered_at = time.monotonic()
 
-    # Consumption resumed without a restart: the same process, reconnected, and fresh
-    # doorbells reach it with no help from the sweeper.
-    codes = post_approvals(live_server.url, secret, after, prefix="after")
-    assert accepted(codes) == after, codes
-    wait_for(
-        lambda: delivered_exactly_once(count + after),
-        timeout=30,
-        message=f"{after} approvals posted after the restart delivered without the sweeper "
-        f"({outbox_statuses()})\n" + worker.log_tail(),
-    )
-    assert worker.process.poll() is None, "the worker exited\n" + worker.log_tail()
-    log = worker.log_path.read_text(errors="replace")
-    assert log.count("ready.") == 1, "the worker was restarted"
-    assert "Connection to broker lost" in log, "the fault never reached the worker"
-    connected = [
-        line
-        for line in log.splitlines()
-        if "Connected to redis://" in line and f"127.0.0.1:{private_redis.port}/" in line
-    ]
-    assert len(connected) >= 2, "the worker never reconnected\n" + worker.log_tail()
+    _assert_worker_resumes_alone(live_server.url, secret, worker, private_redis.port, count, after)
     assert_exactly_once(count + after)
     print(
         f"[e2e] {at_fault}/{count} effects before SHUTDOWN NOSAVE; broker down "

@@ -36,7 +36,7 @@ from tests.e2e.support import (
 from tests.e2e.worker import wait_for
 
 # Every worker of these tests loads tests/e2e/plugins.py: a runtime-only handler of approvals
-# (one ERP effect each) and the poison pills.
+# (one ERP effect each) and the poison pills. Per-object ordering is in test_ordering.py.
 PLUGINS = ("--include", "tests.e2e.plugins")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
@@ -139,6 +139,25 @@ def test_erp_outage_opens_the_breaker_defers_and_delivers_everything_once_after_
     assert not OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD).exists()
 
 
+def kill_pool_processes_while_sending(worker, *, at_least: int = 4, within: float = 40) -> int:
+    """kill -9 the worker's pool processes whenever a message is `sending`, until ``at_least``
+    are dead or ``within`` seconds have passed; the number killed."""
+    kills = 0
+    deadline = time.monotonic() + within
+    while kills < at_least and time.monotonic() < deadline:
+        if OutboxMessage.objects.filter(status=OutboxMessage.Status.SENDING).exists():
+            for pid in worker.children():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    continue
+                kills += 1
+            time.sleep(1.0)  # let the pool replace its processes and take more work
+        else:
+            time.sleep(0.05)
+    return kills
+
+
 def test_worker_killed_while_sending_loses_nothing_and_doubles_nothing(
     live_server, systems, start_worker, monkeypatch
 ):
@@ -156,19 +175,7 @@ def test_worker_killed_while_sending_loses_nothing_and_doubles_nothing(
     codes = post_approvals(live_server.url, systems["psa"][1], count, prefix="kill")
     assert sum(n for (_, code), n in codes.items() if code == 202) == count
 
-    kills = 0
-    deadline = time.monotonic() + 40
-    while kills < 4 and time.monotonic() < deadline:
-        if OutboxMessage.objects.filter(status=OutboxMessage.Status.SENDING).exists():
-            for pid in worker.children():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    continue
-                kills += 1
-            time.sleep(1.0)  # let the pool replace its processes and take more work
-        else:
-            time.sleep(0.05)
+    kills = kill_pool_processes_while_sending(worker)
     assert kills >= 2, "never caught a message in `sending`\n" + worker.log_tail()
     stranded_or_not = OutboxMessage.objects.exclude(status=OutboxMessage.Status.SENT).count()
 
@@ -341,71 +348,3 @@ def test_a_probe_answered_with_a_refusal_closes_the_breaker(live_server, systems
     )
     assert CircuitBreaker.objects.get(system__slug="erp").state == CircuitBreaker.State.CLOSED
     assert set(OutboxMessage.objects.values_list("error_class", flat=True)) == {"permanent"}
-
-
-def test_effects_on_one_object_keep_their_order_through_retries(live_server, systems, start_worker):
-    """Three successive approvals of each of 20 entries, posted shuffled from 8 threads, with
-    20% of ERP calls failing: per entry, the ERP sees its effects in approval order (out-of-order
-    pairs = 0), the newest approval always reaches it, and each effect once. (An older approval
-    that arrives after a newer one is superseded by the inbox and sends nothing.)"""
-    import json
-    import random
-    from concurrent.futures import ThreadPoolExecutor
-    from datetime import UTC, datetime
-
-    from tests.helpers import envelope, time_entry_data
-
-    CircuitBreaker.objects.filter(system__slug="erp").update(failure_threshold=1000)
-    set_erp_faults(error_rate=0.2)
-    worker = start_worker(args=PLUGINS, OUTBOX_BACKOFF_BASE_SECONDS="0.2")
-    base = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
-    jobs = []
-    for n in range(20):
-        for k in range(3):
-            at = base + timedelta(minutes=k)
-            data = time_entry_data(time_entry_id=f"ORD-{n}", approved_at=at.isoformat())
-            body = json.dumps(envelope("psa.time_entry.approved", data, timestamp=at)).encode()
-            jobs.append((f"msg_ord_{n}_{k}", body))
-    random.Random(7).shuffle(jobs)
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        codes = list(
-            pool.map(
-                lambda job: post_signed(live_server.url, systems["psa"][1], job[1], job[0]), jobs
-            )
-        )
-    assert {response.status_code for response in codes} == {202}
-
-    newest = {
-        f"erp.time_entry.record:ORD-{n}:{(base + timedelta(minutes=2)).isoformat()}"
-        for n in range(20)
-    }
-
-    def settled():
-        unsent = OutboxMessage.objects.exclude(status=OutboxMessage.Status.SENT).exists()
-        return not unsent and newest <= set(effects_per_key())
-
-    sweep_until(
-        settled,
-        timeout=75,
-        message=f"the newest approval of every entry delivered ({outbox_statuses()})\n"
-        + worker.log_tail(),
-    )
-    from integrations.models import SandboxRecord
-
-    seen: dict[str, list[str]] = {}
-    for key in SandboxRecord.objects.filter(system__slug="erp").values_list(
-        "idempotency_key", flat=True
-    ):  # in the order the ERP stored them
-        _, entry, approved_at = key.split(":", 2)
-        seen.setdefault(entry, []).append(approved_at)
-    out_of_order = sum(
-        1 for times in seen.values() for a, b in zip(times, times[1:], strict=False) if a >= b
-    )
-    assert out_of_order == 0, seen
-    assert set(effects_per_key().values()) == {1}
-    assert len(seen) == 20
-    superseded = InboundEvent.objects.filter(status=InboundEvent.Status.SUPERSEDED).count()
-    assert superseded + sum(len(times) for times in seen.values()) == 60
-    print(
-        f"[e2e] {superseded} approvals superseded on arrival; {60 - superseded} delivered in order"
-    )
