@@ -1,6 +1,8 @@
 """JSON Schemas of the inbound event types of docs/contract.md §1, and each type's source object key.
 
-Decimal values travel as strings (``"7.50"``); a JSON number there fails the schema. The custom
+Decimals travel as strings (``"7.50"``), with at most the places their columns hold (money 3,
+rates 4, hours 2: more is a 422 naming the field, not a 202 that fails when applied; an
+amount's currency minor units are checked on apply); a JSON number fails the schema. The
 keyword ``decimalRange`` bounds such strings (``{"gt": "0", "lte": "24"}``).
 """
 
@@ -10,8 +12,6 @@ from decimal import Decimal, InvalidOperation
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 
-# Decimals as the columns hold them (money 3, rates 4, hours 2): what the database would refuse
-# gets a 422 naming the field instead of a 202 and a failure (currency minor units: on apply).
 MONEY = {"type": "string", "pattern": r"^-?\d{1,17}(\.\d{1,3})?$"}
 RATE = {"type": "string", "pattern": r"^\d{1,15}(\.\d{1,4})?$"}
 HOURS = {"type": "string", "pattern": r"^\d{1,4}(\.\d{1,2})?$"}
@@ -28,11 +28,8 @@ def nullable(schema: dict) -> dict:
 
 
 def obj(required: dict, optional: dict | None = None) -> dict:
-    return {
-        "type": "object",
-        "required": list(required),
-        "properties": {**required, **(optional or {})},
-    }
+    properties = {**required, **(optional or {})}
+    return {"type": "object", "required": list(required), "properties": properties}
 
 
 ADDRESS = obj(

@@ -83,3 +83,17 @@ def created_calls_per_key(system_slug: str = "erp") -> Counter:
             "idempotency_key", flat=True
         )
     )
+
+
+def set_erp_faults(**faults) -> None:
+    """Store sandbox faults on the ERP system, as `manage.py sandbox` or the admin would (a
+    queryset update); workers read the system row afresh for every message."""
+    from integrations.models import ExternalSystem
+
+    ExternalSystem.objects.filter(slug="erp").update(settings={"sandbox": faults})
+
+
+def outbox_statuses() -> dict[str, int]:
+    from integrations.models import OutboxMessage
+
+    return dict(Counter(OutboxMessage.objects.values_list("status", flat=True)))

@@ -24,7 +24,14 @@ from pathlib import Path
 import pytest
 
 from integrations.models import InboundEvent, OutboxMessage
-from tests.e2e.support import created_calls_per_key, effects_per_key, post_approvals, sweep_until
+from tests.e2e.support import (
+    created_calls_per_key,
+    effects_per_key,
+    outbox_statuses,
+    post_approvals,
+    set_erp_faults,
+    sweep_until,
+)
 from tests.e2e.worker import WorkerProcess, wait_for
 from tests.helpers import require
 
@@ -186,18 +193,6 @@ def chaos_worker(private_redis, transactional_db, tmp_path):
     yield start
     for worker in started:
         worker.stop()
-
-
-def set_erp_faults(**faults) -> None:
-    from integrations.models import ExternalSystem
-
-    ExternalSystem.objects.filter(slug="erp").update(settings={"sandbox": faults})
-
-
-def outbox_statuses() -> dict[str, int]:
-    from collections import Counter
-
-    return dict(Counter(OutboxMessage.objects.values_list("status", flat=True)))
 
 
 def accepted(codes) -> int:

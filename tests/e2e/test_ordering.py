@@ -12,8 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from integrations.models import CircuitBreaker, ExternalSystem, InboundEvent, OutboxMessage
-from tests.e2e.support import effects_per_key, post_signed, sweep_until
+from integrations.models import CircuitBreaker, InboundEvent, OutboxMessage
+from tests.e2e.support import (
+    effects_per_key,
+    outbox_statuses,
+    post_signed,
+    set_erp_faults,
+    sweep_until,
+)
 from tests.helpers import envelope, time_entry_data
 
 # The worker loads tests/e2e/plugins.py: a runtime-only handler of approvals (one ERP effect
@@ -21,16 +27,6 @@ from tests.helpers import envelope, time_entry_data
 PLUGINS = ("--include", "tests.e2e.plugins")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
-
-
-def set_erp_faults(**faults) -> None:
-    ExternalSystem.objects.filter(slug="erp").update(settings={"sandbox": faults})
-
-
-def outbox_statuses() -> dict[str, int]:
-    from collections import Counter
-
-    return dict(Counter(OutboxMessage.objects.values_list("status", flat=True)))
 
 
 def _post_shuffled_approvals(url: str, secret: str, base: datetime) -> list:

@@ -18,7 +18,6 @@ from django.utils import timezone
 from integrations.models import (
     CircuitBreaker,
     DeliveryAttempt,
-    ExternalSystem,
     InboundEvent,
     OutboxMessage,
     SandboxCall,
@@ -29,8 +28,10 @@ from tests.e2e.support import (
     approval_body,
     created_calls_per_key,
     effects_per_key,
+    outbox_statuses,
     post_approvals,
     post_signed,
+    set_erp_faults,
     sweep_until,
 )
 from tests.e2e.worker import wait_for
@@ -40,18 +41,6 @@ from tests.e2e.worker import wait_for
 PLUGINS = ("--include", "tests.e2e.plugins")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
-
-
-def set_erp_faults(**faults) -> None:
-    # A queryset update, as `manage.py sandbox` or the admin would store it; workers read the
-    # system row afresh for every message.
-    ExternalSystem.objects.filter(slug="erp").update(settings={"sandbox": faults})
-
-
-def outbox_statuses() -> dict[str, int]:
-    from collections import Counter
-
-    return dict(Counter(OutboxMessage.objects.values_list("status", flat=True)))
 
 
 def all_sent(count: int):
