@@ -42,7 +42,7 @@ def test_a_draft_approved_in_the_browser_is_posted_once_and_its_status_reaches_t
     expect(page.locator("#invoice-table tbody tr")).to_have_count(1)
     page.get_by_role("link", name=f"Draft #{invoice.pk}").click()
     expect(page.get_by_test_id("invoice-status")).to_have_text("Draft")
-    expect(page.locator("body")).to_contain_text("2025.00")  # 13.5 h x 150.00
+    expect(page.locator("body")).to_contain_text("2,025.00 USD")  # 13.5 h x 150.00
     expect(page.locator("body")).to_contain_text("rate_missing")  # TE-503, held and why
     page.screenshot(path=str(screenshots_dir / "invoice-draft-review.png"), full_page=True)
 
