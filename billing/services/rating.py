@@ -24,7 +24,7 @@ from billing.models import (
     TimeEntry,
 )
 from billing.services.card_rates import CardRate, find_rate
-from config.money import round_hours, round_money
+from config.money import Money, round_hours, round_money
 from config.money_db import exact_sum, from_exact_sum
 from exceptions_queue.services import raise_exception_item, release_member
 from integrations.services.traces import record_trace_step
@@ -144,20 +144,25 @@ def _cap_hold(
         .exclude(pk__in=pending_ids)
         .exists()
     )
-    net = from_exact_sum(
-        of_contract.filter(status__in=CAP_STATUSES).aggregate(net=exact_sum("amount"))["net"]
+    currency = contract.currency
+    net = Money(
+        from_exact_sum(
+            of_contract.filter(status__in=CAP_STATUSES).aggregate(net=exact_sum("amount"))["net"]
+        ),
+        currency,
     )
-    if not already_held and net + amount <= contract.not_to_exceed:
+    cap = Money(contract.not_to_exceed, currency)
+    if not already_held and net + Money(amount, currency) <= cap:
         return None
     why = (
         "an earlier entry is already held for the cap"
         if already_held
-        else f"{net} + {amount} would pass the cap of {contract.not_to_exceed}"
+        else f"{net} + {Money(amount, currency)} would pass the cap of {cap}"
     )
     return Hold(
         NOT_TO_EXCEED,
         f"contract:{contract.pk}",
-        f"{contract.name} (cap {contract.not_to_exceed} {contract.currency})",
+        f"{contract.name} (cap {cap})",
         why,
         subject=contract,
         amount=amount,
