@@ -8,7 +8,7 @@ from django.utils import timezone
 from billing.models import Contract, EventSubscription, Project
 from config.money import amount_text
 from integrations.models import ExternalRef, ExternalSystem
-from integrations.services.outbox import enqueue_outbox_message
+from integrations.services.outbox import enqueue_outbox_message, publish_to_subscribers
 from integrations.services.systems import get_system_for_kind
 from integrations.services.traces import get_trace_id, record_trace_step
 from mdm.models import BillingProfile
@@ -124,21 +124,12 @@ def publish_event(*, event_type: str, payload: dict, key: str) -> int:
     subscriptions = EventSubscription.objects.filter(
         event_type=event_type, is_active=True, system__is_active=True
     ).select_related("system")
-    queued = 0
-    for subscription in subscriptions:
-        system = subscription.system
-        enqueue_outbox_message(
-            system=system,
-            kind=f"{system.kind}.event.publish",
-            payload={
-                "type": event_type,
-                "timestamp": timezone.now().isoformat(),
-                "data": payload,
-            },
-            idempotency_key=f"billing.publish:{event_type}:{key}:{system.pk}",
-            object_key=f"event:{key}",
-        )
-        queued += 1
+    queued = publish_to_subscribers(
+        (subscription.system for subscription in subscriptions),
+        payload={"type": event_type, "timestamp": timezone.now().isoformat(), "data": payload},
+        idempotency_key=lambda system: f"billing.publish:{event_type}:{key}:{system.pk}",
+        object_key=f"event:{key}",
+    )
     if queued:
         record_trace_step(kind="note", action="published", summary=f"{event_type} to {queued}")
     return queued

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from config.money import money_json
 from exceptions_queue.models import ExceptionItem, Queue, QueueSubscription
-from integrations.services.outbox import enqueue_outbox_message
+from integrations.services.outbox import publish_to_subscribers
 
 logger = logging.getLogger(__name__)
 PUBLISH_KEY_PREFIX = "exceptions_queue.publish:"
@@ -55,18 +55,12 @@ def publish_item_event(*, item: ExceptionItem, event: str) -> int:
     subscriptions = QueueSubscription.objects.filter(
         queue=item.queue, is_active=True, system__is_active=True
     ).select_related("system")
-    queued = 0
-    for subscription in subscriptions:
-        system = subscription.system
-        enqueue_outbox_message(
-            system=system,
-            kind=f"{system.kind}.event.publish",
-            payload=item_event_payload(item=item, event=event),
-            idempotency_key=f"{PUBLISH_KEY_PREFIX}{item.pk}:{event}:{system.pk}",
-            object_key=f"exception:{item.pk}",
-        )
-        queued += 1
-    return queued
+    return publish_to_subscribers(
+        (subscription.system for subscription in subscriptions),
+        payload=item_event_payload(item=item, event=event),
+        idempotency_key=lambda system: f"{PUBLISH_KEY_PREFIX}{item.pk}:{event}:{system.pk}",
+        object_key=f"exception:{item.pk}",
+    )
 
 
 def is_own_publish(idempotency_key: str) -> bool:

@@ -1,5 +1,7 @@
 """Writing an outbox message: every external effect, written with the domain change."""
 
+from collections.abc import Callable, Iterable
+
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
@@ -64,3 +66,25 @@ def enqueue_outbox_message(
     )
     transaction.on_commit(lambda: ring_outbox_doorbell(message.pk))
     return message
+
+
+def publish_to_subscribers(
+    systems: Iterable[ExternalSystem],
+    *,
+    payload: dict,
+    idempotency_key: Callable[[ExternalSystem], str],
+    object_key: str,
+) -> int:
+    """Queue one ``<kind>.event.publish`` of ``payload`` to each subscribed system, in the
+    caller's transaction (idempotent per the key each system gets). Returns messages queued."""
+    queued = 0
+    for system in systems:
+        enqueue_outbox_message(
+            system=system,
+            kind=f"{system.kind}.event.publish",
+            payload=payload,
+            idempotency_key=idempotency_key(system),
+            object_key=object_key,
+        )
+        queued += 1
+    return queued
