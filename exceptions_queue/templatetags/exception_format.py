@@ -1,9 +1,12 @@
-"""Formatting only: short durations for dense queue tables ("3 h", "2 d")."""
+"""Formatting only: short durations for dense queue tables ("3 h", "2 d") and an exception
+type's title in words ("Rate differs" for ``rate_mismatch``)."""
 
 from datetime import datetime
 
 from django import template
 from django.utils import timezone
+
+from exceptions_queue.registry import exception_types
 
 register = template.Library()
 
@@ -28,3 +31,10 @@ def age(moment: datetime | None) -> str:
 def remaining(moment: datetime | None) -> str:
     """How long until (or, past it, since) ``moment``, in the largest whole unit."""
     return "" if moment is None else _short((moment - timezone.now()).total_seconds())
+
+
+@register.filter
+def type_title(type_code: str) -> str:
+    """The registered title of an exception type; the code itself if none is registered."""
+    exception_type = exception_types.get(type_code)
+    return exception_type.title if exception_type is not None else type_code

@@ -170,3 +170,13 @@ def test_the_dashboards_link_opens_the_first_dashboard_the_user_may_see():
     assert _client("finance").get("/dashboards/")["Location"] == "/dashboards/finance/"
     assert _client("pmo").get("/dashboards/")["Location"] == "/dashboards/pmo/"
     assert _client("operations").get("/dashboards/")["Location"] == "/dashboards/operations/"
+
+
+def test_the_finance_dashboard_names_exception_types_in_words(systems):
+    f.standard_world()
+    ExceptionItemFactory(
+        type_code="rate_missing", queue="finance", amount_at_risk="120.00", currency="USD"
+    )
+    html = _client("finance").get("/dashboards/finance/").content.decode()
+    assert "No rate for the time" in html
+    assert "<code>rate_missing</code>" not in html
