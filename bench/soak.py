@@ -206,6 +206,10 @@ def main() -> None:
     try:
         result = soak(work)
     finally:
+        # run_all's log says why a child exited: keep it beside the samples.
+        if (work / "run_all.log").exists():
+            OUT.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(work / "run_all.log", OUT.parent / "run_all.log")
         if os.environ.get("SOAK_KEEP") != "1":
             shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result, indent=2))
