@@ -6,6 +6,9 @@
   exception queue can raise an item without this app importing it.
 - ``rejection_hooks``: called with an InboundEvent rejected for format or schema.
 - ``delivery_hooks``: called after a message is delivered (so a higher app can resolve items).
+- ``routing_guards``: called with (system, entity codes) when a system is added, inside its
+  transaction; the app that owns legal entities routes them and refuses an ambiguous set-up
+  (raising a DomainError), returning notes for the person who added it.
 """
 
 from collections.abc import Callable
@@ -17,3 +20,4 @@ object_keys: Registry[str, Callable[[dict], str]] = Registry("event object keys"
 dead_letter_hooks: Registry[str, Callable] = Registry("dead-letter hooks")
 rejection_hooks: Registry[str, Callable] = Registry("rejected-event hooks")
 delivery_hooks: Registry[str, Callable] = Registry("delivery hooks")
+routing_guards: Registry[str, Callable[..., list[str]]] = Registry("routing guards")

@@ -1,6 +1,8 @@
+from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from integrations.models import ExternalSystem
 from mdm.models import (
     BillingProfile,
     Contact,
@@ -9,6 +11,7 @@ from mdm.models import (
     FieldOwnership,
     LegalEntity,
 )
+from mdm.services.routing import KINDS
 
 
 @admin.register(Customer)
@@ -32,12 +35,59 @@ class CustomerAdmin(SimpleHistoryAdmin):
     ]
 
 
+class LegalEntityForm(forms.ModelForm):
+    """Refuses a route that would be ambiguous: with two or more active systems of a kind, an
+    active entity must name the one its records go to."""
+
+    class Meta:
+        model = LegalEntity
+        fields = [
+            "code",
+            "name",
+            "country",
+            "currency",
+            "tax_jurisdictions",
+            "is_active",
+            "crm_system",
+            "psa_system",
+            "erp_system",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("is_active", True):
+            return cleaned
+        for kind in KINDS:
+            field = f"{kind}_system"
+            named = cleaned.get(field)
+            if named is not None and not named.is_active:
+                self.add_error(field, f"{named.slug} is inactive: effects could not be sent")
+            active = ExternalSystem.objects.filter(kind=kind, is_active=True)
+            if named is None and active.count() > 1:
+                slugs = ", ".join(active.order_by("slug").values_list("slug", flat=True))
+                self.add_error(
+                    field,
+                    f"{kind.upper()} systems {slugs} are active: name the one this entity uses",
+                )
+        return cleaned
+
+
 @admin.register(LegalEntity)
 class LegalEntityAdmin(SimpleHistoryAdmin):
-    list_display = ["code", "name", "country", "currency", "is_active"]
-    list_filter = ["country", "currency", "is_active"]
+    form = LegalEntityForm
+    list_display = [
+        "code",
+        "name",
+        "country",
+        "currency",
+        "crm_system",
+        "psa_system",
+        "erp_system",
+        "is_active",
+    ]
+    list_filter = ["country", "currency", "is_active", "erp_system"]
     search_fields = ["code", "name"]
-    list_select_related = []
+    list_select_related = ["crm_system", "psa_system", "erp_system"]
 
 
 @admin.register(BillingProfile)

@@ -21,8 +21,8 @@ from config.roles import User
 from exceptions_queue.services import raise_exception_item
 from integrations.models import OutboxMessage
 from integrations.services.outbox import enqueue_outbox_message
-from integrations.services.systems import get_system_for_kind
 from integrations.services.traces import record_trace_step
+from mdm.services.routing import system_for_entity
 
 logger = logging.getLogger(__name__)
 ERP_CREATE = "erp.invoice.create"
@@ -59,7 +59,7 @@ def _set_status(invoice: Invoice, status: str, *, detail: str = "") -> None:
         subject=invoice,
     )
     enqueue_outbox_message(
-        system=get_system_for_kind("crm"),
+        system=system_for_entity("crm", invoice.legal_entity),
         kind=CRM_STATUS,
         payload={
             "invoice_id": str(invoice.pk),
@@ -121,7 +121,7 @@ def approve_invoice(*, invoice_id: int, approved_by: User) -> Invoice:
     invoice.approved_by, invoice.approved_at = approved_by, timezone.now()
     _set_status(invoice, Invoice.Status.APPROVED, detail=f"by {approved_by.get_username()}")
     enqueue_outbox_message(
-        system=get_system_for_kind("erp"),
+        system=system_for_entity("erp", invoice.legal_entity),
         kind=ERP_CREATE,
         payload=_erp_payload(invoice),
         idempotency_key=f"{ERP_CREATE}:{invoice.pk}",

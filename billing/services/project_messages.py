@@ -9,9 +9,9 @@ from billing.models import Contract, EventSubscription, Project
 from config.money import amount_text
 from integrations.models import ExternalRef, ExternalSystem
 from integrations.services.outbox import enqueue_outbox_message, publish_to_subscribers
-from integrations.services.systems import get_system_for_kind
 from integrations.services.traces import get_trace_id, record_trace_step
 from mdm.models import BillingProfile
+from mdm.services.routing import system_for_entity
 
 PROJECT_ACTIVATED = "throughline.project.activated"
 PSA_PROJECT = "project"  # ExternalRef object type of a PSA project
@@ -37,7 +37,7 @@ def queue_erp_customer(*, contract: Contract) -> None:
     if profile and profile.erp_customer_id:
         payload["external_id"] = profile.erp_customer_id  # match, not create
     enqueue_outbox_message(
-        system=get_system_for_kind("erp"),
+        system=system_for_entity("erp", entity),
         kind="erp.customer.upsert",
         payload=payload,
         idempotency_key=f"erp.customer.upsert:customer:{customer.pk}:{entity.code}",
@@ -50,7 +50,7 @@ def queue_erp_customer(*, contract: Contract) -> None:
 def queue_psa_project(*, project: Project) -> None:
     contract = project.contract
     enqueue_outbox_message(
-        system=get_system_for_kind("psa"),
+        system=system_for_entity("psa", contract.legal_entity),
         kind="psa.project.create",
         payload={
             "opportunity_id": contract.crm_opportunity_id,

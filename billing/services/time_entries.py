@@ -10,8 +10,8 @@ from billing.models import TimeEntry
 from billing.services.invoices import take_entry_off_invoices
 from billing.services.rating import rate_time_entry, release_hold
 from integrations.services.outbox import enqueue_outbox_message
-from integrations.services.systems import get_system_for_kind
 from integrations.services.traces import get_trace_id, record_touched
+from mdm.services.routing import system_for_entity
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +80,9 @@ def record_time_entry(*, data: dict) -> TimeEntry:
 
 
 def _queue_erp_time_record(entry: TimeEntry) -> None:
+    entity = entry.project.contract.legal_entity if entry.project_id else None
     enqueue_outbox_message(
-        system=get_system_for_kind("erp"),
+        system=system_for_entity("erp", entity),
         kind="erp.time_entry.record",
         payload={
             "time_entry_id": entry.psa_time_entry_id,

@@ -2,13 +2,14 @@
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from django.db import transaction
 from django.utils import timezone
 
 from config.errors import DomainError
 from integrations.models import CircuitBreaker, ExternalSystem, WebhookSecret, new_webhook_secret
+from integrations.registry import routing_guards
 
 
 class SystemExists(DomainError):
@@ -21,17 +22,37 @@ class SecretNotFound(DomainError):
 
 @transaction.atomic
 def add_system(
-    *, slug: str, kind: str, connector: str, name: str = ""
-) -> tuple[ExternalSystem, str]:
-    """Create a system with its first secret and its breaker; refuses an existing slug."""
+    *,
+    slug: str,
+    kind: str,
+    connector: str,
+    name: str = "",
+    entities: Sequence[str] = (),
+    base_url: str = "",
+    settings: dict | None = None,
+) -> tuple[ExternalSystem, str, list[str]]:
+    """Create a system with its first secret and its breaker, and route the legal entities
+    ``entities`` (codes) to it. Refuses an existing slug, and (through the routing guards) a
+    second active system of a kind that would leave an entity's route ambiguous. Returns
+    (system, webhook secret, notes on routing)."""
     if ExternalSystem.objects.filter(slug=slug).exists():
         raise SystemExists(f"a system {slug!r} already exists; nothing changed", slug=slug)
-    system = ExternalSystem(slug=slug, kind=kind, connector=connector, name=name or slug.upper())
+    system = ExternalSystem(
+        slug=slug,
+        kind=kind,
+        connector=connector,
+        name=name or slug.upper(),
+        base_url=base_url,
+        settings=settings or {},
+    )
     system.full_clean()
     system.save()
     secret = WebhookSecret.objects.create(system=system, number=1, secret=new_webhook_secret())
     CircuitBreaker.objects.create(system=system)
-    return system, secret.secret
+    notes: list[str] = []
+    for guard in routing_guards.values():
+        notes.extend(guard(system, list(entities)))
+    return system, secret.secret, notes
 
 
 @transaction.atomic
@@ -62,15 +83,19 @@ def active_secrets(system: ExternalSystem) -> list[str]:
     return list(system.secrets.filter(is_active=True).values_list("secret", flat=True))
 
 
-_remembered: contextvars.ContextVar[dict[str, ExternalSystem] | None] = contextvars.ContextVar(
+class AmbiguousRouting(DomainError):
+    code, http_status = "ambiguous_routing", 409
+
+
+_remembered: contextvars.ContextVar[dict[tuple, ExternalSystem] | None] = contextvars.ContextVar(
     "systems_remembered", default=None
 )
 
 
 @contextlib.contextmanager
 def remember_systems() -> Iterator[None]:
-    """Within this block (one transaction: a batch of events), each kind's active system is
-    looked up once (`make bench`: one query an effect saved). Nothing outlives the block."""
+    """Within this block (one transaction: a batch of events), each route is looked up once
+    (`make bench`: one query an effect saved). Nothing outlives the block."""
     token = _remembered.set({})
     try:
         yield
@@ -78,17 +103,56 @@ def remember_systems() -> Iterator[None]:
         _remembered.reset(token)
 
 
-def get_system_for_kind(kind: str) -> ExternalSystem:
-    """The active system of a kind (the first by slug when several are configured)."""
+def system_for(kind: str, *, named_id: int | None = None, subject: str = "") -> ExternalSystem:
+    """The system an effect of ``kind`` goes to: the one ``named_id`` names (a legal entity's
+    ERP, CRM or PSA), else the only active system of the kind.
+
+    Never guesses: a named system that is inactive or of another kind, no active system, or
+    two or more with nothing named each raise a DomainError saying what to configure (the
+    caller's transaction fails and its event is retried or dead-lettered with that reason).
+    ``subject`` names the record in the message ("legal entity UK").
+    """
     remembered = _remembered.get()
-    if remembered is not None and kind in remembered:
-        return remembered[kind]
-    system = ExternalSystem.objects.filter(kind=kind, is_active=True).order_by("slug").first()
-    if system is None:
-        raise DomainError(f"no active {kind} system is configured", kind=kind)
+    route = (kind, named_id)
+    if remembered is not None and route in remembered:
+        return remembered[route]
+    system = _named(kind, named_id, subject) if named_id else _only(kind, subject)
     if remembered is not None:
-        remembered[kind] = system
+        remembered[route] = system
     return system
+
+
+def _named(kind: str, named_id: int, subject: str) -> ExternalSystem:
+    system = ExternalSystem.objects.filter(pk=named_id).first()
+    if system is None or system.kind != kind:
+        raise DomainError(f"{subject or 'the record'} names a {kind.upper()} that is not one")
+    if not system.is_active:
+        raise DomainError(
+            f"{subject or 'the record'} names {kind.upper()} {system.slug!r}, which is inactive",
+            kind=kind,
+            system=system.slug,
+        )
+    return system
+
+
+def _only(kind: str, subject: str) -> ExternalSystem:
+    active = list(ExternalSystem.objects.filter(kind=kind, is_active=True).order_by("slug")[:3])
+    if not active:
+        raise DomainError(f"no active {kind} system is configured", kind=kind)
+    if len(active) > 1:
+        slugs = ", ".join(s.slug for s in active[:2]) + (" …" if len(active) > 2 else "")
+        raise AmbiguousRouting(
+            f"{len(active)} active {kind.upper()} systems ({slugs}) and "
+            f"{subject or 'this record'} names none: name its {kind.upper()} on the legal "
+            "entity (admin, Legal entities) or run systems add with --entities",
+            kind=kind,
+        )
+    return active[0]
+
+
+def get_system_for_kind(kind: str) -> ExternalSystem:
+    """The only active system of a kind (effects with no legal entity to route by)."""
+    return system_for(kind)
 
 
 @transaction.atomic

@@ -18,6 +18,38 @@ class LegalEntity(models.Model):
         default=list, blank=True, help_text='Jurisdictions it invoices in, e.g. ["US-NY", "US-CA"]'
     )
     is_active = models.BooleanField(default=True)
+    # Routing: the systems this entity's records go to. Empty: the only active system of the
+    # kind; with two or more of a kind every entity names one (docs/connectors.md, routing).
+    crm_system = models.ForeignKey(
+        "integrations.ExternalSystem",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="crm_entities",
+        limit_choices_to={"kind": "crm"},
+        verbose_name="CRM",
+        help_text="Empty: the firm's only CRM.",
+    )
+    psa_system = models.ForeignKey(
+        "integrations.ExternalSystem",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="psa_entities",
+        limit_choices_to={"kind": "psa"},
+        verbose_name="PSA",
+        help_text="Empty: the firm's only PSA.",
+    )
+    erp_system = models.ForeignKey(
+        "integrations.ExternalSystem",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="erp_entities",
+        limit_choices_to={"kind": "erp"},
+        verbose_name="ERP",
+        help_text="Empty: the firm's only ERP. An acquired firm keeping its ledger names its own.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

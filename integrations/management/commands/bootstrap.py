@@ -58,7 +58,7 @@ class Command(BaseCommand):
         for slug, kind in DEMO_SYSTEMS:
             if ExternalSystem.objects.filter(slug=slug).exists():
                 continue
-            _system, secret = add_system(slug=slug, kind=kind, connector="sandbox")
+            _system, secret, _notes = add_system(slug=slug, kind=kind, connector="sandbox")
             known[slug] = secret
             self.stdout.write(f"configured system {slug} ({kind}) on the sandbox connector")
         path.write_text(json.dumps(known, indent=2))

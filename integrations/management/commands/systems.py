@@ -1,8 +1,35 @@
+import json
+import os
+
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from config.errors import DomainError
 from integrations.models import ExternalSystem
 from integrations.services import systems
+
+
+def _pair(item: str, *, parse_json: bool = False) -> tuple[str, object]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise CommandError(f"{item!r} is not KEY=VALUE")
+    if parse_json:
+        try:
+            return key, json.loads(value)
+        except ValueError:
+            return key, value
+    return key, value
+
+
+def _credential(item: str) -> tuple[str, str]:
+    key, value = _pair(item)
+    value = str(value)
+    if value.startswith("@"):
+        name = value[1:]
+        if name not in os.environ:
+            raise CommandError(f"credential {key}: the variable {name} is not set")
+        value = os.environ[name]
+    return key, value
 
 
 class Command(BaseCommand):
@@ -19,6 +46,26 @@ class Command(BaseCommand):
             "--connector", required=True, choices=[c.value for c in ExternalSystem.Connector]
         )
         add.add_argument("--name", default="")
+        add.add_argument(
+            "--entities",
+            default="",
+            help="legal entity codes (comma-separated) whose effects of this kind go to it",
+        )
+        add.add_argument("--base-url", default="", help="the peer's API address (http or https)")
+        add.add_argument(
+            "--setting",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a connector setting (repeatable; VALUE as JSON when it parses, else text)",
+        )
+        add.add_argument(
+            "--credential",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a credential, stored encrypted (repeatable; VALUE @ENV_NAME reads the variable)",
+        )
         rotate = sub.add_parser("rotate-secret", help="add a new secret; the old ones stay valid")
         rotate.add_argument("slug")
         retire = sub.add_parser("retire-secret", help="stop accepting secret number N")
@@ -29,16 +76,7 @@ class Command(BaseCommand):
     def handle(self, *args, action: str, **options):
         try:
             if action == "add":
-                system, secret = systems.add_system(
-                    slug=options["slug"],
-                    kind=options["kind"],
-                    connector=options["connector"],
-                    name=options["name"],
-                )
-                self.stdout.write(
-                    f"added {system.slug} ({system.kind}, {system.connector}); webhook secret #1:"
-                )
-                self.stdout.write(secret)
+                self._add(options)
             elif action == "rotate-secret":
                 secret = systems.rotate_secret(slug=options["slug"])
                 self.stdout.write(
@@ -55,6 +93,28 @@ class Command(BaseCommand):
             raise CommandError(f"no system {options.get('slug')!r}") from exc
         except DomainError as exc:
             raise CommandError(exc.message) from exc
+
+    @transaction.atomic
+    def _add(self, options: dict) -> None:
+        system, secret, notes = systems.add_system(
+            slug=options["slug"],
+            kind=options["kind"],
+            connector=options["connector"],
+            name=options["name"],
+            entities=[c.strip() for c in options["entities"].split(",") if c.strip()],
+            base_url=options["base_url"],
+            settings=dict(_pair(item, parse_json=True) for item in options["setting"]),
+        )
+        if options["credential"]:
+            from integrations.services.credentials import set_credentials
+
+            set_credentials(system, dict(_credential(item) for item in options["credential"]))
+        self.stdout.write(
+            f"added {system.slug} ({system.kind}, {system.connector}); webhook secret #1:"
+        )
+        self.stdout.write(secret)
+        for note in notes:
+            self.stdout.write(f"routing: {note}")
 
     def _list(self) -> None:
         rows = ExternalSystem.objects.prefetch_related("secrets").order_by("slug")
