@@ -1,0 +1,1 @@
+"""Tests against a live Tryton (integrations/connectors/tryton/server.py)."""
