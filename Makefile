@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup setup-dev run worker beat test lint typecheck fmt bench soak ci clean
+.PHONY: setup setup-dev run worker beat test lint typecheck fmt bench soak tryton ci clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -60,6 +60,13 @@ bench: setup-dev
 # minutes (SOAK_SECONDS, SOAK_KILL_EVERY to change); figures to docs/benchmarks.md.
 soak: setup-dev
 	$(BIN)/python bench/soak.py
+
+# A live Tryton (ERP and PSA) in the foreground on http://127.0.0.1:8010 under var/tryton, and the
+# settings to configure it (TRYTON_ARGS="--port 8011 --fresh"); the tryton group is installed into
+# the venv only when trytond cannot be imported.
+tryton: setup
+	$(BIN)/python -c "import trytond" 2>/dev/null || $(BIN)/pip install -q -e ".[tryton]"
+	$(BIN)/python manage.py tryton $(TRYTON_ARGS)
 
 ci:
 	bash .ci/run

@@ -25,7 +25,7 @@ def live_tryton():
     server.ensure_database()
     server.start()
     yield server
-    server.stop()
+    server.discard()  # its working copy; the cached database stays for the next session
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from integrations.connectors.tryton.client import TrytonClient, get_id
 
-SETUP_VERSION = 1  # raise when the set-up below changes: the cached databases are rebuilt
+SETUP_VERSION = 2  # raise when the set-up below changes: the cached databases are rebuilt
 TAX_RATES = {  # sales tax on services by jurisdiction (a small table for the tests)
     "US-NY": Decimal("0.08875"),
     "US-NJ": Decimal("0.06625"),
@@ -21,7 +21,7 @@ TAX_RATES = {  # sales tax on services by jurisdiction (a small table for the te
     "US-CA": Decimal("0"),
 }
 LIST_PRICE = Decimal("150.00")  # the service product's price per hour
-PAYMENT_TERMS = {"Net 15": 15, "Net 30": 30, "Net 45": 45, "Net 60": 60}
+PAYMENT_TERMS = {"Net 14": 14, "Net 15": 15, "Net 30": 30, "Net 45": 45, "Net 60": 60}
 # Accounts of the "Universal Chart of Accounts" (account.account_template_root_en) by role.
 ACCOUNT_CODES = {
     "receivable": "1.2.1", "payable": "2.1.1", "revenue": "4.1.2", "expense": "5.1.3",
@@ -32,6 +32,11 @@ ACCOUNT_CODES = {
 def today() -> date:
     """The company's today: it keeps its books in UTC (its ``timezone``)."""
     return datetime.now(tz=UTC).date()
+
+
+def tax_name(jurisdiction: str) -> str:
+    """The name of the set-up's sales tax of ``jurisdiction`` (what a connector looks up)."""
+    return f"Sales tax {jurisdiction}"
 
 
 def set_up_company(client: TrytonClient) -> dict:
@@ -149,7 +154,7 @@ def _invoicing(client: TrytonClient, data: dict) -> dict:
         for name, days in PAYMENT_TERMS.items()
     ])  # fmt: skip
     taxes = client.model("account.tax").create([
-        {"name": f"Sales tax {code}", "description": f"Sales tax {code} {rate * 100:g}%",
+        {"name": tax_name(code), "description": f"{tax_name(code)} {rate * 100:g}%",
          "company": company, "type": "percentage", "rate": rate,
          "invoice_account": accounts["tax"], "credit_note_account": accounts["tax"]}
         for code, rate in TAX_RATES.items()

@@ -2,18 +2,22 @@
 
 ``TrytonServer(var_dir)`` keeps everything under ``var_dir/tryton/``: ``cache/`` holds the
 initialised database (``<name>.sqlite``) and ``<name>.json`` (the fingerprint it was built for
-and the ids its set-up created, ``fixture_data``); ``data/`` is the working copy the server
-runs on, with its config, pid file and log. Initialising takes about a minute (trytond-admin
-activates the modules, then the company set-up runs through ``TrytonClient`` against a server
-started for it), so it happens once per fingerprint: the trytond and module versions, the
-module list, the set-up's own version and the current year (the fiscal years cover the year
-before, this one and the next). Later runs copy the cached file in a second.
+and the ids its set-up created, ``fixture_data``); ``data/<port>/`` is the working copy a
+server runs on, with its config, pid file and log (one per port, so two test sessions on one
+var dir never share a database). Initialising takes about a minute (trytond-admin activates
+the modules, then the company set-up of ``fixture.py`` runs through ``TrytonClient`` against
+a server started for it), so it happens once per fingerprint: the trytond and module
+versions, the module list, the set-up's version, the current year (the fiscal years cover
+the year before, this one and the next) and the admin password. Later runs copy the cached
+file in well under a second.
 
 The server is gunicorn with ONE sync worker: Tryton's threaded built-in server hands out
 duplicate sequence numbers under concurrent writes, and SQLite serialises writers anyway.
 The harness installs nothing: without trytond it raises ``TrytonUnavailable``.
 """
 
+import fcntl
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -56,8 +60,8 @@ def check_available() -> None:
         raise TrytonUnavailable(f"cannot import {', '.join(missing)}: {INSTALL_HINT}")
 
 
-def fingerprint() -> str:
-    """What the cached database was built for; any change re-initialises it."""
+def fingerprint(password: str) -> str:
+    """What a cached database was built for; any change re-initialises it."""
     check_available()
     versions = []
     for name in ("trytond", *(f"trytond_{module}" for module in MODULES)):
@@ -65,13 +69,24 @@ def fingerprint() -> str:
             versions.append(f"{name}={importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
             versions.append(f"{name}=?")
-    return ";".join([*versions, f"setup={SETUP_VERSION}", f"year={today().year}"])
+    secret = hashlib.sha256(password.encode()).hexdigest()[:16]  # the admin password it holds
+    return ";".join([*versions, f"setup={SETUP_VERSION}", f"year={today().year}", secret])
 
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _ours(pid: int) -> bool:
@@ -96,8 +111,9 @@ class TrytonServer:
     ) -> None:
         self.home = Path(var_dir) / "tryton"
         self.cache_dir = self.home / "cache"
-        self.data_dir = self.home / "data"
-        self.port = port
+        self.port = port or free_port()
+        # One working folder per port: two sessions on one var dir never share a database.
+        self.data_dir = self.home / "data" / str(self.port)
         self.database = database
         self.username = USERNAME
         self.password = password
@@ -106,8 +122,6 @@ class TrytonServer:
 
     @property
     def url(self) -> str:
-        if self.port is None:
-            raise RuntimeError("the Tryton server has no port until start()")
         return f"http://127.0.0.1:{self.port}"
 
     @property
@@ -135,18 +149,23 @@ class TrytonServer:
     # The database
 
     def ensure_database(self, *, reset: bool = True) -> dict:
-        """Put an initialised database in ``data/`` (building the cache first if it is missing
-        or was built for another fingerprint) and return its ``fixture_data``. ``reset=False``
-        keeps a working copy of the same fingerprint with whatever was written to it since."""
+        """Put an initialised database in the working folder (building the cache first if it
+        is missing or was built for another fingerprint) and return its ``fixture_data``.
+        ``reset=False`` keeps a working copy of the same fingerprint, with what was written
+        to it since."""
         check_available()
         if self.process is not None:
             raise RuntimeError("stop the Tryton server before replacing its database")
+        wanted = fingerprint(self.password)
         cached_db = self.cache_dir / f"{self.database}.sqlite"
         cached_manifest = self.cache_dir / f"{self.database}.json"
-        if _manifest_fingerprint(cached_manifest) != fingerprint() or not cached_db.exists():
-            self._initialise()
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.cache_dir / f"{self.database}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; the others then reuse it
+            if _manifest_fingerprint(cached_manifest) != wanted or not cached_db.exists():
+                self._initialise(wanted)
         working_manifest = self.data_dir / f"{self.database}.json"
-        if reset or _manifest_fingerprint(working_manifest) != fingerprint():
+        if reset or _manifest_fingerprint(working_manifest) != wanted:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             target = self.data_dir / f"{self.database}.sqlite"
             _remove_sqlite(target)
@@ -155,9 +174,14 @@ class TrytonServer:
         self._fixture_data = None
         return self.fixture_data
 
-    def _initialise(self) -> None:
+    def discard(self) -> None:
+        """Stop the server and remove its working folder (the cache stays)."""
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def _initialise(self, wanted: str) -> None:
         """Build the cache: trytond-admin, then the company set-up through the client."""
-        build = self.home / "build"
+        build = self.home / "build" / str(os.getpid())
         shutil.rmtree(build, ignore_errors=True)
         build.mkdir(parents=True)
         started = time.monotonic()
@@ -171,11 +195,11 @@ class TrytonServer:
             builder.stop()
         _checkpoint(build / f"{self.database}.sqlite")
         fixture_data["initialised_in_s"] = round(time.monotonic() - started, 1)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        _remove_sqlite(self.cache_dir / f"{self.database}.sqlite")
-        shutil.move(build / f"{self.database}.sqlite", self.cache_dir / f"{self.database}.sqlite")
-        manifest = {"fingerprint": fingerprint(), "fixture_data": fixture_data}
-        (self.cache_dir / f"{self.database}.json").write_text(json.dumps(manifest, indent=2))
+        manifest = build / f"{self.database}.json"
+        manifest.write_text(json.dumps({"fingerprint": wanted, "fixture_data": fixture_data}))
+        _remove_sqlite(self.cache_dir / f"{self.database}.sqlite", sidecars_only=True)
+        os.replace(build / f"{self.database}.sqlite", self.cache_dir / f"{self.database}.sqlite")
+        os.replace(manifest, self.cache_dir / f"{self.database}.json")
         shutil.rmtree(build, ignore_errors=True)
 
     def _activate_modules(self, build: Path) -> None:
@@ -221,7 +245,8 @@ class TrytonServer:
         if not (self.data_dir / f"{self.database}.sqlite").exists():
             raise RuntimeError("no Tryton database yet: call ensure_database() first")
         self.stop()  # a stale one from a run that died, found by its pid file
-        self.port = self.port or free_port()
+        if not _port_free(self.port):  # else the readiness probe could reach another server
+            raise RuntimeError(f"port {self.port} is in use: choose another one")
         config = self._write_config(self.data_dir, self.port)
         env = {**os.environ, "TRYTOND_CONFIG": str(config), "TRYTOND_DATABASE_NAMES": self.database}
         command = [

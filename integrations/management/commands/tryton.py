@@ -1,0 +1,77 @@
+"""``manage.py tryton [--port 8010] [--fresh]``: a live Tryton on this machine, for people.
+
+Prepares the database under ``VAR_DIR/tryton`` (the first time, or after a trytond upgrade,
+about a minute: see integrations/connectors/tryton/server.py), serves it in the foreground
+until Ctrl-C, and prints what Throughline needs to use it as its ERP and PSA: the address,
+database, user and password, and the ``systems add`` command lines with those settings.
+What was written to it survives a restart; ``--fresh`` starts again from the set-up.
+"""
+
+import json
+import shlex
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from integrations.connectors.tryton.fixture import PAYMENT_TERMS, tax_name
+from integrations.connectors.tryton.server import TrytonServer, TrytonUnavailable
+
+
+class Command(BaseCommand):
+    help = "Run a live Tryton (ERP and PSA) in the foreground and print how to configure it."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8010, help="loopback port (8010)")
+        parser.add_argument(
+            "--fresh", action="store_true", help="start again from the set-up's database"
+        )
+
+    def handle(self, *args, port: int, fresh: bool, **options):
+        server = TrytonServer(settings.VAR_DIR, port=port)
+        self.stdout.write(f"Preparing the Tryton database in {server.home} …")
+        try:
+            data = server.ensure_database(reset=fresh)
+            server.start()
+        except TrytonUnavailable as exc:
+            raise CommandError(str(exc)) from exc
+        except RuntimeError as exc:
+            server.stop()
+            raise CommandError(f"Tryton did not start: {exc}") from exc
+        self._describe(server, data)
+        try:
+            server.process.wait()
+            self.stderr.write("Tryton exited: see " + str(server.data_dir / "trytond.log"))
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping Tryton …")
+        finally:
+            server.stop()
+
+    def _describe(self, server: TrytonServer, data: dict) -> None:
+        self.stdout.write(
+            self.style.SUCCESS(f"Tryton is serving {server.url} (Ctrl-C stops it)")
+            + "\n"
+            + f"  base_url  {server.url}\n"
+            + f"  database  {server.database}\n"
+            + f"  username  {server.username}\n"
+            + f"  password  {server.password}\n"
+            + "Configure it as Throughline's ERP and PSA:"
+        )
+        for kind in ("erp", "psa"):
+            self.stdout.write("  " + shlex.join(_systems_add(server, data, kind)))
+
+
+def _systems_add(server: TrytonServer, data: dict, kind: str) -> list[str]:
+    """``manage.py systems add`` for this server as a system of ``kind`` (the connector reads
+    its settings from ``settings["tryton"]``, the password from the credentials)."""
+    tryton_settings = {
+        "database": server.database,
+        "username": server.username,
+        "service_product": "SERVICE",
+        "taxes": {code: tax_name(code) for code in data["taxes"]},
+        "payment_terms": {f"NET{days}": name for name, days in PAYMENT_TERMS.items()},
+    }
+    command = ["python", "manage.py", "systems", "add", f"tryton-{kind}", "--kind", kind]
+    command += ["--connector", "tryton", "--name", f"Tryton {kind.upper()}"]
+    command += ["--base-url", server.url]
+    command += ["--setting", "tryton=" + json.dumps(tryton_settings, separators=(",", ":"))]
+    return [*command, "--credential", f"password={server.password}"]
