@@ -2,6 +2,7 @@
 canned answers (no server needed). Live tests create what they need under unique codes."""
 
 import base64
+import importlib.util
 import json
 import time
 import uuid
@@ -20,7 +21,7 @@ from integrations.connectors.tryton.errors import (
     TrytonUserWarning,
 )
 from integrations.connectors.tryton.fixture import acknowledge_warning, pay_invoice, today
-from integrations.connectors.tryton.server import free_port
+from integrations.connectors.tryton.server import TrytonServer, TrytonUnavailable, free_port
 
 
 def unique(prefix: str) -> str:
@@ -362,3 +363,13 @@ def test_the_context_is_appended_to_model_calls_and_values_travel_typed():
     assert client.call("common.server.version") == "8.2"
     assert session.sent[3]["params"] == []  # common.* takes no context
     assert session.sent[2]["id"] != session.sent[3]["id"]
+
+
+def test_without_trytond_the_harness_says_how_to_install_it(monkeypatch, tmp_path):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "trytond" else real(name, *a)
+    )
+    with pytest.raises(TrytonUnavailable, match=r"trytond: install the tryton group: pip install"):
+        TrytonServer(tmp_path).ensure_database()
+    assert not (tmp_path / "tryton").exists()  # nothing half-made

@@ -50,12 +50,15 @@ class TrytonUnavailable(RuntimeError):
 
 
 def check_available() -> None:
-    """Raise ``TrytonUnavailable`` naming what is missing and how to install it."""
-    wanted = ["trytond", "gunicorn", *(f"trytond.modules.{name}" for name in MODULES)]
-    try:
-        missing = [name for name in wanted if importlib.util.find_spec(name) is None]
-    except ModuleNotFoundError:
-        missing = ["trytond"]
+    """Raise ``TrytonUnavailable`` naming what is missing and how to install it.
+
+    Nothing of trytond is imported here: importing it sets the process's time zone to UTC
+    (and patches requests and lxml), which a Django process must not inherit."""
+    trytond = importlib.util.find_spec("trytond")
+    missing = [name for name in ("trytond", "gunicorn") if importlib.util.find_spec(name) is None]
+    if trytond is not None and trytond.submodule_search_locations:
+        modules = Path(next(iter(trytond.submodule_search_locations))) / "modules"
+        missing += [name for name in MODULES if not (modules / name / "tryton.cfg").exists()]
     if missing:
         raise TrytonUnavailable(f"cannot import {', '.join(missing)}: {INSTALL_HINT}")
 
