@@ -164,16 +164,16 @@ class TrytonServer:
         cached_manifest = self.cache_dir / f"{self.database}.json"
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         with open(self.cache_dir / f"{self.database}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; the others then reuse it
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; a copy never sees half of one
             if _manifest_fingerprint(cached_manifest) != wanted or not cached_db.exists():
                 self._initialise(wanted)
-        working_manifest = self.data_dir / f"{self.database}.json"
-        if reset or _manifest_fingerprint(working_manifest) != wanted:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            target = self.data_dir / f"{self.database}.sqlite"
-            _remove_sqlite(target)
-            shutil.copyfile(cached_db, target)
-            shutil.copyfile(cached_manifest, working_manifest)
+            working_manifest = self.data_dir / f"{self.database}.json"
+            if reset or _manifest_fingerprint(working_manifest) != wanted:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                target = self.data_dir / f"{self.database}.sqlite"
+                _remove_sqlite(target)
+                shutil.copyfile(cached_db, target)
+                shutil.copyfile(cached_manifest, working_manifest)
         self._fixture_data = None
         return self.fixture_data
 
@@ -217,11 +217,13 @@ class TrytonServer:
             "--activate-dependencies", "-u", *MODULES, "--email", "admin@example.com",
         ]  # fmt: skip
         env = {**os.environ, "TRYTONPASSFILE": str(password_file)}
-        with open(log_path, "wb") as log:
-            done = subprocess.run(  # noqa: S603 fixed argv
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, check=False, timeout=900
-            )
-        password_file.unlink()
+        try:
+            with open(log_path, "wb") as log:
+                done = subprocess.run(  # noqa: S603 fixed argv
+                    command, env=env, stdout=log, stderr=subprocess.STDOUT, check=False, timeout=900
+                )
+        finally:
+            password_file.unlink()
         if done.returncode != 0:
             raise RuntimeError(
                 f"trytond-admin failed ({done.returncode}): {_tail(log_path)} (log: {log_path})"
@@ -240,8 +242,9 @@ class TrytonServer:
     # The server
 
     def start(self, *, timeout: float = 90.0) -> "TrytonServer":
-        """Serve the working database (on ``port``, or a free loopback port chosen now) and
-        wait until a login answers. A server this folder started earlier is stopped first."""
+        """Serve the working database on ``port`` (given, or a free loopback port picked when
+        this object was made) and wait until a login answers. A server that this working
+        folder's pid file names (a run that died) is stopped first."""
         if self.process is not None and self.process.poll() is None:
             return self
         check_available()
@@ -292,9 +295,11 @@ class TrytonServer:
 
     def stop(self, *, grace: float = 5.0) -> None:
         """SIGTERM the server (by its pid), SIGKILL its process group after ``grace`` s."""
-        pid = self.process.pid if self.process is not None else _read_pid(self._pid_file)
-        if pid is not None and (self.process is not None or _ours(pid)):
-            _terminate(pid, self.process, grace)
+        if self.process is not None:
+            if self.process.poll() is None:  # once reaped, its pid may be someone else's
+                _terminate(self.process.pid, self.process, grace)
+        elif (pid := _read_pid(self._pid_file)) is not None and _ours(pid):
+            _terminate(pid, None, grace)
         self.process = None
         self._pid_file.unlink(missing_ok=True)
 
