@@ -184,8 +184,8 @@ class TrytonServer:
 
     def _initialise(self, wanted: str) -> None:
         """Build the cache: trytond-admin, then the company set-up through the client."""
-        build = self.home / "build" / str(os.getpid())
-        shutil.rmtree(build, ignore_errors=True)
+        build = self.home / "build" / self.database  # under the lock: one builder at a time
+        shutil.rmtree(build, ignore_errors=True)  # what an interrupted build left
         build.mkdir(parents=True)
         started = time.monotonic()
         self._activate_modules(build)
@@ -267,7 +267,7 @@ class TrytonServer:
         self._pid_file.write_text(str(self.process.pid))
         try:
             self._wait_until_up(timeout)
-        except Exception:
+        except BaseException:  # Ctrl-C too: never leave a server behind
             self.stop()
             raise
         return self

@@ -37,6 +37,11 @@ class Command(BaseCommand):
         except RuntimeError as exc:
             server.stop()
             raise CommandError(f"Tryton did not start: {exc}") from exc
+        except KeyboardInterrupt:
+            server.stop()
+            raise CommandError(
+                "interrupted before Tryton was up (nothing is left running)"
+            ) from None
         self._describe(server, data)
         try:
             server.process.wait()
