@@ -15,10 +15,12 @@ class IntegrationsConfig(AppConfig):
         from integrations import handlers, tasks  # noqa: F401 tasks: registered by name for dispatch
         from integrations.connectors.base import connector_classes
         from integrations.connectors.sandbox import SandboxConnector
+        from integrations.connectors.tryton.connector import TrytonConnector
         from integrations.models import ExternalSystem, WebhookSecret
         from integrations.panels import integration_health
 
         connector_classes.register("sandbox", SandboxConnector)
+        connector_classes.register("tryton", TrytonConnector)
         navigation.register(
             "operations",
             NavItem(

@@ -11,6 +11,7 @@ from celery import shared_task
 
 from integrations.services.inbox import process_inbound_event, process_inbound_events
 from integrations.services.outbox import dispatch_inline, dispatch_outbox_message, send_collected
+from integrations.services.polling import poll_all
 from integrations.services.sweeper import sweep_due_work
 
 # The messages a batch of events writes are sent inline, right after the COMMIT that wrote
@@ -40,6 +41,12 @@ def dispatch_outbox_message_task(message_id: str) -> None:
 @shared_task(acks_late=True)
 def sweep_due_work_task() -> dict:
     return sweep_due_work()
+
+
+@shared_task(acks_late=True)
+def poll_peers_task() -> dict:
+    """Read what changed on peers without webhooks (beat: ``poll-peers``)."""
+    return poll_all()
 
 
 @shared_task

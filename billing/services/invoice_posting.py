@@ -22,6 +22,7 @@ from exceptions_queue.services import raise_exception_item
 from integrations.models import OutboxMessage
 from integrations.services.outbox import enqueue_outbox_message
 from integrations.services.traces import record_trace_step
+from mdm.models import BillingProfile
 from mdm.services.routing import system_for_entity
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def _set_status(invoice: Invoice, status: str, *, detail: str = "") -> None:
             "number": invoice.number,
             "status": status,
             "customer_id": str(invoice.customer_id),
+            "legal_entity": invoice.legal_entity.code,
             "period": f"{invoice.period:%Y-%m}",
             "total": money_json(invoice.gross_total, invoice.currency),
             "amount_due": money_json(invoice.amount_due, invoice.currency),
@@ -82,6 +84,7 @@ def _erp_payload(invoice: Invoice) -> dict:
             "line_id": str(line.pk),
             "kind": line.kind,
             "description": line.description,
+            "role": line.role,
             "hours": None if line.hours is None else str(line.hours),
             "rate": None if line.rate is None else str(line.rate),
             "amount": amount_text(line.amount, invoice.currency),
@@ -91,6 +94,8 @@ def _erp_payload(invoice: Invoice) -> dict:
     return {
         "invoice_id": str(invoice.pk),
         "customer_id": str(invoice.customer_id),
+        "customer_throughline_id": invoice.customer.throughline_id,
+        "erp_customer_id": _erp_customer_id(invoice),
         "legal_entity": invoice.legal_entity.code,
         "currency": invoice.currency,
         "tax_jurisdiction": invoice.tax_jurisdiction,
@@ -101,6 +106,14 @@ def _erp_payload(invoice: Invoice) -> dict:
         "gross_total": amount_text(invoice.gross_total, invoice.currency),
         "lines": lines,
     }
+
+
+def _erp_customer_id(invoice: Invoice) -> str | None:
+    """The ERP's id of the invoice's customer for its entity, when the ERP has answered."""
+    profile = BillingProfile.objects.filter(
+        customer_id=invoice.customer_id, legal_entity_id=invoice.legal_entity_id
+    ).first()
+    return (profile.erp_customer_id or None) if profile else None
 
 
 @transaction.atomic
@@ -157,6 +170,11 @@ def on_message_delivered(message: OutboxMessage) -> None:
     invoice.erp_invoice_id = message.external_id or invoice.erp_invoice_id
     invoice.posted_at = timezone.now()
     _set_status(invoice, Invoice.Status.POSTED, detail=f"ERP invoice {invoice.erp_invoice_id}")
+    read_back = (message.response or {}).get("status_changed")
+    if read_back and invoice.erp_invoice_id:
+        # The ERP answered with the invoice as it booked it (number, totals, state): record it
+        # and compare its total with ours now, not at the next status change.
+        apply_erp_invoice_status(data=read_back)
 
 
 ERP_STATUSES = {

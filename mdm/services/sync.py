@@ -7,8 +7,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import DomainError
-from integrations.connectors import ConnectorError, get_connector
+from integrations.connectors import ConnectorError
 from integrations.models import ExternalSystem, SyncRun
+from integrations.services.connectors import connector_for
 from integrations.services.traces import current_or_new_trace_id, record_trace_step, use_trace
 from mdm.services.customers import apply_crm_account
 from mdm.services.erp_customers import apply_erp_customer
@@ -51,7 +52,7 @@ def sync_reference_data(*, system_id: int) -> SyncRun:
             trace_id=trace_id,
         )
         try:
-            records = get_connector(system).fetch_changed(object_type, run.since)
+            records = connector_for(system).fetch_changed(object_type, run.since)
         except ConnectorError as exc:
             return _finish(run, status=SyncRun.Status.FAILED, errors=[str(exc)])
         errors = []

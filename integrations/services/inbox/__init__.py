@@ -13,7 +13,12 @@ The names below are the inbox's public entry points, re-exported for callers out
 from integrations.services.inbox.apply import apply_event, process_inbound_event
 from integrations.services.inbox.batch import process_inbound_events
 from integrations.services.inbox.doorbell import ring_inbox_doorbell
-from integrations.services.inbox.receive import KEPT_HEADERS, Receipt, receive_webhook
+from integrations.services.inbox.receive import (
+    KEPT_HEADERS,
+    Receipt,
+    receive_webhook,
+    record_pulled_event,
+)
 from integrations.services.inbox.replay import replay_event
 
 __all__ = [
@@ -23,6 +28,7 @@ __all__ = [
     "process_inbound_event",
     "process_inbound_events",
     "receive_webhook",
+    "record_pulled_event",
     "replay_event",
     "ring_inbox_doorbell",
 ]

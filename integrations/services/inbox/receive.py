@@ -318,3 +318,16 @@ def _store_rejected(event: InboundEvent, reason: str) -> bool:
                 for hook in rejection_hooks.values():
                     hook(event)
     return is_new
+
+
+def record_pulled_event(
+    *, system: ExternalSystem, key: str, event_type: str, data: dict, occurred_at: str
+) -> Receipt:
+    """A change read from a peer without webhooks (a poll), recorded exactly as a delivery of
+    the canonical event would be: the same schema check, the same once-only store (the webhook
+    id is ``pull:<key>``, stable per change, so a change read twice is a duplicate), the same
+    doorbell, ordering and handlers. Signature checks do not apply: Throughline itself read it."""
+    body = json.dumps(
+        {"type": event_type, "timestamp": occurred_at, "data": data}, separators=(",", ":")
+    ).encode()
+    return _record_event(system=system, webhook_id=f"pull:{key}"[:200], body=body)

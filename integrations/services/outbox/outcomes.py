@@ -17,11 +17,11 @@ from integrations.connectors import (
     DeliveryResult,
     RateLimited,
     RetryableError,
-    get_connector,
 )
 from integrations.models import DeliveryAttempt, ExternalRef, OutboxMessage
 from integrations.registry import dead_letter_hooks, delivery_hooks
 from integrations.services.backoff import backoff_delay
+from integrations.services.connectors import connector_for
 from integrations.services.outbox.policy import retry_policy
 from integrations.services.traces import record_trace_step
 
@@ -54,7 +54,7 @@ def call_connector(message: OutboxMessage) -> DeliveryCall:
     """Deliver ``message`` through its system's connector (outside any transaction)."""
     started, clock = timezone.now(), time.monotonic()
     try:
-        result = get_connector(message.system).deliver(
+        result = connector_for(message.system).deliver(
             message.kind, message.payload, idempotency_key=message.idempotency_key
         )
     except ConnectorError as exc:
