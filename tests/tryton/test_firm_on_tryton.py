@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from billing.models import Invoice, TimeEntry
-from integrations.connectors.tryton.fixture import pay_invoice
 from exceptions_queue.models import ExceptionItem
+from integrations.connectors.tryton.fixture import pay_invoice
 from integrations.models import OutboxMessage, SandboxRecord, SyncRun
 from tests.helpers import envelope, post_event
 from tests.tryton.firm import (
