@@ -93,6 +93,7 @@ def _queue_erp_time_record(entry: TimeEntry) -> None:
             "work_date": entry.work_date.isoformat(),
             "hours": str(entry.hours),
             "billable": entry.is_billable,
+            "legal_entity": entity.code if entity else None,
         },
         # One ERP record per approval: a correction (new approved_at) is a new effect.
         idempotency_key=f"erp.time_entry.record:{entry.psa_time_entry_id}:{entry.approved_at.isoformat()}",

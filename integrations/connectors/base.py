@@ -10,12 +10,15 @@ platform's API and raises one of the errors below, which decide what the outbox 
 | RateLimited (429 + Retry-After) | retry no earlier than Retry-After | not a failure |
 | PermanentError (4xx, mapping error) | dead at once, with the reason | not a failure |
 | AuthError (401/403) | dead at once, with the reason | not a failure |
+
+A payload that does not match its operation's schema is a PermanentError before any call.
 """
 
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from config.registry import Registry
+from integrations.connectors.operations import OPERATIONS, operations_of, validate_operation
 
 
 class ConnectorError(Exception):
@@ -52,40 +55,43 @@ class DeliveryResult:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-# The operations of each port (kind): what Throughline can ask of a CRM, a PSA or an ERP.
+# The operations of each port (kind): what Throughline can ask of a CRM, a PSA or an ERP
+# (name → description), derived from the typed operations (integrations/connectors/operations).
 PORTS: dict[str, dict[str, str]] = {
-    "crm": {
-        "crm.account.update": "write CRM-owned or ERP-owned fields back to the CRM account",
-        "crm.account.merge": "merge duplicate CRM accounts into the surviving one (mdm)",
-        "crm.invoice_status.update": "show an invoice's status on the CRM account/opportunity",
-        "crm.event.publish": "publish a Throughline event to the CRM",
-    },
-    "psa": {
-        "psa.project.create": "create (or match) the project with its phases",
-        "psa.event.publish": "publish a Throughline event to the PSA",
-    },
-    "erp": {
-        "erp.customer.upsert": "create or update the ERP customer",
-        "erp.customer.merge": "merge duplicate ERP customers into the surviving one (mdm)",
-        "erp.time_entry.record": "record approved time on the ERP project (costing)",
-        "erp.invoice.create": "create the invoice from an approved draft",
-        "erp.event.publish": "publish a Throughline event to the ERP",
-    },
+    port: {name: OPERATIONS[name].description for name in operations_of(port)}
+    for port in dict.fromkeys(operation.port for operation in OPERATIONS.values())
 }
 
 
+def schema_error_message(operation: str, errors: dict[str, list[str]]) -> str:
+    """``"<operation> payload does not match its schema: <field>: <message>; …"``."""
+    reasons = "; ".join(
+        f"{path}: {message}" for path, messages in errors.items() for message in messages
+    )
+    return f"{operation} payload does not match its schema: {reasons}"
+
+
 class Connector:
-    """Base class: ``deliver`` checks the operation belongs to the system's port, then calls
-    ``call``. Subclasses implement ``call`` (and may override ``fetch_changed`` for syncs)."""
+    """Base class: ``deliver`` checks the operation belongs to the system's port and its payload
+    matches the operation's schema, then calls ``call``. Subclasses implement ``call`` (and may
+    override ``fetch_changed`` for syncs); the payload they get is the operation's TypedDict
+    (integrations/connectors/operations)."""
 
     name: ClassVar[str] = ""
 
-    def __init__(self, system) -> None:
+    def __init__(self, system, *, credentials: dict[str, str] | None = None) -> None:
         self.system = system
+        # Decrypted by the runtime (integrations/services/connectors.py): a connector never
+        # reads secrets itself.
+        self.credentials = credentials or {}
 
     def deliver(self, operation: str, payload: dict, *, idempotency_key: str) -> DeliveryResult:
         if operation not in PORTS.get(self.system.kind, {}):
             raise PermanentError(f"{operation} is not an operation of a {self.system.kind} system")
+        errors = validate_operation(operation, payload)
+        if errors:
+            # Dead at once, with the reason: fix the code that built it, then replay.
+            raise PermanentError(schema_error_message(operation, errors))
         return self.call(operation, payload, idempotency_key=idempotency_key)
 
     def call(self, operation: str, payload: dict, *, idempotency_key: str) -> DeliveryResult:
@@ -99,8 +105,8 @@ class Connector:
 connector_classes: Registry[str, type[Connector]] = Registry("connectors")
 
 
-def get_connector(system) -> Connector:
+def get_connector(system, *, credentials: dict[str, str] | None = None) -> Connector:
     cls = connector_classes.get(system.connector)
     if cls is None:
         raise PermanentError(f"no connector {system.connector!r} is installed")
-    return cls(system)
+    return cls(system, credentials=credentials)

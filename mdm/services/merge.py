@@ -133,15 +133,22 @@ def _send_merge(
             merged_ids = [r.external_id for r in gone if r.system_id == target.system_id]
             if not merged_ids:
                 continue
+            payload: dict[str, str | list[str] | None] = {
+                "external_id": target.external_id,
+                "merged_external_ids": merged_ids,
+                "throughline_id": survivor.throughline_id,
+                "merged_throughline_id": absorbed.throughline_id,
+            }
+            if kind == "erp":  # an ERP customer is one legal entity's: the profile naming it
+                payload["legal_entity"] = (
+                    survivor.billing_profiles.filter(erp_customer_id=target.external_id)
+                    .values_list("legal_entity__code", flat=True)
+                    .first()
+                )
             enqueue_outbox_message(
                 system=target.system,
                 kind=operation,
-                payload={
-                    "external_id": target.external_id,
-                    "merged_external_ids": merged_ids,
-                    "throughline_id": survivor.throughline_id,
-                    "merged_throughline_id": absorbed.throughline_id,
-                },
+                payload=payload,
                 idempotency_key=f"{operation}:{absorbed.pk}->{survivor.pk}:{target.external_id}",
                 object_key=f"{object_type}:{target.external_id}",
                 local_object=survivor,

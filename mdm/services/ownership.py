@@ -247,8 +247,14 @@ def propagate(
         if not payload:
             continue
         payload.update(external_id=ref.external_id, throughline_id=customer.throughline_id)
-        if profile is not None and kind == "crm":
+        if profile is not None:
             payload["legal_entity"] = profile.legal_entity.code
+        elif kind == "erp":  # an ERP customer is one legal entity's: the profile naming it
+            payload["legal_entity"] = (
+                customer.billing_profiles.filter(erp_customer_id=ref.external_id)
+                .values_list("legal_entity__code", flat=True)
+                .first()
+            )
         enqueue_outbox_message(
             system=ref.system,
             kind=operation,

@@ -18,6 +18,8 @@ from celery.signals import worker_process_init
 KILL_NOTES = "poison: kill the worker"
 RAISE_NOTES = "poison: always raise"
 KILL_ENTRY_PREFIX = "POISON-KILL"
+TIME_RECORD_KEYS = ("time_entry_id", "project_id", "phase_code", "person_email", "role")
+TIME_RECORD_KEYS += ("work_date", "hours", "billable")
 
 
 def record_on_erp(event) -> None:
@@ -33,7 +35,10 @@ def record_on_erp(event) -> None:
     enqueue_outbox_message(
         system=ExternalSystem.objects.get(slug="erp"),
         kind="erp.time_entry.record",
-        payload={"time_entry_id": entry_id, "hours": data["hours"], "role": data["role"]},
+        payload={  # as erp.time_entry.record's schema has it (integrations/connectors/operations)
+            **{name: data[name] for name in TIME_RECORD_KEYS},
+            "legal_entity": None,
+        },
         idempotency_key=f"erp.time_entry.record:{entry_id}:{data['approved_at']}",
         object_key=f"time_entry:{entry_id}",
     )

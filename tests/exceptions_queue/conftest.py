@@ -31,7 +31,17 @@ def dead_message(systems):
         message = enqueue_outbox_message(
             system=erp,
             kind="erp.time_entry.record",
-            payload={"time_entry_id": "TE-77", "hours": "7.50"},
+            payload={
+                "time_entry_id": "TE-77",
+                "project_id": "PRJ-100",
+                "phase_code": "DISC",
+                "person_email": "ana@acme.example",
+                "role": "consultant",
+                "work_date": "2026-11-02",
+                "hours": "7.50",
+                "billable": True,
+                "legal_entity": None,
+            },
             idempotency_key="erp.time_entry.record:TE-77",
             object_key="timesheet:TE-77",
         )

@@ -30,6 +30,11 @@ from tests.helpers import envelope, post_event, time_entry_data
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+# What erp.time_entry.record carries of an approval (integrations/connectors/operations/erp.py).
+TIME_RECORD_KEYS = ("time_entry_id", "project_id", "phase_code", "person_email", "role")
+TIME_RECORD_KEYS += ("work_date", "hours", "billable")
+
+
 def record_on_erp(event):
     """A runtime-only handler: one ERP effect per approval, written in the event's transaction."""
     data = event.payload["data"]
@@ -38,7 +43,7 @@ def record_on_erp(event):
     enqueue_outbox_message(
         system=get_system_for_kind("erp"),
         kind="erp.time_entry.record",
-        payload={"time_entry_id": data["time_entry_id"], "hours": data["hours"]},
+        payload={**{name: data[name] for name in TIME_RECORD_KEYS}, "legal_entity": None},
         idempotency_key=f"erp.time_entry.record:{data['time_entry_id']}:{data['approved_at']}",
         object_key=f"time_entry:{data['time_entry_id']}",
     )
@@ -155,7 +160,11 @@ def _messages(erp, *keys):
             enqueue_outbox_message(
                 system=erp,
                 kind="erp.time_entry.record",
-                payload={"n": n},
+                payload={
+                    **{name: time_entry_data()[name] for name in TIME_RECORD_KEYS},
+                    "time_entry_id": f"TE-{n}",
+                    "legal_entity": None,
+                },
                 idempotency_key=f"k-{n}",
                 object_key=key,
             ).pk
@@ -196,7 +205,22 @@ def test_a_permanent_refusal_in_a_batch_is_dead_at_once_the_rest_sent(systems):
     )
     with transaction.atomic():
         refused = enqueue_outbox_message(
-            system=erp, kind="erp.invoice.create", payload={}, idempotency_key="inv-1"
+            system=erp,
+            kind="erp.invoice.create",
+            payload={
+                "invoice_id": "1",
+                "customer_id": "1",
+                "legal_entity": "US",
+                "currency": "USD",
+                "tax_jurisdiction": "US-NY",
+                "invoice_date": "2026-11-30",
+                "period": "2026-11",
+                "net_total": "0.00",
+                "tax_total": "0.00",
+                "gross_total": "0.00",
+                "lines": [],
+            },
+            idempotency_key="inv-1",
         ).pk
     ids = [*_messages(erp, "a", "b"), refused]
     dispatch_outbox_messages(message_ids=ids)

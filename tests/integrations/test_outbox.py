@@ -33,7 +33,7 @@ def _queue(system, key="k1", object_key="", kind="erp.customer.upsert"):
         return enqueue_outbox_message(
             system=system,
             kind=kind,
-            payload={"name": "Acme"},
+            payload={"throughline_id": "TL-000001", "legal_entity": "US", "name": "Acme"},
             idempotency_key=key,
             object_key=object_key,
         )
