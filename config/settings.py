@@ -249,6 +249,23 @@ THROUGHLINE_URL = env.str(
 )
 # Dashboards total money in this currency with FxRate (reporting only, never billing).
 REPORTING_CURRENCY = env.str("REPORTING_CURRENCY", default="USD").upper()
+# Peers' credentials are encrypted at rest with these Fernet keys (comma-separated: the first
+# encrypts, every one decrypts, so a new key goes first and the old one stays until
+# `rotate_credentials_key()` has run; docs/connectors.md). Unset: a key derived from SECRET_KEY.
+THROUGHLINE_CREDENTIALS_KEYS = env.list("THROUGHLINE_CREDENTIALS_KEYS", default=[])
+if not THROUGHLINE_CREDENTIALS_KEYS and not DEBUG:
+    import warnings
+
+    warnings.warn(
+        "THROUGHLINE_CREDENTIALS_KEYS is not set: peers' credentials are encrypted with a key "
+        "derived from the Django secret key (changing that key makes them unreadable); set a "
+        "Fernet key of its own (docs/connectors.md, Credentials)",
+        stacklevel=1,
+    )
+# Peers that may be called on private, loopback or link-local addresses (hosts, addresses or
+# networks in CIDR, comma-separated): on-premises ERPs, the test Tryton on 127.0.0.1. Every
+# other peer URL must resolve to public addresses (integrations/connectors/http.py).
+THROUGHLINE_ALLOW_PRIVATE_PEERS = env.list("THROUGHLINE_ALLOW_PRIVATE_PEERS", default=[])
 
 # --- Logging: JSON lines with the trace id ------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

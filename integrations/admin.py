@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
@@ -18,6 +19,12 @@ from integrations.models import (
     WebhookSecret,
 )
 from integrations.services import breakers
+from integrations.services.credentials import (
+    CredentialsUnreadable,
+    masked_credentials,
+    rotate_credentials_key,
+    set_credentials,
+)
 from integrations.services.inbox import replay_event
 from integrations.services.outbox import replay_outbox_message
 
@@ -43,18 +50,134 @@ class WebhookSecretInline(admin.TabularInline):
         return False  # secrets are made by `manage.py systems rotate-secret`, printed once
 
 
+# The credentials a connector may need (Tryton: username, password, database; Salesforce:
+# client_id, client_secret, username, password or token). Shown masked, never in clear.
+CREDENTIAL_FIELDS = ("username", "password", "database", "client_id", "client_secret", "token")
+SYSTEM_FIELDS = [
+    "slug",
+    "name",
+    "kind",
+    "connector",
+    "base_url",
+    "is_active",
+    "rate_limit_per_minute",
+]
+
+
+def _credential_field() -> forms.CharField:
+    return forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+class ExternalSystemForm(forms.ModelForm):
+    """The system's fields, plus its credentials as password inputs: a blank input keeps the
+    stored value (its mask is the placeholder), ``forget`` removes the ticked ones."""
+
+    base_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        help_text=ExternalSystem._meta.get_field("base_url").help_text,
+    )
+    username = _credential_field()
+    password = _credential_field()
+    database = _credential_field()
+    client_id = _credential_field()
+    client_secret = _credential_field()
+    token = _credential_field()
+    forget = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Remove these stored credentials.",
+    )
+
+    class Meta:
+        model = ExternalSystem
+        fields = [*SYSTEM_FIELDS, "settings"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.unreadable = ""
+        stored: dict[str, str] = {}
+        if self.instance.pk:
+            try:
+                stored = masked_credentials(self.instance)
+            except CredentialsUnreadable as exc:
+                self.unreadable = exc.message
+        for name in CREDENTIAL_FIELDS:
+            shown = stored.get(name, "")
+            self.fields[name].widget.attrs["placeholder"] = shown or "not set"
+            if shown:
+                self.fields[name].help_text = f"stored: {shown}; leave blank to keep it"
+        self.fields["forget"].choices = [(name, name.replace("_", " ")) for name in stored]
+
+    def credential_changes(self) -> dict[str, str]:
+        """What to store: each filled input, and ``""`` (remove) for each ticked key."""
+        changes = dict.fromkeys(self.cleaned_data.get("forget") or (), "")
+        for name in CREDENTIAL_FIELDS:
+            if self.cleaned_data.get(name):
+                changes[name] = self.cleaned_data[name]
+        return changes
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.unreadable and self.credential_changes():
+            raise forms.ValidationError(self.unreadable)
+        return cleaned
+
+
 @admin.register(ExternalSystem)
 class ExternalSystemAdmin(SimpleHistoryAdmin):
+    form = ExternalSystemForm
     list_display = ["slug", "name", "kind", "connector", "is_active", "breaker_state"]
     list_filter = ["kind", "connector", "is_active"]
     search_fields = ["slug", "name"]
     list_select_related = ["breaker"]
     inlines = [WebhookSecretInline]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["stored_credentials", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": SYSTEM_FIELDS}),
+        ("Connector settings (in clear: never secrets)", {"fields": ["settings"]}),
+        (
+            "Credentials (encrypted at rest)",
+            {"fields": ["stored_credentials", *CREDENTIAL_FIELDS, "forget"]},
+        ),
+        (None, {"fields": ["created_at", "updated_at"]}),
+    ]
+    actions = ["rotate_credentials"]
 
     @admin.display(description="breaker")
     def breaker_state(self, obj) -> str:
         return getattr(getattr(obj, "breaker", None), "state", "-")
+
+    @admin.display(description="stored credentials")
+    def stored_credentials(self, obj) -> str:
+        if obj is None or not obj.pk:
+            return "-"
+        try:
+            masked = masked_credentials(obj)
+        except CredentialsUnreadable as exc:
+            return exc.message
+        return ", ".join(f"{key} {value}" for key, value in masked.items()) or "none"
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        changes = form.credential_changes()
+        if changes:
+            set_credentials(obj, changes)
+
+    @admin.action(description="Re-encrypt every system's credentials with the first key")
+    def rotate_credentials(self, request, queryset) -> None:
+        try:
+            count = rotate_credentials_key()
+        except CredentialsUnreadable as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(
+            request, f"credentials of {count} system(s) re-encrypted", messages.SUCCESS
+        )
 
 
 @admin.register(CircuitBreaker)

@@ -3,8 +3,12 @@ import secrets
 
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
+
+from integrations.connectors import http
+from integrations.connectors.names import KINDS_SERVED, ConnectorName, serving_error
 
 
 def new_webhook_secret() -> str:
@@ -20,10 +24,8 @@ class ExternalSystem(models.Model):
         PSA = "psa", "PSA"
         ERP = "erp", "ERP"
 
-    class Connector(models.TextChoices):
-        SANDBOX = "sandbox", "Sandbox (simulated peer)"
-        TRYTON = "tryton", "Tryton ERP"
-        SALESFORCE = "salesforce", "Salesforce"
+    # The connector names, their labels and the kinds each serves: integrations/connectors/names.py.
+    Connector = ConnectorName
 
     slug = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=120, blank=True)
@@ -31,10 +33,15 @@ class ExternalSystem(models.Model):
     connector = models.CharField(
         max_length=20, choices=Connector.choices, default=Connector.SANDBOX
     )
-    base_url = models.URLField(blank=True)
-    # Connector settings (credentials references, sandbox fault injection); never secrets in clear
-    # for production peers: those come from the environment, named here.
+    base_url = models.URLField(
+        blank=True,
+        help_text="The peer's address: public, unless THROUGHLINE_ALLOW_PRIVATE_PEERS lists it.",
+    )
+    # Connector settings (company, sandbox fault injection …), in clear: never secrets.
     settings = models.JSONField(default=dict, blank=True)
+    # Secrets (passwords, tokens): a Fernet token of a JSON object, written and read only by
+    # integrations/services/credentials.py (key: THROUGHLINE_CREDENTIALS_KEYS).
+    credentials_encrypted = models.TextField(blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     rate_limit_per_minute = models.PositiveIntegerField(
         null=True,
@@ -51,6 +58,25 @@ class ExternalSystem(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    def clean(self) -> None:
+        """Refuse a connector that cannot serve the system's kind and a ``base_url`` that is
+        not a safe peer (integrations/connectors/http.py). A host that does not resolve here
+        is accepted: every request checks it again when it is sent."""
+        super().clean()
+        errors: dict[str, str] = {}
+        problem = serving_error(self.connector, self.kind) if self.kind else ""
+        if self.connector in KINDS_SERVED and problem:
+            errors["connector"] = problem
+        if self.base_url:
+            try:
+                http.check_peer_url(self.base_url)
+            except http.PermanentError as exc:
+                errors["base_url"] = exc.message
+            except http.RetryableError:
+                pass
+        if errors:
+            raise ValidationError(errors)
 
     def active_secret_values(self) -> list[str]:
         return [secret.secret for secret in self.secrets.all() if secret.is_active]
