@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from config.registry import Registry
 from integrations.connectors.operations import OPERATIONS, operations_of, validate_operation
+from integrations.connectors.pull import Changes
 
 
 class ConnectorError(Exception):
@@ -78,6 +79,8 @@ class Connector:
     (integrations/connectors/operations)."""
 
     name: ClassVar[str] = ""
+    # The streams a system of each kind can be polled for ({"erp": ("invoices",)}): none here.
+    pull_streams: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, system, *, credentials: dict[str, str] | None = None) -> None:
         self.system = system
@@ -100,6 +103,11 @@ class Connector:
     def fetch_changed(self, object_type: str, since) -> list[dict]:
         """Objects of ``object_type`` changed since ``since`` (for systems without webhooks)."""
         raise PermanentError(f"{self.name} connector cannot list {object_type}")
+
+    def fetch_changes(self, stream: str, since: str | None) -> Changes:
+        """The pull port (integrations/connectors/pull.py): the canonical events of ``stream``
+        since the cursor ``since``, for a connector naming it in ``pull_streams``."""
+        raise PermanentError(f"{self.name} connector cannot be polled for {stream}")
 
 
 connector_classes: Registry[str, type[Connector]] = Registry("connectors")
