@@ -327,4 +327,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "mdm.tasks.sync_reference_data_task",
         "schedule": crontab(minute="*/15"),
     },
+    # Peers without webhooks (Tryton): read invoice states, approved time and a reference check
+    # since each stream's cursor (integrations/services/polling.py). Every minute: an invoice
+    # paid in the ERP reaches the CRM within about a minute; a poll that finds nothing is one
+    # search call per stream.
+    "poll-peers": {
+        "task": "integrations.tasks.poll_peers_task",
+        "schedule": env.float("POLL_INTERVAL_SECONDS", default=60.0),
+    },
 }

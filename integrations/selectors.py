@@ -3,7 +3,14 @@
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Model, Q, QuerySet
 
-from integrations.models import ExternalRef, ExternalSystem, InboundEvent, OutboxMessage, TraceStep
+from integrations.models import (
+    ExternalRef,
+    ExternalSystem,
+    InboundEvent,
+    OutboxMessage,
+    SyncRun,
+    TraceStep,
+)
 
 
 def received_summary(event: InboundEvent) -> str:
@@ -92,3 +99,24 @@ def list_systems() -> QuerySet[ExternalSystem]:
         .annotate(**counts)
         .order_by("slug")
     )
+
+
+SYNC_KIND_LABELS = {
+    "poll.invoices": "Invoice states (poll)",
+    "poll.time": "Approved time (poll)",
+    "poll.reference": "Reference check (poll)",
+    "mdm.customers": "Customers (reference sync)",
+}
+
+
+def latest_sync_runs(*, per_kind: int = 1) -> list[dict]:
+    """The latest run of each system's poll and sync streams, newest first, in words."""
+    rows: list[dict] = []
+    seen: dict[tuple[int, str], int] = {}
+    for run in SyncRun.objects.select_related("system").order_by("-started_at", "-id")[:500]:
+        key = (run.system_id, run.kind)
+        if seen.get(key, 0) >= per_kind:
+            continue
+        seen[key] = seen.get(key, 0) + 1
+        rows.append({"run": run, "label": SYNC_KIND_LABELS.get(run.kind, run.kind)})
+    return rows

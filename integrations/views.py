@@ -89,5 +89,6 @@ def operations(request: HttpRequest) -> HttpResponse:
             "page": page,
             "query": query.urlencode(),
             "rejected": RejectedDelivery.objects.order_by("-received_at")[:10],
+            "sync_runs": selectors.latest_sync_runs(),
         },
     )

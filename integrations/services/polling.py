@@ -35,11 +35,25 @@ def pull_streams(system: ExternalSystem) -> list[str]:
 
 
 def systems_to_poll() -> list[tuple[ExternalSystem, str]]:
-    return [
-        (system, stream)
-        for system in ExternalSystem.objects.filter(is_active=True).order_by("slug")
-        for stream in pull_streams(system)
-    ]
+    """Each active system's streams that are due: a stream with an interval (the connector's
+    ``pull_intervals``, e.g. the reference check hourly) waits that long after its last run."""
+    due = []
+    now = timezone.now()
+    for system in ExternalSystem.objects.filter(is_active=True).order_by("slug"):
+        intervals = getattr(connector_classes.get(system.connector), "pull_intervals", {})
+        for stream in pull_streams(system):
+            interval = intervals.get(stream)
+            if interval:
+                last = (
+                    SyncRun.objects.filter(system=system, kind=f"poll.{stream}")
+                    .order_by("-started_at")
+                    .values_list("started_at", flat=True)
+                    .first()
+                )
+                if last and (now - last).total_seconds() < interval:
+                    continue
+            due.append((system, stream))
+    return due
 
 
 def poll_system(*, system_id: int, stream: str) -> SyncRun:
@@ -90,7 +104,12 @@ def poll_all() -> dict[str, str]:
 
 
 def _finish(run: SyncRun, *, status: str, errors: list[str]) -> SyncRun:
+    """Record the run; a poll that read nothing and found nothing wrong leaves no row (one a
+    minute per stream would bury the runs that matter; the cursor did not move)."""
     run.status, run.errors, run.finished_at = status, errors, timezone.now()
+    if status == SyncRun.Status.FINISHED and not run.read_count and not errors:
+        run.delete()
+        return run
     run.save()
     record_trace_step(
         kind="note",

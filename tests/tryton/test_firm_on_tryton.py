@@ -12,7 +12,9 @@ from billing.models import Invoice, TimeEntry
 from exceptions_queue.models import ExceptionItem
 from integrations.connectors.tryton.fixture import pay_invoice
 from integrations.models import OutboxMessage, SandboxRecord, SyncRun
-from tests.helpers import envelope, post_event
+from integrations.tasks import poll_peers_task
+from tests.conftest import make_user
+from tests.helpers import drain, envelope, post_event
 from tests.tryton.firm import (
     NOV,
     bill_and_approve,
@@ -95,8 +97,12 @@ def test_paying_in_tryton_reaches_throughline_by_the_poll_and_the_crm_by_the_out
         int(invoice.erp_invoice_id),
         payment_method=firm["server"].fixture_data["payment_method"],
     )
-    run = poll(firm["erp"], "invoices")
-    assert run.status == SyncRun.Status.FINISHED, run.errors
+    assert poll_peers_task() == {  # the beat task: every stream of every Tryton system
+        "tryton-erp:poll.invoices": "finished",
+        "tryton-erp:poll.reference": "finished",
+        "tryton-psa:poll.time": "finished",
+    }
+    drain()
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_due) == (Invoice.Status.PAID, D("0"))
     told = [
@@ -109,6 +115,9 @@ def test_paying_in_tryton_reaches_throughline_by_the_poll_and_the_crm_by_the_out
     assert told[-1] == "paid" and "posted" in told
     again = poll(firm["erp"], "invoices")  # nothing new: the same change is stored once
     assert again.changed_count == 0
+    client.force_login(make_user("ops", "operations"))
+    page = client.get("/operations/").content.decode()
+    assert "Invoice states (poll)" in page and "tryton-erp" in page
 
 
 def test_a_retraction_after_posting_becomes_a_credit_note_in_tryton(

@@ -39,6 +39,8 @@ class TrytonConnector(Connector):
         "erp": ("invoices", "reference"),
         "psa": ("time",),
     }
+    # Seconds between runs of a stream (others run at every poll): settings change rarely.
+    pull_intervals: ClassVar[dict[str, float]] = {"reference": 3600.0}
 
     def call(self, operation: str, payload: dict, *, idempotency_key: str) -> DeliveryResult:
         handler = OPERATIONS.get(operation)
