@@ -80,7 +80,7 @@ def record_time_entry(*, data: dict) -> TimeEntry:
 
 
 def _queue_erp_time_record(entry: TimeEntry) -> None:
-    entity = entry.project.contract.legal_entity if entry.project_id else None
+    entity = entry.project.contract.legal_entity if entry.project is not None else None
     enqueue_outbox_message(
         system=system_for_entity("erp", entity),
         kind="erp.time_entry.record",
