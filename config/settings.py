@@ -265,7 +265,11 @@ if not THROUGHLINE_CREDENTIALS_KEYS and not DEBUG:
 # Peers that may be called on private, loopback or link-local addresses (hosts, addresses or
 # networks in CIDR, comma-separated): on-premises ERPs, the test Tryton on 127.0.0.1. Every
 # other peer URL must resolve to public addresses (integrations/connectors/http.py).
-THROUGHLINE_ALLOW_PRIVATE_PEERS = env.list("THROUGHLINE_ALLOW_PRIVATE_PEERS", default=[])
+# Peers on private addresses Throughline may call (on-premises ERPs, `make tryton`). The
+# embedded default (DEBUG, one machine) allows loopback; a deployment names what it trusts.
+THROUGHLINE_ALLOW_PRIVATE_PEERS = env.list(
+    "THROUGHLINE_ALLOW_PRIVATE_PEERS", default=["127.0.0.1", "::1", "localhost"] if DEBUG else []
+)
 
 # --- Logging: JSON lines with the trace id ------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

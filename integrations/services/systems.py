@@ -30,6 +30,7 @@ def add_system(
     entities: Sequence[str] = (),
     base_url: str = "",
     settings: dict | None = None,
+    is_active: bool = True,
 ) -> tuple[ExternalSystem, str, list[str]]:
     """Create a system with its first secret and its breaker, and route the legal entities
     ``entities`` (codes) to it. Refuses an existing slug, and (through the routing guards) a
@@ -44,6 +45,7 @@ def add_system(
         name=name or slug.upper(),
         base_url=base_url,
         settings=settings or {},
+        is_active=is_active,
     )
     system.full_clean()
     system.save()
@@ -53,6 +55,34 @@ def add_system(
     for guard in routing_guards.values():
         notes.extend(guard(system, list(entities)))
     return system, secret.secret, notes
+
+
+@transaction.atomic
+def switch_firm_to(
+    *, slug: str, kind: str, connector: str, base_url: str, settings: dict, name: str = ""
+) -> tuple[ExternalSystem, list[str]]:
+    """Make ``slug`` the firm's only active system of ``kind`` (created, or updated with this
+    address and settings): the others of the kind are deactivated (their history says so) and
+    every legal entity is routed to it. For trying a real peer on a demo firm (`make tryton`)."""
+    system = ExternalSystem.objects.filter(slug=slug).first()
+    if system is None:
+        system, _secret, _notes = add_system(  # inactive until the others make way
+            slug=slug, kind=kind, connector=connector, name=name, base_url=base_url, is_active=False
+        )
+    if system.kind != kind or system.connector != connector:
+        raise DomainError(f"{slug} is a {system.connector} {system.kind}, not {connector} {kind}")
+    notes = []
+    for other in ExternalSystem.objects.filter(kind=kind, is_active=True).exclude(pk=system.pk):
+        other.is_active = False
+        other._change_reason = f"replaced by {slug}"  # type: ignore[attr-defined]
+        other.save(update_fields=["is_active", "updated_at"])
+        notes.append(f"{other.slug} deactivated")
+    system.base_url, system.settings, system.is_active = base_url, settings, True
+    system.full_clean()
+    system.save()
+    for guard in routing_guards.values():
+        notes.extend(guard(system, ["*"]))
+    return system, notes
 
 
 @transaction.atomic

@@ -33,6 +33,8 @@ def route_new_system(system: ExternalSystem, entity_codes: Sequence[str]) -> lis
     that system is not one. Returns what changed, in words."""
     field = f"{system.kind}_system"
     entities = LegalEntity.objects.select_for_update().order_by("code")
+    if list(entity_codes) == ["*"]:  # every active entity (the firm switches systems)
+        entity_codes = list(entities.filter(is_active=True).values_list("code", flat=True))
     codes = sorted(set(entity_codes))
     known = set(entities.filter(code__in=codes).values_list("code", flat=True))
     if missing := [code for code in codes if code not in known]:

@@ -123,3 +123,33 @@ def test_the_admin_refuses_an_entity_without_its_erp_when_two_are_active(client,
         response.content.decode()
     )
     assert LegalEntity.objects.get(pk=us.pk).erp_system.slug == "erp"
+
+
+def test_switching_the_firm_to_a_real_erp_deactivates_the_sandbox_and_routes_every_entity(
+    systems,
+):
+    from integrations.services.systems import switch_firm_to
+
+    us, gb = f.legal_entity(), f.legal_entity("GB01", "GBP", ("GB",))
+    LegalEntity.objects.filter(pk=us.pk).update(erp_system=systems["erp"][0])
+    system, notes = switch_firm_to(
+        slug="tryton-erp",
+        kind="erp",
+        connector="tryton",
+        base_url="http://127.0.0.1:8010",
+        settings={"tryton": {"database": "throughline"}},
+    )
+    assert "erp deactivated" in notes
+    assert not ExternalSystem.objects.get(slug="erp").is_active
+    assert set(LegalEntity.objects.values_list("erp_system__slug", flat=True)) == {"tryton-erp"}
+    history = ExternalSystem.objects.get(slug="erp").history.first()
+    assert history.history_change_reason == "replaced by tryton-erp"
+    again, _ = switch_firm_to(  # a second run changes nothing more
+        slug="tryton-erp",
+        kind="erp",
+        connector="tryton",
+        base_url="http://127.0.0.1:8010",
+        settings={"tryton": {"database": "throughline"}},
+    )
+    assert again.pk == system.pk and ExternalSystem.objects.filter(kind="erp").count() == 2
+    assert gb.code in {e.code for e in LegalEntity.objects.filter(erp_system=system)}

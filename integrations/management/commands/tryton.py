@@ -4,7 +4,8 @@ Prepares the database under ``VAR_DIR/tryton`` (the first time, or after a tryto
 about a minute: see integrations/connectors/tryton/server.py), serves it in the foreground
 until Ctrl-C, and prints what Throughline needs to use it as its ERP and PSA: the address,
 database, user and password, and the ``systems add`` command lines with those settings.
-What was written to it survives a restart; ``--fresh`` starts again from the set-up.
+What was written to it survives a restart; ``--fresh`` starts again from the set-up; ``--use``
+makes it the firm's ERP and PSA at once (the systems configured, every entity routed to it).
 """
 
 import json
@@ -15,6 +16,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from integrations.connectors.tryton.fixture import PAYMENT_TERMS, tax_name
 from integrations.connectors.tryton.server import TrytonServer, TrytonUnavailable
+from integrations.services.credentials import set_credentials
+from integrations.services.systems import switch_firm_to
 
 
 class Command(BaseCommand):
@@ -25,8 +28,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--fresh", action="store_true", help="start again from the set-up's database"
         )
+        parser.add_argument(
+            "--use",
+            action="store_true",
+            help="make it this firm's ERP and PSA (tryton-erp, tryton-psa; the others of "
+            "those kinds are deactivated, every legal entity routed to it)",
+        )
 
-    def handle(self, *args, port: int, fresh: bool, **options):
+    def handle(self, *args, port: int, fresh: bool, use: bool, **options):
         server = TrytonServer(settings.VAR_DIR, port=port)
         self.stdout.write(f"Preparing the Tryton database in {server.home} …")
         try:
@@ -43,6 +52,8 @@ class Command(BaseCommand):
                 "interrupted before Tryton was up (nothing is left running)"
             ) from None
         self._describe(server, data)
+        if use:
+            self._use(server, data)
         try:
             server.process.wait()
             self.stderr.write("Tryton exited: see " + str(server.data_dir / "trytond.log"))
@@ -65,16 +76,38 @@ class Command(BaseCommand):
             self.stdout.write("  " + shlex.join(_systems_add(server, data, kind)))
 
 
-def _systems_add(server: TrytonServer, data: dict, kind: str) -> list[str]:
-    """``manage.py systems add`` for this server as a system of ``kind`` (the connector reads
-    its settings from ``settings["tryton"]``, the password from the credentials)."""
-    tryton_settings = {
+    def _use(self, server: TrytonServer, data: dict) -> None:
+        for kind in ("erp", "psa"):
+            system, notes = switch_firm_to(
+                slug=f"tryton-{kind}",
+                kind=kind,
+                connector="tryton",
+                name=f"Tryton {kind.upper()}",
+                base_url=server.url,
+                settings={"tryton": _tryton_settings(server, data)},
+            )
+            set_credentials(system, {"password": server.password})
+            self.stdout.write(
+                self.style.SUCCESS(f"{system.slug} is now the firm's {kind.upper()}")
+                + "".join(f"; {note}" for note in notes)
+            )
+
+
+def _tryton_settings(server: TrytonServer, data: dict) -> dict:
+    return {
         "database": server.database,
         "username": server.username,
         "service_product": "SERVICE",
         "taxes": {code: tax_name(code) for code in data["taxes"]},
         "payment_terms": {f"NET{days}": name for name, days in PAYMENT_TERMS.items()},
+        "employee_roles": {},
     }
+
+
+def _systems_add(server: TrytonServer, data: dict, kind: str) -> list[str]:
+    """``manage.py systems add`` for this server as a system of ``kind`` (the connector reads
+    its settings from ``settings["tryton"]``, the password from the credentials)."""
+    tryton_settings = _tryton_settings(server, data)
     command = ["python", "manage.py", "systems", "add", f"tryton-{kind}", "--kind", kind]
     command += ["--connector", "tryton", "--name", f"Tryton {kind.upper()}"]
     command += ["--base-url", server.url]
