@@ -18,6 +18,7 @@ from integrations.models import (
     TraceStep,
     WebhookSecret,
 )
+from integrations.registry import routing_checks
 from integrations.services import breakers
 from integrations.services.credentials import (
     CredentialsUnreadable,
@@ -125,7 +126,27 @@ class ExternalSystemForm(forms.ModelForm):
         cleaned = super().clean()
         if self.unreadable and self.credential_changes():
             raise forms.ValidationError(self.unreadable)
+        self._refuse_ambiguous_routing(cleaned)
         return cleaned
+
+    def _refuse_ambiguous_routing(self, cleaned: dict) -> None:
+        """A second active system of a kind takes over nothing silently: every entity must
+        name its system of that kind first (the routing checks say which do not)."""
+        kind = cleaned.get("kind")
+        if not kind or not cleaned.get("is_active"):
+            return
+        others = ExternalSystem.objects.filter(kind=kind, is_active=True)
+        if self.instance.pk:
+            others = others.exclude(pk=self.instance.pk)
+        if not others.exists():
+            return
+        unnamed = sorted(code for check in routing_checks.values() for code in check(kind))
+        if unnamed:
+            raise forms.ValidationError(
+                f"{', '.join(o.slug for o in others)} is already an active {kind.upper()} and "
+                f"{', '.join(unnamed)} name no {kind.upper()}: name each entity's system in "
+                "Legal entities first (or add this one inactive)"
+            )
 
 
 @admin.register(ExternalSystem)

@@ -9,6 +9,8 @@
 - ``routing_guards``: called with (system, entity codes) when a system is added, inside its
   transaction; the app that owns legal entities routes them and refuses an ambiguous set-up
   (raising a DomainError), returning notes for the person who added it.
+- ``routing_checks``: called with a kind; returns the codes of active legal entities that name
+  no system of that kind (the admin refuses a second active system while there are any).
 """
 
 from collections.abc import Callable
@@ -21,3 +23,4 @@ dead_letter_hooks: Registry[str, Callable] = Registry("dead-letter hooks")
 rejection_hooks: Registry[str, Callable] = Registry("rejected-event hooks")
 delivery_hooks: Registry[str, Callable] = Registry("delivery hooks")
 routing_guards: Registry[str, Callable[..., list[str]]] = Registry("routing guards")
+routing_checks: Registry[str, Callable[[str], list[str]]] = Registry("routing checks")

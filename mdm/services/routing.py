@@ -63,14 +63,6 @@ def route_new_system(system: ExternalSystem, entity_codes: Sequence[str]) -> lis
     return notes
 
 
-def unrouted_entities(kind: str) -> list[LegalEntity]:
-    """Active entities whose ``kind`` effects have nowhere unambiguous to go: none named while
-    two or more systems of the kind are active (the admin and `systems list` show them)."""
-    if ExternalSystem.objects.filter(kind=kind, is_active=True).count() < 2:
-        return []
-    return list(LegalEntity.objects.filter(is_active=True, **{f"{kind}_system__isnull": True}))
-
-
 def _ambiguous_message(system: ExternalSystem, others: list, unnamed: list) -> str:
     kind = system.kind.upper()
     existing = ", ".join(o.slug for o in others)
@@ -88,3 +80,12 @@ def _ambiguous_message(system: ExternalSystem, others: list, unnamed: list) -> s
 
 def _codes(entities: list[LegalEntity]) -> str:
     return ", ".join(e.code for e in entities)
+
+
+def entities_naming_none(kind: str) -> list[str]:
+    """``routing_checks``: active entities that name no system of ``kind``."""
+    return list(
+        LegalEntity.objects.filter(is_active=True, **{f"{kind}_system__isnull": True})
+        .order_by("code")
+        .values_list("code", flat=True)
+    )

@@ -153,3 +153,19 @@ def test_switching_the_firm_to_a_real_erp_deactivates_the_sandbox_and_routes_eve
     )
     assert again.pk == system.pk and ExternalSystem.objects.filter(kind="erp").count() == 2
     assert gb.code in {e.code for e in LegalEntity.objects.filter(erp_system=system)}
+
+
+def test_the_admin_refuses_a_second_active_erp_while_an_entity_names_none(client, systems):
+    f.legal_entity()
+    admin = make_user("root2")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    client.force_login(admin)
+    response = client.post(
+        "/admin/integrations/externalsystem/add/",
+        {"slug": "acq-erp", "name": "Acquired ERP", "kind": "erp", "connector": "sandbox",
+         "settings": "{}", "is_active": "on"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert "erp is already an active ERP and US01 name no ERP" in response.content.decode()
+    assert not ExternalSystem.objects.filter(slug="acq-erp").exists()
