@@ -6,6 +6,11 @@ which change with billing's own work and are not part of issue 4's target."""
 
 from celery.signals import worker_process_init
 
+# erp.time_entry.record's schema (integrations/connectors/operations/erp.py): the connector
+# refuses a payload without them.
+TIME_RECORD_KEYS = ("time_entry_id", "project_id", "phase_code", "person_email", "role")
+TIME_RECORD_KEYS += ("work_date", "hours", "billable")
+
 
 def record_on_erp(event) -> None:
     from integrations.services.outbox import enqueue_outbox_message
@@ -16,7 +21,7 @@ def record_on_erp(event) -> None:
     enqueue_outbox_message(
         system=get_system_for_kind("erp"),  # as billing's handlers find the ERP
         kind="erp.time_entry.record",
-        payload={"time_entry_id": entry_id, "hours": data["hours"], "role": data["role"]},
+        payload={**{name: data[name] for name in TIME_RECORD_KEYS}, "legal_entity": None},
         idempotency_key=f"erp.time_entry.record:{entry_id}:{data['approved_at']}",
         object_key=f"time_entry:{entry_id}",
     )
