@@ -16,7 +16,9 @@ redis://127.0.0.1:6379/9, flushed), BENCH_SECONDS (12), BENCH_ROUNDS (2), BENCH_
 BENCH_TASKS (6000), BENCH_PORT (8765); BENCH_ONLY=ingestion or processing (a quick look
 while optimising: prints, writes nothing); BENCH_BILLING=0 skips bench/billing_run.py after,
 BENCH_MDM=0 skips bench/mdm_duplicates.py, BENCH_EMBEDDED=0 skips bench/embedded.py (the
-embedded default's events/s on SQLite + the embedded broker).
+embedded default's events/s on SQLite + the embedded broker), BENCH_TRYTON=0 skips
+bench/tryton.py (invoices posted to a live Tryton, batched vs one call per record; about an
+hour at its default sizes; it skips itself when trytond is not installed).
 Every child process has a deadline: the run stops by itself.
 """
 
@@ -756,6 +758,12 @@ def main() -> None:
             check=True,
             env={**embedded_env, "BENCH_WRITE_DOC": "1"},
         )
+    # The Tryton connector: 200 invoices of 50 lines posted to a live Tryton (its own server
+    # under var/bench/), one call per record vs the connector's path vs batched across
+    # invoices: its own script and section of the doc. BENCH_TRYTON=0 skips it; without
+    # trytond it says it skipped and why.
+    if os.environ.get("BENCH_TRYTON", "1") != "0":
+        subprocess.run([sys.executable, str(ROOT / "bench" / "tryton.py")], check=True)
 
 
 if __name__ == "__main__":
