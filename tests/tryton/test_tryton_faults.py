@@ -205,3 +205,14 @@ def test_two_erps_for_two_legal_entities_each_receive_only_their_own_entitys_inv
     erp_messages = OutboxMessage.objects.filter(kind__startswith="erp.").select_related("system")
     routes = {(m.payload.get("legal_entity"), m.system.slug) for m in erp_messages}
     assert routes == {("US01", "tryton-erp"), ("US02", "acq-erp")}, routes
+
+
+def test_time_records_are_answered_without_tryton_even_while_it_is_down(firm, settings):
+    """Tryton costs its own timesheets: an ERP time record is answered without a call, so an
+    outage neither fails it nor counts against the breaker."""
+    from integrations.connectors.tryton.connector import TrytonConnector
+
+    connector = TrytonConnector(firm["erp"], credentials={"password": "wrong"})
+    firm["erp"].base_url = "http://127.0.0.1:9"  # nothing listens there
+    result = connector.call("erp.time_entry.record", {}, idempotency_key="k")
+    assert result.data == {"recorded": False, "reason": "Tryton costs its own timesheets"}

@@ -26,9 +26,13 @@ OPERATIONS: dict[str, Callable[..., DeliveryResult]] = {
     "erp.customer.upsert": erp.upsert_customer,
     "erp.customer.merge": erp.merge_customers,
     "erp.invoice.create": erp.create_invoice,
+    "psa.project.create": psa.create_project,
+}
+# Answered here without a call to Tryton (no login: they succeed or fail the same during an
+# outage, and never count against the breaker).
+LOCAL_OPERATIONS: dict[str, Callable[..., DeliveryResult]] = {
     "erp.time_entry.record": _no_costing,
     "erp.event.publish": _no_events,
-    "psa.project.create": psa.create_project,
     "psa.event.publish": _no_events,
 }
 
@@ -43,6 +47,8 @@ class TrytonConnector(Connector):
     pull_intervals: ClassVar[dict[str, float]] = {"reference": 3600.0}
 
     def call(self, operation: str, payload: dict, *, idempotency_key: str) -> DeliveryResult:
+        if operation in LOCAL_OPERATIONS:
+            return LOCAL_OPERATIONS[operation](None, None, payload)
         handler = OPERATIONS.get(operation)
         if handler is None:
             raise PermanentError(f"the Tryton connector does not do {operation}")
