@@ -4,6 +4,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from integrations import admin_tokens  # noqa: F401 registers the API tokens' admin
 from integrations.models import (
     CircuitBreaker,
     DeliveryAttempt,

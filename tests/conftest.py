@@ -78,15 +78,25 @@ def make_user(username: str, *roles: str):
 
 @pytest.fixture
 def api_client_for(db):
-    """api_client_for("operations") → a DRF client authenticated by a real token of that role."""
-    from rest_framework.authtoken.models import Token
+    """api_client_for("operations") → a DRF client authenticated by a real API token of that
+    role (`tokens create`'s service: a client named ``username``, acting as its service user).
+
+    A token holds exactly one role, so with none or several roles the client is a person
+    holding them, signed in by session (as the browser pages call the API)."""
     from rest_framework.test import APIClient
 
+    from integrations.services.tokens import issue_token
+
     def build(*roles: str, username: str | None = None):
-        user = make_user(username or "user-" + "-".join(roles or ("none",)), *roles)
+        name = username or "user-" + "-".join(roles or ("none",))
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-        client.user = user
+        if len(roles) == 1:
+            issued = issue_token(client=name, role=roles[0])
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
+            client.user = issued.token.user
+        else:
+            client.user = make_user(name, *roles)
+            client.force_login(client.user)
         return client
 
     return build

@@ -8,9 +8,11 @@ from integrations.models.systems import (
     WebhookSecret,
     new_webhook_secret,
 )
+from integrations.models.tokens import ApiToken
 from integrations.models.traces import TraceStep
 
 __all__ = [
+    "ApiToken",
     "CircuitBreaker",
     "DeliveryAttempt",
     "ExternalRef",
