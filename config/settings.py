@@ -216,8 +216,15 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {},
+    # Per token (or signed-in user) and per anonymous client IP, counted in the default cache
+    # (Redis with REDIS_URL, else the shared file cache); rates below (docs/security.md).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.throttles.TokenRateThrottle",
+        "config.throttles.AnonymousRateThrottle",
+    ],
 }
+API_THROTTLE_PER_TOKEN = env.str("API_THROTTLE_PER_TOKEN", default="600/min")
+API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="60/min")
 # API tokens (integrations/models/tokens.py): lifetime of a new token unless --days says.
 API_TOKEN_DEFAULT_DAYS = env.int("API_TOKEN_DEFAULT_DAYS", default=90)
 SPECTACULAR_SETTINGS = {
