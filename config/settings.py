@@ -6,6 +6,7 @@ worker and beat on kombu's filesystem transport (also under ``var/``), sandbox p
 ``DJANGO_ENV=production`` makes every missing secret fail at startup.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "import_export",
+    "axes",
     "config",
     "integrations",
     "exceptions_queue",
@@ -74,6 +76,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -144,6 +148,22 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+
+# --- Logins: lockout after repeated failures (django-axes; docs/security.md) ----------------
+# The lockout check runs first; ModelBackend then checks the password.
+AUTHENTICATION_BACKENDS = [
+    "config.auth.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failures are counted per (username, client IP) pair: a wrong password from one place does
+# not lock the person out everywhere, and one address cannot guess at one account for long.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_RESET_ON_SUCCESS = True  # a successful login clears the pair's count
+AXES_LOCKOUT_TEMPLATE = "lockout.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no start-up banner; log lines name only the lockout parameters
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
