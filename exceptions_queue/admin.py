@@ -3,6 +3,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from config.admin import NoRevertMixin
 from config.errors import DomainError
 from exceptions_queue.models import (
     ExceptionComment,
@@ -36,7 +37,9 @@ class ExceptionCommentInline(admin.TabularInline):
 
 
 @admin.register(ExceptionItem)
-class ExceptionItemAdmin(SimpleHistoryAdmin):
+class ExceptionItemAdmin(NoRevertMixin, SimpleHistoryAdmin):
+    """Read-only but for the assignee (through the service); no delete, no revert."""
+
     list_display = [
         "id",
         "type_code",

@@ -4,7 +4,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from integrations import admin_tokens  # noqa: F401 registers the API tokens' admin
+from config.admin import LedgerAdminMixin
+from integrations import (
+    admin_ledgers,  # noqa: F401 registers the pure ledgers' admin
+    admin_tokens,  # noqa: F401 registers the API tokens' admin
+)
 from integrations.models import (
     CircuitBreaker,
     DeliveryAttempt,
@@ -13,10 +17,6 @@ from integrations.models import (
     InboundEvent,
     OutboxMessage,
     RejectedDelivery,
-    SandboxCall,
-    SandboxRecord,
-    SyncRun,
-    TraceStep,
     WebhookSecret,
 )
 from integrations.registry import routing_checks
@@ -243,7 +243,7 @@ class CircuitBreakerAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(admin.ModelAdmin):
+class InboundEventAdmin(LedgerAdminMixin, admin.ModelAdmin):
     list_display = [
         "webhook_id",
         "system",
@@ -257,11 +257,13 @@ class InboundEventAdmin(admin.ModelAdmin):
     list_filter = ["status", "system", "event_type"]
     search_fields = ["webhook_id", "trace_id", "object_key"]
     list_select_related = ["system"]
-    readonly_fields = [f.name for f in InboundEvent._meta.fields if f.name != "payload"] + ["trace"]
+    readonly_fields = [f.name for f in InboundEvent._meta.fields] + ["trace"]
     actions = ["replay"]
     date_hierarchy = "received_at"
 
-    trace = admin.display(description="trace")(trace_link)
+    @admin.display(description="trace")
+    def trace(self, obj) -> str:
+        return trace_link(obj)
 
     @admin.action(description="Replay selected events")
     def replay(self, request, queryset) -> None:
@@ -270,7 +272,7 @@ class InboundEventAdmin(admin.ModelAdmin):
         self.message_user(request, f"{queryset.count()} event(s) queued again", messages.SUCCESS)
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(LedgerAdminMixin, admin.TabularInline):
     model = DeliveryAttempt
     fields = ["number", "replay_round", "started_at", "duration_ms", "outcome", "error"]
     readonly_fields = fields
@@ -282,7 +284,7 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(LedgerAdminMixin, admin.ModelAdmin):
     list_display = [
         "kind",
         "system",
@@ -301,17 +303,22 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     actions = ["replay"]
     date_hierarchy = "created_at"
 
-    trace = admin.display(description="trace")(trace_link)
+    @admin.display(description="trace")
+    def trace(self, obj) -> str:
+        return trace_link(obj)
 
     @admin.action(description="Replay selected messages")
     def replay(self, request, queryset) -> None:
-        for message in queryset:
-            replay_outbox_message(message_id=message.pk)
-        self.message_user(request, f"{queryset.count()} message(s) queued again", messages.SUCCESS)
+        # A message already sent (or being sent) is left alone by the service: not counted.
+        queued = sum(
+            replay_outbox_message(message_id=message.pk).status == OutboxMessage.Status.PENDING
+            for message in queryset
+        )
+        self.message_user(request, f"{queued} message(s) queued again", messages.SUCCESS)
 
 
 @admin.register(RejectedDelivery)
-class RejectedDeliveryAdmin(admin.ModelAdmin):
+class RejectedDeliveryAdmin(LedgerAdminMixin, admin.ModelAdmin):
     list_display = [
         "received_at",
         "system_slug",
@@ -339,43 +346,3 @@ class ExternalRefAdmin(SimpleHistoryAdmin):
     list_filter = ["system", "object_type"]
     search_fields = ["external_id", "object_id", "trace_id"]
     list_select_related = ["system", "content_type"]
-
-
-@admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
-    list_display = [
-        "system",
-        "kind",
-        "status",
-        "started_at",
-        "finished_at",
-        "read_count",
-        "changed_count",
-        "failed_count",
-    ]
-    list_filter = ["status", "system", "kind"]
-    search_fields = ["trace_id"]
-    list_select_related = ["system"]
-
-
-@admin.register(TraceStep)
-class TraceStepAdmin(admin.ModelAdmin):
-    list_display = ["at", "trace_id", "kind", "action", "summary"]
-    list_filter = ["kind"]
-    search_fields = ["trace_id", "summary"]
-
-
-@admin.register(SandboxRecord)
-class SandboxRecordAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "system", "operation", "external_id", "idempotency_key"]
-    list_filter = ["system", "operation"]
-    search_fields = ["external_id", "idempotency_key"]
-    list_select_related = ["system"]
-
-
-@admin.register(SandboxCall)
-class SandboxCallAdmin(admin.ModelAdmin):
-    list_display = ["at", "system", "operation", "outcome", "idempotency_key"]
-    list_filter = ["system", "operation", "outcome"]
-    search_fields = ["idempotency_key"]
-    list_select_related = ["system"]

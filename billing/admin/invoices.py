@@ -5,9 +5,10 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from billing.models import BillingRun, Invoice, InvoiceLine
 from billing.services.invoice_posting import approve_invoices
+from config.admin import LedgerAdminMixin
 
 
-class InvoiceLineInline(admin.TabularInline):
+class InvoiceLineInline(LedgerAdminMixin, admin.TabularInline):
     model = InvoiceLine
     fk_name = "invoice"
     extra = 0
@@ -20,7 +21,9 @@ class InvoiceLineInline(admin.TabularInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(SimpleHistoryAdmin):
+class InvoiceAdmin(LedgerAdminMixin, SimpleHistoryAdmin):
+    """A ledger (config/admin.py): read-only; approval is the action, through the service."""
+
     list_display = [
         "pk",
         "customer",
@@ -66,7 +69,9 @@ class InvoiceAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(BillingRun)
-class BillingRunAdmin(admin.ModelAdmin):
+class BillingRunAdmin(LedgerAdminMixin, admin.ModelAdmin):
+    """Runs are started by the API, the invoices page or ``manage.py billing_run``."""
+
     list_display = ["pk", "period", "legal_entity", "customer", "status", "step", "progress"]
     list_filter = ["status", ("period", admin.DateFieldListFilter)]
     search_fields = ["trace_id"]

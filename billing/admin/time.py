@@ -2,10 +2,13 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from billing.models import TimeEntry
+from config.admin import LedgerAdminMixin
 
 
 @admin.register(TimeEntry)
-class TimeEntryAdmin(SimpleHistoryAdmin):
+class TimeEntryAdmin(LedgerAdminMixin, SimpleHistoryAdmin):
+    """A ledger (config/admin.py): entries come from the PSA; fixes are exception actions."""
+
     list_display = [
         "psa_time_entry_id",
         "psa_project_id",
