@@ -14,8 +14,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from billing.models import Invoice, InvoiceLineEntry, TimeEntry
+from billing.services.history import set_change_reason, set_history_user
 from billing.services.rating import RATE_MISMATCH
 from config.errors import DomainError
+from config.history_rows import record_history
 from config.money import amount_text, money_json
 from config.roles import User
 from exceptions_queue.services import raise_exception_item
@@ -52,6 +54,7 @@ def _lock(invoice_id: int) -> Invoice:
 
 def _set_status(invoice: Invoice, status: str, *, detail: str = "") -> None:
     invoice.status, invoice.status_changed_at = status, timezone.now()
+    set_change_reason(invoice, f"{status}: {detail}" if detail else status)
     invoice.save()
     record_trace_step(
         kind="record",
@@ -132,6 +135,7 @@ def approve_invoice(*, invoice_id: int, approved_by: User) -> Invoice:
     if not invoice.lines.exists():
         raise InvoiceNotApprovable(f"invoice {invoice.pk} has no lines", id=invoice.pk)
     invoice.approved_by, invoice.approved_at = approved_by, timezone.now()
+    set_history_user(invoice, approved_by)
     _set_status(invoice, Invoice.Status.APPROVED, detail=f"by {approved_by.get_username()}")
     enqueue_outbox_message(
         system=system_for_entity("erp", invoice.legal_entity),
@@ -212,6 +216,7 @@ def apply_erp_invoice_status(*, data: dict) -> Invoice:
             invoice, status, detail=f"from the ERP ({invoice.number or data['invoice_id']})"
         )
     else:
+        set_change_reason(invoice, f"{status}: the ERP's number, total and amount due")
         invoice.save()
     return invoice
 
@@ -243,7 +248,12 @@ def _unbill(invoice: Invoice) -> None:
     links = InvoiceLineEntry.objects.filter(line__invoice=invoice, is_active=True)
     entry_ids = list(links.values_list("time_entry_id", flat=True))
     links.update(is_active=False)
+    now = timezone.now()
     TimeEntry.objects.filter(pk__in=entry_ids, status=TimeEntry.Status.INVOICED).update(
-        status=TimeEntry.Status.RATED, updated_at=timezone.now()
+        status=TimeEntry.Status.RATED, updated_at=now
+    )
+    record_history(
+        TimeEntry.objects.filter(pk__in=entry_ids, updated_at=now),
+        reason=f"invoice {invoice.pk} void in the ERP: billable again",
     )
     logger.info("billing.invoice_void", extra={"invoice_id": invoice.pk, "entries": len(entry_ids)})

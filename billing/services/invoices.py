@@ -17,6 +17,8 @@ from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from billing.models import Contract, Invoice, InvoiceLine, InvoiceLineEntry, TaxRate, TimeEntry
+from billing.services.history import set_change_reason
+from config.history_rows import record_changed_history, record_history
 from config.money import round_money
 from config.money_db import exact_sum, from_exact_sum, sql_exact_sum
 from integrations.services.traces import record_trace_step
@@ -79,6 +81,7 @@ def get_or_create_draft(*, group: dict, period: date) -> Invoice:
         invoice_date=month_end(period),
         trace_id=_trace(),
     )
+    set_change_reason(draft, "draft opened")
     try:
         with transaction.atomic():
             draft.save()
@@ -116,7 +119,7 @@ def take_entry_off_invoices(*, entry: TimeEntry, reason: str) -> Invoice | None:
     invoice = link.line.invoice
     if invoice.status == Invoice.Status.DRAFT:
         link.delete()
-        refresh_invoices(invoice_ids=[invoice.pk])
+        refresh_invoices(invoice_ids=[invoice.pk], reason=f"correction: {reason}")
         record_trace_step(
             kind="record",
             action="removed",
@@ -144,7 +147,7 @@ def take_entry_off_invoices(*, entry: TimeEntry, reason: str) -> Invoice | None:
     InvoiceLineEntry.objects.create(
         line=credit, time_entry=entry, hours=-link.hours, amount=-link.amount, is_active=False
     )
-    refresh_invoices(invoice_ids=[draft.pk])
+    refresh_invoices(invoice_ids=[draft.pk], reason=f"credit: {reason}")
     record_trace_step(
         kind="record",
         action="credited",
@@ -170,7 +173,7 @@ def prorated_retainer(contract: Contract, period: date) -> tuple[Decimal, Decima
     return amount, included, days, month_days
 
 
-def _sum_time_lines(invoice_ids: list[int]) -> None:
+def _sum_time_lines(invoice_ids: list[int], reason: str, user_id: int | None) -> None:
     marks = ", ".join(["%s"] * len(invoice_ids))
     line, link = InvoiceLine._meta.db_table, InvoiceLineEntry._meta.db_table
     where = f"FROM {link} le WHERE le.line_id = {line}.id AND le.is_active = %s"
@@ -181,9 +184,16 @@ def _sum_time_lines(invoice_ids: list[int]) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [True, True, InvoiceLine.Kind.TIME, *invoice_ids])
+    # The lines whose sums moved (and those the run's INSERT … SELECT made: no history yet).
+    record_changed_history(
+        InvoiceLine.objects.filter(kind=InvoiceLine.Kind.TIME, invoice_id__in=invoice_ids),
+        compare=["hours", "amount"],
+        reason=reason,
+        user_id=user_id,
+    )
 
 
-def _refresh_retainer(line: InvoiceLine) -> None:
+def _refresh_retainer(line: InvoiceLine, reason: str) -> None:
     """Overage of one retainer line (§5): the month's billed hours past the included hours, in
     work_date, time_entry_id order, at each entry's rate, rounded per entry. Hours already
     billed for the month on earlier (approved) invoices use up the included hours first."""
@@ -210,8 +220,10 @@ def _refresh_retainer(line: InvoiceLine) -> None:
             link.save(update_fields=["amount"])
         hours_total += link.hours
         over_hours, over_amount = over_hours + over, over_amount + amount
-    line.hours = hours_total
-    line.save(update_fields=["hours"])
+    if line.hours != hours_total:  # saved (and its history row written) only when it moves
+        line.hours = hours_total
+        set_change_reason(line, reason)
+        line.save(update_fields=["hours"])
     key = f"overage:{contract.pk}:{month:%Y-%m}"
     overage = InvoiceLine.objects.filter(invoice_id=line.invoice_id, group_key=key).first()
     if over_hours <= 0:
@@ -226,8 +238,12 @@ def _refresh_retainer(line: InvoiceLine) -> None:
             service_month=month,
             group_key=key,
         )
-    overage.description = f"Overage {month:%Y-%m}: {over_hours} h past {included} h included"
-    overage.hours, overage.amount = over_hours, over_amount
+    description = f"Overage {month:%Y-%m}: {over_hours} h past {included} h included"
+    wanted = (description, over_hours, over_amount)
+    if overage.pk and (overage.description, overage.hours, overage.amount) == wanted:
+        return  # unchanged
+    overage.description, overage.hours, overage.amount = description, over_hours, over_amount
+    set_change_reason(overage, reason)
     overage.save()
 
 
@@ -244,7 +260,9 @@ def _tax_rate(jurisdiction: str, on: date, cache: dict) -> Decimal | None:
     return cache[key]
 
 
-def _refresh_totals(invoice_ids: list[int], tax_cache: dict) -> None:
+def _refresh_totals(
+    invoice_ids: list[int], tax_cache: dict, reason: str, user_id: int | None
+) -> None:
     nets = dict(
         InvoiceLine.objects.filter(invoice_id__in=invoice_ids)
         .values("invoice_id")
@@ -259,28 +277,36 @@ def _refresh_totals(invoice_ids: list[int], tax_cache: dict) -> None:
         net = from_exact_sum(nets[invoice.pk])
         rate = _tax_rate(invoice.tax_jurisdiction, invoice.invoice_date, tax_cache)
         tax = round_money(net * rate, invoice.currency) if rate is not None else Decimal("0")
-        invoice.net_total, invoice.tax_rate, invoice.tax_total = net, rate, tax
-        invoice.gross_total = net + tax
+        totals = (net, rate, tax, net + tax)
+        if totals == (invoice.net_total, invoice.tax_rate, invoice.tax_total, invoice.gross_total):
+            continue  # unchanged: no write, no history row
+        invoice.net_total, invoice.tax_rate, invoice.tax_total, invoice.gross_total = totals
         changed.append(invoice)
     Invoice.objects.bulk_update(
         changed, ["net_total", "tax_rate", "tax_total", "gross_total"], batch_size=CHUNK
     )
+    record_history(
+        Invoice.objects.filter(pk__in=[i.pk for i in changed]), reason=reason, user_id=user_id
+    )
 
 
-def refresh_invoices(*, invoice_ids: Iterable[int]) -> None:
+def refresh_invoices(
+    *, invoice_ids: Iterable[int], reason: str = "totals refreshed", user_id: int | None = None
+) -> None:
     """Recompute the lines and totals of drafts: time lines sum their entries; a time line left
     without entries goes; retainer overage is recomputed; tax is net x the jurisdiction's rate
     on the invoice date, half-up (no rate known: no estimate); an empty draft is removed.
-    Approved and posted invoices are left alone. Idempotent."""
+    Approved and posted invoices are left alone. Idempotent. Lines and invoices that change
+    get a history row with ``reason`` and ``user_id`` (one statement per chunk)."""
     tax_cache: dict = {}
     drafts = Invoice.objects.filter(pk__in=list(invoice_ids), status=Invoice.Status.DRAFT)
     for chunk in chunked(drafts.values_list("pk", flat=True).iterator(chunk_size=CHUNK)):
-        _sum_time_lines(chunk)
+        _sum_time_lines(chunk, reason, user_id)
         active = InvoiceLineEntry.objects.filter(line=OuterRef("pk"), is_active=True)
         InvoiceLine.objects.filter(invoice_id__in=chunk, kind=InvoiceLine.Kind.TIME).exclude(
             Exists(active)
         ).delete()
         retainers = InvoiceLine.objects.filter(invoice_id__in=chunk, kind=InvoiceLine.Kind.RETAINER)
         for line in retainers.select_related("contract"):
-            _refresh_retainer(line)
-        _refresh_totals(chunk, tax_cache)
+            _refresh_retainer(line, reason)
+        _refresh_totals(chunk, tax_cache, reason, user_id)

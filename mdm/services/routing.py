@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from django.db import transaction
 
 from config.errors import DomainError
+from config.history_rows import record_history
 from integrations.models import ExternalSystem
 from integrations.services.systems import AmbiguousRouting, system_for
 from mdm.models import LegalEntity
@@ -51,12 +52,15 @@ def route_new_system(system: ExternalSystem, entity_codes: Sequence[str]) -> lis
     if others and unnamed and system.is_active:
         if not codes or len(others) > 1:
             raise AmbiguousRouting(_ambiguous_message(system, others, unnamed))
-        entities.filter(pk__in=[e.pk for e in unnamed]).update(**{field: others[0]})
+        pinned = entities.filter(pk__in=[e.pk for e in unnamed])
+        pinned.update(**{field: others[0]})
+        record_history(pinned, reason=f"{field} pinned to {others[0].slug}: {system.slug} added")
         notes.append(
             f"{_codes(unnamed)} keep {others[0].slug} as their {system.kind.upper()} (now named)"
         )
     if codes:
         entities.filter(code__in=codes).update(**{field: system})
+        record_history(entities.filter(code__in=codes), reason=f"{field} routed to {system.slug}")
         notes.append(f"{', '.join(codes)} now route {system.kind.upper()} effects to {system.slug}")
     elif others:
         notes.append(f"{system.slug} serves no legal entity yet: name it on the ones it serves")

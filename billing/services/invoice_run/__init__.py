@@ -136,7 +136,9 @@ def _steps(run: BillingRun, scope: Scope) -> None:
     record_progress(run, "milestones", 90, milestones=milestones)
     drafts = _drafts_of_month(scope)
     with transaction.atomic():
-        refresh_invoices(invoice_ids=drafts)
+        refresh_invoices(
+            invoice_ids=drafts, reason=f"{scope.reason}: totals", user_id=scope.user_id
+        )
     remaining = Invoice.objects.filter(pk__in=drafts)
     record_progress(
         run,

@@ -10,6 +10,7 @@ from django.utils import timezone
 from billing.models import Contract, InvoiceLine, InvoiceLineEntry, Milestone, TimeEntry
 from billing.services.invoice_run.scope import Scope
 from billing.services.invoices import NON_VOID, get_or_create_draft, group_of, prorated_retainer
+from config.history_rows import record_history
 
 
 def retainer_lines(scope: Scope) -> tuple[int, set[int]]:
@@ -67,9 +68,9 @@ def _retainer_for(contract: Contract, scope: Scope, touched: set[int]) -> int:
     InvoiceLineEntry.objects.bulk_create(
         InvoiceLineEntry(line=line, time_entry=e, hours=_billed(e), amount=0) for e in entries
     )
-    TimeEntry.objects.filter(pk__in=[e.pk for e in entries]).update(
-        status=TimeEntry.Status.INVOICED, updated_at=timezone.now()
-    )
+    invoiced = TimeEntry.objects.filter(pk__in=[e.pk for e in entries])
+    invoiced.update(status=TimeEntry.Status.INVOICED, updated_at=timezone.now())
+    record_history(invoiced, reason=f"{scope.reason}: invoiced (retainer)", user_id=scope.user_id)
     touched.add(draft.pk)
     return len(entries)
 

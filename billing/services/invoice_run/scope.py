@@ -19,6 +19,9 @@ class Scope:
     def __init__(self, run: BillingRun) -> None:
         self.first, self.last = month_start(run.period), month_end(run.period)
         self.legal_entity_id, self.customer_id = run.legal_entity_id, run.customer_id
+        # What the history rows of the run's set-based changes say (config/history_rows.py).
+        self.reason = f"billing run {run.period:%Y-%m} #{run.pk}"
+        self.user_id: int | None = run.requested_by_id
 
     def contracts(self) -> QuerySet[Contract]:
         contracts = Contract.objects.all()

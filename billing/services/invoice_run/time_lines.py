@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from billing.models import BillingRun, Invoice, InvoiceLine, InvoiceLineEntry, TimeEntry
 from billing.services.invoice_run.scope import Scope, record_progress
+from config.history_rows import history_insert_sql, history_params
 
 BATCH_ENTRIES = 100_000  # entries per batch (a range of ids): a commit and a progress tick each
 
@@ -84,6 +85,8 @@ class _BatchStatements:
             1,
         )
         self.now = timezone.now()
+        # The entries' history rows (one per entry invoiced), written in the batch's statement.
+        self.history = history_params(f"{scope.reason}: invoiced", scope.user_id)
 
     def in_range(self, alias: str) -> str:
         return f" AND {alias}id > %s" + ("" if self.high is None else f" AND {alias}id <= %s")
@@ -95,7 +98,9 @@ def _link_in_one_statement(cursor: CursorWrapper, st: _BatchStatements) -> int:
     # becomes a scan of every line per entry.
     cursor.execute(f"ANALYZE {st.line}")
     # Every candidate ends on an active link: a new one, or (should a rated entry
-    # already have one) the one the partial unique index keeps; so all are invoiced.
+    # already have one) the one the partial unique index keeps; so all are invoiced. Each
+    # entry marked gets its history row from what the UPDATE returns (its new state).
+    history = history_insert_sql(TimeEntry, source="marked m", alias="m")
     cursor.execute(
         f"WITH batch AS MATERIALIZED (SELECT l.id AS line_id, te.id AS entry_id, "
         f"te.billed_hours, te.amount FROM {st.with_line}), "
@@ -104,7 +109,8 @@ def _link_in_one_statement(cursor: CursorWrapper, st: _BatchStatements) -> int:
         f"ON CONFLICT DO NOTHING RETURNING 1), "
         f"marked AS (UPDATE {st.entries} t SET status = %s, updated_at = %s FROM batch "
         f"WHERE t.id = batch.entry_id AND t.status = %s{st.in_range('t.')} "
-        "RETURNING 1) SELECT (SELECT COUNT(*) FROM linked), (SELECT COUNT(*) FROM marked)",
+        f"RETURNING t.*), history AS ({history} RETURNING 1) "
+        "SELECT (SELECT COUNT(*) FROM linked), (SELECT COUNT(*) FROM marked)",
         [
             *st.joined_params,
             True,
@@ -112,6 +118,7 @@ def _link_in_one_statement(cursor: CursorWrapper, st: _BatchStatements) -> int:
             st.now,
             TimeEntry.Status.RATED,
             *st.bounds,
+            *st.history,
         ],
     )
     return cursor.fetchone()[0]
@@ -141,6 +148,12 @@ def _link_in_two_statements(cursor: CursorWrapper, st: _BatchStatements, scope: 
             *st.bounds,
             True,
         ],
+    )
+    # The entries just marked (this batch's time stamp), one history row each.
+    source = f"{entries} t WHERE t.status = %s AND t.updated_at = %s{st.in_range('t.')}"
+    cursor.execute(
+        history_insert_sql(TimeEntry, source=source, alias="t"),
+        [*st.history, TimeEntry.Status.INVOICED, st.now, *st.bounds],
     )
     return added
 
