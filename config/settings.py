@@ -261,6 +261,9 @@ SPECTACULAR_SETTINGS = {
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
 WEBHOOK_TOLERANCE_SECONDS = 300  # Standard Webhooks: 5 minutes either side
 WEBHOOK_RATE_LIMIT_PER_MINUTE = env.int("WEBHOOK_RATE_LIMIT_PER_MINUTE", default=6000)
+# Deliveries refused before their signature is verified (unknown system, forged, malformed),
+# per source address and minute: past it 429, counted in one aggregate row (docs/operations.md).
+WEBHOOK_UNSIGNED_PER_IP_PER_MINUTE = env.int("WEBHOOK_UNSIGNED_PER_IP_PER_MINUTE", default=60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(WEBHOOK_MAX_BODY_BYTES * 2, 2_621_440)
 INBOX_MAX_ATTEMPTS = env.int("INBOX_MAX_ATTEMPTS", default=5)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)

@@ -41,6 +41,19 @@ def trace_link(obj) -> str:
     )
 
 
+def raw_bytes_shown(obj) -> str:
+    """A delivery's raw bytes, shown only: their size, base64 (byte for byte) and as text."""
+    raw = obj.raw_bytes
+    if raw is None:
+        return "-"
+    return format_html(
+        "{} bytes<br>base64: <code style='word-break: break-all'>{}</code><br>as text:<pre>{}</pre>",
+        len(raw),
+        obj.raw_base64,
+        raw[:10000].decode("utf-8", "replace"),
+    )
+
+
 class WebhookSecretInline(admin.TabularInline):
     model = WebhookSecret
     fields = ["number", "masked", "is_active", "created_at", "retired_at"]
@@ -257,7 +270,15 @@ class InboundEventAdmin(LedgerAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "system", "event_type"]
     search_fields = ["webhook_id", "trace_id", "object_key"]
     list_select_related = ["system"]
-    readonly_fields = [f.name for f in InboundEvent._meta.fields] + ["trace"]
+    readonly_fields = [f.name for f in InboundEvent._meta.fields if f.name != "raw_base64"] + [
+        "trace",
+        "raw_delivery",
+    ]
+
+    @admin.display(description="raw bytes (never edited)")
+    def raw_delivery(self, obj) -> str:
+        return raw_bytes_shown(obj)
+
     actions = ["replay"]
     date_hierarchy = "received_at"
 
@@ -330,7 +351,13 @@ class RejectedDeliveryAdmin(LedgerAdminMixin, admin.ModelAdmin):
     ]
     list_filter = ["reason", "system_slug"]
     search_fields = ["webhook_id", "detail"]
-    readonly_fields = [f.name for f in RejectedDelivery._meta.fields]
+    readonly_fields = [f.name for f in RejectedDelivery._meta.fields if f.name != "raw_base64"] + [
+        "raw_delivery"
+    ]
+
+    @admin.display(description="raw bytes (never edited)")
+    def raw_delivery(self, obj) -> str:
+        return raw_bytes_shown(obj)
 
 
 @admin.register(ExternalRef)

@@ -1,4 +1,15 @@
+import base64
+
 from django.db import models
+
+
+def base64_of(raw: bytes | None) -> str | None:
+    """How a delivery's raw bytes are stored (``raw_base64``)."""
+    return None if raw is None else base64.b64encode(raw).decode("ascii")
+
+
+def raw_bytes_of(stored: str | None) -> bytes | None:
+    return None if stored is None else base64.b64decode(stored)
 
 
 class InboundEvent(models.Model):
@@ -36,7 +47,17 @@ class InboundEvent(models.Model):
         help_text="The source object this event is about; events of one object apply in order.",
     )
     payload = models.JSONField(null=True, blank=True)
-    raw_body = models.TextField(blank=True, help_text="Kept when the body was not valid JSON.")
+    raw_body = models.TextField(
+        blank=True,
+        help_text="Kept when the body could not be stored as JSON (as text: NUL and invalid "
+        "UTF-8 replaced by U+FFFD).",
+    )
+    # The evidence for a later signature check: the body byte for byte (base64: a text column
+    # keeps the accepted path's INSERT compiled once, models/rows.py). Written once at receipt;
+    # the admin shows it, nothing edits it (pulled events, read by Throughline itself: NULL).
+    raw_base64 = models.TextField(
+        null=True, blank=True, editable=False, help_text="The body exactly as received, base64."
+    )
     signature_valid = models.BooleanField(default=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED)
     error = models.TextField(blank=True)
@@ -75,10 +96,18 @@ class InboundEvent(models.Model):
     def data(self) -> dict:
         return (self.payload or {}).get("data") or {}
 
+    @property
+    def raw_bytes(self) -> bytes | None:
+        """The body as received (None for a pulled event)."""
+        return raw_bytes_of(self.raw_base64)
+
 
 class RejectedDelivery(models.Model):
     """A delivery refused before it became an event: bad signature, stale timestamp, unknown
-    system, oversize body. Kept for operations; nothing is processed."""
+    system, oversize body, malformed signature headers. Kept for operations; nothing is
+    processed. Past a source's budget, refusals are counted in one aggregate row per address
+    (or, for signed deliveries over their system's budget, per system) and minute: reason
+    ``rate_limited``, ``count`` the deliveries it stands for, ``aggregate_key`` its window."""
 
     class Reason(models.TextChoices):
         UNKNOWN_SYSTEM = "unknown_system", "Unknown system"
@@ -86,6 +115,7 @@ class RejectedDelivery(models.Model):
         TIMESTAMP = "timestamp", "Timestamp outside tolerance"
         TOO_LARGE = "too_large", "Body over the size limit"
         RATE_LIMITED = "rate_limited", "Rate limited"
+        HEADERS = "headers", "Malformed signature headers"
 
     system = models.ForeignKey(
         "integrations.ExternalSystem",
@@ -100,16 +130,35 @@ class RejectedDelivery(models.Model):
     detail = models.CharField(max_length=300, blank=True)
     headers = models.JSONField(default=dict, blank=True)
     body_excerpt = models.TextField(blank=True)
+    raw_base64 = models.TextField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The body exactly as received, base64 (within the size limit; none for an "
+        "unknown system). Never edited.",
+    )
     body_size = models.PositiveIntegerField(default=0)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    count = models.PositiveIntegerField(
+        default=1, help_text="Deliveries this row stands for (more than 1: an aggregate)."
+    )
+    aggregate_key = models.CharField(max_length=120, null=True, blank=True, editable=False)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
         verbose_name_plural = "rejected deliveries"
+        constraints = [  # one aggregate row per window (NULL for the others: not compared)
+            models.UniqueConstraint(fields=["aggregate_key"], name="uniq_rejected_aggregate")
+        ]
 
     def __str__(self) -> str:
         return f"{self.system_slug} {self.reason} {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def raw_bytes(self) -> bytes | None:
+        """The body as received (None when it was not kept)."""
+        return raw_bytes_of(self.raw_base64)
 
 
 class SourceObjectState(models.Model):

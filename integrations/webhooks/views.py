@@ -15,19 +15,41 @@ _META_NAMES = {
 }
 
 
+def _read_body(meta: dict, request: HttpRequest, limit: int) -> bytes:
+    """The body, at most one byte past ``limit``: a missing or understated Content-Length
+    cannot make us buffer an unbounded body, and an overstated one is not read at all."""
+    try:
+        declared = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return b"x" * (limit + 1)
+    if (
+        not meta.get("CONTENT_LENGTH")
+        and "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+        and meta.get("wsgi.input_terminated")
+    ):
+        # Chunked, no Content-Length: Django's stream (bounded by a length of 0) reads nothing;
+        # the server's own input is decoded and ends at the last chunk (gunicorn sets
+        # wsgi.input_terminated for exactly this).
+        stream, parts, size = meta["wsgi.input"], [], 0
+        while size <= limit:
+            part = stream.read(min(65536, limit + 1 - size))
+            if not part:
+                break
+            parts.append(part)
+            size += len(part)
+        return b"".join(parts)
+    return request.read(limit + 1)
+
+
 @csrf_exempt
 @require_POST
 def receive_webhook_view(request: HttpRequest, system: str) -> JsonResponse:
     """``POST /api/v1/hooks/<system>/``: the answers of docs/contract.md §1. Authenticated by its
     signature alone (no session, no token)."""
-    limit, meta = settings.WEBHOOK_MAX_BODY_BYTES, request.META
-    try:
-        declared = int(meta.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    # Read at most one byte past the limit: a missing or understated Content-Length cannot
-    # make us buffer an unbounded body.
-    body = request.read(limit + 1) if declared <= limit else b"x" * (limit + 1)
+    meta = request.META
+    body = _read_body(meta, request, settings.WEBHOOK_MAX_BODY_BYTES)
     receipt = receive_webhook(
         slug=system,
         headers={name: meta[key] for name, key in _META_NAMES.items() if key in meta},

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -12,19 +13,27 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from integrations.connectors import signatures
+from integrations.connectors.dates import calendar_errors, read_datetime
 from integrations.connectors.schemas import DATA_SCHEMAS, OBJECT_KEYS, validate_data
 from integrations.models import ExternalSystem, InboundEvent, RejectedDelivery
+from integrations.models.inbox import base64_of
 from integrations.models.rows import insert_if_new
 from integrations.registry import rejection_hooks
 from integrations.selectors import received_summary
 from integrations.services.inbox.doorbell import ring_inbox_doorbell
+from integrations.services.inbox.guards import decode_json, header_problem, storable
+from integrations.services.inbox.refusals import (
+    KEPT_HEADERS,
+    count_over_system_budget,
+    refuse,
+)
 from integrations.services.traces import new_trace_id, record_trace_step, use_trace
 
 logger = logging.getLogger("integrations.services.inbox")
-KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "content-type", "content-length", "user-agent")
+__all__ = ["KEPT_HEADERS", "Receipt", "parse_delivery", "receive_webhook", "record_pulled_event"]
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,40}")  # ExternalSystem.slug: anything else names none
 
 
 @dataclass
@@ -37,7 +46,7 @@ class Receipt:
 
 
 class _Delivery(TypedDict):
-    """What every rejection of one delivery records about it (``_reject``'s shared arguments)."""
+    """What every refusal of one delivery records about it (``refuse``'s shared arguments)."""
 
     slug: str
     headers: dict[str, str]
@@ -45,29 +54,26 @@ class _Delivery(TypedDict):
     remote_addr: str | None
 
 
-def _reject(
+def _refused(
+    receipt: Receipt,
     *,
     system: ExternalSystem | None,
-    slug: str,
     reason: str,
     detail: str,
-    headers: dict,
-    body: bytes,
-    remote_addr: str | None,
+    delivery: _Delivery,
     keep_body: bool = True,
-) -> None:
-    RejectedDelivery.objects.create(
-        system=system,
-        system_slug=slug[:80],
-        reason=reason,
-        detail=detail[:300],
-        webhook_id=headers.get("webhook-id", "")[:200],
-        headers={k: v[:200] for k, v in headers.items() if k in KEPT_HEADERS},
-        body_excerpt=body[:2000].decode("utf-8", "replace") if keep_body else "",
-        body_size=len(body),
-        remote_addr=remote_addr,
+) -> Receipt:
+    """Record a refusal and answer it, or 429 when its address is over its budget."""
+    retry_after = refuse(
+        system=system, reason=reason, detail=detail, keep_body=keep_body, **delivery
     )
-    logger.warning("webhook.rejected", extra={"system": slug, "reason": reason, "detail": detail})
+    if retry_after is None:
+        return receipt
+    return Receipt(
+        429,
+        {"status": "rejected", "reason": "too many refused deliveries from this address"},
+        {"Retry-After": str(retry_after)},
+    )
 
 
 # The per-system budget is counted in Redis (shared by every web process), approximately: each
@@ -155,6 +161,8 @@ def _active_system(slug: str) -> tuple[ExternalSystem | None, list[str]]:
     cached = _systems.get(slug)
     if cached and cached[0] > time.monotonic():
         return cached[1], cached[2]
+    if not _SLUG.fullmatch(slug):  # no query for a name no system can have (NUL, 5,000 chars)
+        return None, []
     system = (
         ExternalSystem.objects.filter(slug=slug, is_active=True).prefetch_related("secrets").first()
     )
@@ -168,38 +176,15 @@ def _active_system(slug: str) -> tuple[ExternalSystem | None, list[str]]:
 def receive_webhook(
     *, slug: str, headers: dict[str, str], body: bytes, remote_addr: str | None
 ) -> Receipt:
-    """Verify, record and queue one delivery. Never raises for bad input: answers it."""
+    """Verify, record and queue one delivery. Never raises for bad input: answers it (a 4xx
+    with a reason, every one recorded: docs/contract.md §1 "Answers")."""
     headers = {k.lower(): v for k, v in headers.items()}
     system, secrets = _active_system(slug)
-    reject: _Delivery = {"slug": slug, "headers": headers, "body": body, "remote_addr": remote_addr}
-    if system is None:
-        _reject(
-            system=None,
-            reason=RejectedDelivery.Reason.UNKNOWN_SYSTEM,
-            detail="unknown system",
-            keep_body=False,
-            **reject,
-        )
-        return Receipt(401, {"status": "rejected", "reason": f"unknown system {slug!r}"})
-    if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
-        _reject(
-            system=system,
-            reason=RejectedDelivery.Reason.TOO_LARGE,
-            keep_body=False,
-            detail=f"{len(body)} bytes > {settings.WEBHOOK_MAX_BODY_BYTES}",
-            **reject,
-        )
-        return Receipt(
-            413,
-            {"status": "rejected", "reason": f"body over {settings.WEBHOOK_MAX_BODY_BYTES} bytes"},
-        )
-    retry_after = _rate_limited(system)
-    if retry_after is not None:
-        return Receipt(
-            429,
-            {"status": "rejected", "reason": "too many requests"},
-            {"Retry-After": str(retry_after)},
-        )
+    delivery = _Delivery(slug=slug, headers=headers, body=body, remote_addr=remote_addr)
+    refused = _unverifiable(system, delivery)
+    if refused is not None:
+        return refused
+    assert system is not None  # _unverifiable refuses an unknown system
     try:
         signatures.verify(
             body=body,
@@ -210,53 +195,104 @@ def receive_webhook(
             tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
         )
     except signatures.SignatureRejected as exc:
-        _reject(system=system, reason=exc.reason, detail=exc.detail, **reject)
-        return Receipt(401, {"status": "rejected", "reason": exc.detail})
-    return _record_event(system=system, webhook_id=headers["webhook-id"], body=body)
+        return _refused(
+            Receipt(401, {"status": "rejected", "reason": exc.detail}),
+            system=system,
+            reason=exc.reason,
+            detail=exc.detail,
+            delivery=delivery,
+        )
+    # Counted only now: forged requests naming the system cannot spend its budget.
+    retry_after = _rate_limited(system)
+    if retry_after is not None:
+        count_over_system_budget(system)
+        return Receipt(
+            429,
+            {"status": "rejected", "reason": "too many requests"},
+            {"Retry-After": str(retry_after)},
+        )
+    return _record_event(system=system, webhook_id=headers["webhook-id"], body=body, delivered=True)
+
+
+def _unverifiable(system: ExternalSystem | None, delivery: _Delivery) -> Receipt | None:
+    """The answer to a delivery whose signature cannot be checked (no such system, a body over
+    the limit, malformed signature headers), recorded; None when it can be."""
+    if system is None:
+        reason = f"unknown system {storable(delivery['slug'][:80])!r}"
+        return _refused(
+            Receipt(401, {"status": "rejected", "reason": reason}),
+            system=None,
+            reason=RejectedDelivery.Reason.UNKNOWN_SYSTEM,
+            detail="unknown system",
+            delivery=delivery,
+            keep_body=False,
+        )
+    limit, size = settings.WEBHOOK_MAX_BODY_BYTES, len(delivery["body"])
+    if size > limit:
+        return _refused(
+            Receipt(413, {"status": "rejected", "reason": f"body over {limit} bytes"}),
+            system=system,
+            reason=RejectedDelivery.Reason.TOO_LARGE,
+            detail=f"{size} bytes > {limit}",
+            delivery=delivery,
+            keep_body=False,
+        )
+    problem = header_problem(delivery["headers"])
+    if problem:
+        return _refused(
+            Receipt(400, {"status": "rejected", "reason": problem}),
+            system=system,
+            reason=RejectedDelivery.Reason.HEADERS,
+            detail=problem,
+            delivery=delivery,
+        )
+    return None
 
 
 def parse_delivery(body: bytes) -> tuple[dict | None, int, str, dict]:
-    """(payload, http status, reason, field errors); status 0 means valid."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None, 400, "body is not valid JSON", {}
+    """(payload, http status, reason, field errors); status 0 means valid. The payload is None
+    when the body cannot be stored as JSON (not UTF-8 or JSON, too deep, NUL, a lone surrogate,
+    a number jsonb cannot hold: guards.decode_json)."""
+    payload, refused = decode_json(body)
+    if refused is not None:
+        return None, *refused
     if not isinstance(payload, dict):
         return None, 400, "body is not a JSON object", {}
     event_type = payload.get("type")
     if not event_type or not isinstance(event_type, str):
         return payload, 400, "no event type: the body needs a string 'type'", {}
     if event_type not in DATA_SCHEMAS:
-        return payload, 400, f"unknown event type {event_type!r}", {}
+        return payload, 400, f"unknown event type {event_type[:80]!r}", {}
     errors: dict[str, list[str]] = {}
-    if (
-        not isinstance(payload.get("timestamp"), str)
-        or parse_datetime(payload["timestamp"]) is None
-    ):
+    timestamp = payload.get("timestamp")
+    if not isinstance(timestamp, str):
         errors["timestamp"] = ["An ISO 8601 date-time is required."]
-    if not isinstance(payload.get("data"), dict):
+    elif problem := read_datetime(timestamp)[1]:
+        errors["timestamp"] = [problem]
+    data = payload.get("data")
+    if not isinstance(data, dict):
         errors["data"] = ["An object is required."]
     else:
-        errors.update(validate_data(event_type, payload["data"]))
+        errors.update(validate_data(event_type, data))
+        for path, problems in calendar_errors(event_type, data).items():
+            errors.setdefault(path, problems)  # a value the schema refused: its words only
     if errors:
         return payload, 422, "data does not match the schema of " + event_type, errors
     return payload, 0, "", {}
 
 
-def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Receipt:
-    trace_id = new_trace_id()
+def _record_event(
+    *,
+    system: ExternalSystem,
+    webhook_id: str,
+    body: bytes,
+    delivered: bool = False,
+) -> Receipt:
+    """Store one delivery once (accepted, or rejected with its reason) and answer it; a
+    ``delivered`` one keeps its raw bytes as evidence (a pulled event has none)."""
     payload, status_code, reason, errors = parse_delivery(body)
-    raw_type = (payload or {}).get("type")
-    event_type = raw_type if isinstance(raw_type, str) else ""
-    event = InboundEvent(
-        system=system,
-        webhook_id=webhook_id[:200],
-        event_type=event_type[:80],
-        payload=payload,
-        raw_body="" if payload is not None else body[:10000].decode("utf-8", "replace"),
-        trace_id=trace_id,
-        enqueued_at=timezone.now(),
-    )
+    event = _event_of(system, webhook_id, body, delivered, payload)
+    trace_id = event.trace_id
     if status_code:
         event.status, event.error, event.error_details = (
             InboundEvent.Status.REJECTED,
@@ -265,8 +301,8 @@ def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Re
         )
     else:
         assert payload is not None  # status 0: parse_delivery found a valid JSON object
-        event.occurred_at = parse_datetime(payload["timestamp"])
-        event.object_key = OBJECT_KEYS[event_type](payload["data"])[:200]
+        event.occurred_at = read_datetime(payload["timestamp"])[0]
+        event.object_key = OBJECT_KEYS[event.event_type](payload["data"])[:200]
     if not status_code:
         # Accepted: one statement, no transaction. A single INSERT … ON CONFLICT DO NOTHING in
         # autocommit is atomic on its own (the row is stored whole or not at all, and is
@@ -300,6 +336,26 @@ def _record_event(*, system: ExternalSystem, webhook_id: str, body: bytes) -> Re
             body_out["errors"] = errors
         return Receipt(status_code, body_out)
     return Receipt(202, {"id": webhook_id, "status": "accepted", "trace_id": trace_id})
+
+
+def _event_of(
+    system: ExternalSystem,
+    webhook_id: str,
+    body: bytes,
+    delivered: bool,
+    payload: dict | None,
+) -> InboundEvent:
+    raw_type = (payload or {}).get("type")
+    return InboundEvent(
+        system=system,
+        webhook_id=webhook_id,
+        event_type=raw_type[:80] if isinstance(raw_type, str) else "",
+        payload=payload,
+        raw_body="" if payload is not None else storable(body[:10000].decode("utf-8", "replace")),
+        raw_base64=base64_of(body) if delivered else None,
+        trace_id=new_trace_id(),
+        enqueued_at=timezone.now(),
+    )
 
 
 def _store_rejected(event: InboundEvent, reason: str) -> bool:
