@@ -81,17 +81,20 @@ def api_client_for(db):
     """api_client_for("operations") → a DRF client authenticated by a real API token of that
     role (`tokens create`'s service: a client named ``username``, acting as its service user).
 
-    A token holds exactly one role, so with none or several roles the client is a person
-    holding them, signed in by session (as the browser pages call the API)."""
+    The token is checked once up front, as its first call would be, so that the last-use
+    write (at most once a minute) does not land in a test's query counts. A token holds
+    exactly one role, so with none or several roles the client is a person holding them,
+    signed in by session (as the browser pages call the API)."""
     from rest_framework.test import APIClient
 
-    from integrations.services.tokens import issue_token
+    from integrations.services.tokens import authenticate_token, issue_token
 
     def build(*roles: str, username: str | None = None):
         name = username or "user-" + "-".join(roles or ("none",))
         client = APIClient()
         if len(roles) == 1:
             issued = issue_token(client=name, role=roles[0])
+            authenticate_token(issued.secret)
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
             client.user = issued.token.user
         else:
