@@ -1,9 +1,17 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 
+@extend_schema(
+    responses=OpenApiResponse(
+        response={"type": "object", "additionalProperties": {"type": "string", "format": "uri"}},
+        description="resource name → its URL",
+    )
+)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def api_root(request, format=None):  # noqa: A002 DRF's signature
@@ -22,6 +30,19 @@ def api_root(request, format=None):  # noqa: A002 DRF's signature
     return Response({key: reverse(name, request=request) for key, name in names.items()})
 
 
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "dashboard",
+            str,
+            enum=["finance", "pmo", "operations", "home"],
+            description="one dashboard's panels only (an unknown name answers 404)",
+        )
+    ],
+    responses=OpenApiResponse(
+        response=OpenApiTypes.OBJECT, description="panel key → its figures (docs/contract.md §6)"
+    ),
+)
 @api_view(["GET"])
 def metrics(request):
     """The dashboard figures (docs/contract.md §6) as JSON: one key per panel the user may see.

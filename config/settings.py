@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from static files, no CDN
     "simple_history",
     "django_celery_beat",
     "django_htmx",
@@ -255,6 +256,17 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # 3.1: its schemas are JSON Schema 2020-12, as the event schemas of the webhook receiver.
+    "OAS_VERSION": "3.1.0",
+    # docs/openapi.yaml is this document (tests/test_openapi.py; docs/contract.md §2).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integrations.api.openapi.add_webhook_receiver",
+    ],
+    "ENUM_NAME_OVERRIDES": {"ExceptionStatusEnum": "exceptions_queue.models.ExceptionItem.Status"},
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Throughline ----------------------------------------------------------------------------

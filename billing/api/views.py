@@ -6,6 +6,7 @@ administrators). Serializers in billing/api/serializers/."""
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
@@ -110,6 +111,7 @@ class InvoiceDetailView(RetrieveAPIView):
 class InvoiceApproveView(APIView):
     permission_classes = [role_permission(FINANCE)]
 
+    @extend_schema(request=None, responses=InvoiceOutputSerializer)
     def post(self, request, pk: int) -> Response:
         invoice = approve_invoice(invoice_id=pk, approved_by=request.user)
         return Response(InvoiceOutputSerializer(get_object_or_404(_invoices(), pk=invoice.pk)).data)

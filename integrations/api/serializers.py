@@ -79,6 +79,11 @@ class TraceStepOutputSerializer(serializers.ModelSerializer):
         )
 
 
+class TraceOutputSerializer(serializers.Serializer):
+    trace_id = serializers.CharField()
+    steps = TraceStepOutputSerializer(many=True)
+
+
 class BreakerOutputSerializer(serializers.Serializer):
     state = serializers.CharField()
     consecutive_failures = serializers.IntegerField()

@@ -1,5 +1,6 @@
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -9,11 +10,13 @@ from rest_framework.views import APIView
 from config.permissions import role_permission
 from config.roles import INTEGRATION, OPERATIONS
 from integrations import selectors
+from integrations.api import openapi  # noqa: F401 the token scheme in the OpenAPI document
 from integrations.api.serializers import (
     BreakerInputSerializer,
     ExternalSystemOutputSerializer,
     InboundEventOutputSerializer,
     OutboxMessageOutputSerializer,
+    TraceOutputSerializer,
     TraceStepOutputSerializer,
 )
 from integrations.connectors.schemas import DATA_SCHEMAS, full_schema
@@ -85,7 +88,7 @@ class OutboxReplayView(APIView):
 class TraceDetailView(APIView):
     """The whole story of one trace, in time order."""
 
-    @extend_schema(responses=TraceStepOutputSerializer(many=True))
+    @extend_schema(responses=TraceOutputSerializer)
     def get(self, request: Request, trace_id: str) -> Response:
         steps = selectors.list_trace_steps(trace_id=trace_id)
         if not steps:
@@ -101,6 +104,12 @@ class WebhookSchemaView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
+    @extend_schema(
+        responses=OpenApiResponse(
+            response=OpenApiTypes.OBJECT,
+            description="event type → the JSON Schema (draft 2020-12) of its whole delivery body",
+        )
+    )
     def get(self, request: Request) -> Response:
         return Response(
             {event_type: full_schema(event_type) for event_type in sorted(DATA_SCHEMAS)}
@@ -127,14 +136,19 @@ def _system_data(system) -> dict:
     return data
 
 
-class SystemListView(APIView):
-    """Configured systems, their breaker state and outbox backlog."""
+class SystemListView(ListAPIView):
+    """Configured systems, their breaker state and outbox backlog (paginated as every list)."""
 
     permission_classes = [CanOperate]
+    serializer_class = ExternalSystemOutputSerializer
+    ordering_fields = ["slug"]
 
-    @extend_schema(responses=ExternalSystemOutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
-        return Response({"results": [_system_data(system) for system in selectors.list_systems()]})
+    def get_queryset(self):
+        return selectors.list_systems()
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response([_system_data(system) for system in page])
 
 
 class BreakerView(APIView):

@@ -45,7 +45,7 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
     crm_account_id = serializers.CharField(allow_null=True, read_only=True)
     erp_customer_ids = serializers.SerializerMethodField()
     parent = serializers.SerializerMethodField()
-    merged_into = serializers.PrimaryKeyRelatedField(read_only=True)
+    merged_into = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     legal_entities = serializers.SerializerMethodField()
     billing_profiles = BillingProfileOutputSerializer(many=True)
     contacts = ContactOutputSerializer(many=True)

@@ -13,7 +13,7 @@ class InvoiceLineOutputSerializer(serializers.ModelSerializer):
     time_entries = serializers.SerializerMethodField()
     milestone = serializers.SerializerMethodField()
     project = serializers.SerializerMethodField()
-    reverses = serializers.PrimaryKeyRelatedField(read_only=True)
+    reverses = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = InvoiceLine
