@@ -134,15 +134,14 @@ def test_operations_user_replays_a_dead_letter_and_pmo_cannot(
 
 
 def _pmo_is_refused(page, base_url: str, item: ExceptionItem) -> None:
-    from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+    from integrations.services.tokens import issue_token
 
     _login(page, base_url, "piet")
     expect(page.get_by_role("link", name=re.compile("^Operations queue"))).to_have_count(0)
     assert page.goto(f"{base_url}/exceptions/operations/").status == 403
     assert page.goto(f"{base_url}/exceptions/items/{item.pk}/").status == 404
 
-    token = Token.objects.create(user=get_user_model().objects.get(username="piet")).key
+    token = issue_token(client="piet-api", role="pmo").secret  # a PMO machine client
     headers = {"Authorization": f"Token {token}"}
     api = page.request
     assert api.get(f"{base_url}/api/v1/exceptions/", headers=headers).json()["count"] == 0

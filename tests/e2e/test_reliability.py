@@ -23,7 +23,6 @@ from integrations.models import (
     SandboxCall,
 )
 from integrations.services.sweeper import sweep_due_work
-from tests.conftest import make_user
 from tests.e2e.support import (
     approval_body,
     created_calls_per_key,
@@ -221,9 +220,9 @@ def test_permanent_error_dead_letters_at_once_and_replay_after_the_fix_delivers(
     assert not effects_per_key()
 
     set_erp_faults()  # the ERP mapping is fixed
-    from rest_framework.authtoken.models import Token
+    from integrations.services.tokens import issue_token
 
-    token = Token.objects.create(user=make_user("ops-e2e", "operations")).key
+    token = issue_token(client="ops-e2e", role="operations").secret
     auth = {"Authorization": f"Token {token}"}
     replay = requests.post(
         f"{live_server.url}/api/v1/outbox/{message.pk}/replay/", headers=auth, timeout=10

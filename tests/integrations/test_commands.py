@@ -46,9 +46,10 @@ def test_rotate_then_retire_a_secret(systems):
 def test_tokens_create_prints_the_token_last(db):
     out = run("tokens", "create", "ci-bot", "--role", "integration")
     token = out.strip().splitlines()[-1]
-    from rest_framework.authtoken.models import Token
+    from integrations.models import ApiToken
 
-    assert Token.objects.get(key=token).user.groups.filter(name="integration").exists()
+    stored = ApiToken.objects.get(client="ci-bot")
+    assert stored.role == "integration" and token.startswith(f"tl_{stored.prefix}")
 
 
 def test_healthz_and_readyz(client):
