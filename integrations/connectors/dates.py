@@ -65,6 +65,9 @@ def _calendar_fields(schema: dict, path: tuple[str, ...] = ()) -> list[CalendarF
 
 
 _CALENDAR_FIELDS = {name: _calendar_fields(schema) for name, schema in DATA_SCHEMAS.items()}
+_SHOWN = {
+    path[0]: f"data.{path[0]}" for fields in _CALENDAR_FIELDS.values() for path, _ in fields if path
+}
 
 
 def _calendar_values(value: object, path: tuple[str, ...], shown: str) -> Iterator[tuple[str, str]]:
@@ -87,8 +90,13 @@ def calendar_errors(event_type: str, data: object) -> dict[str, list[str]]:
     Values of another type or shape are left to the schema."""
     errors: dict[str, list[str]] = {}
     for path, problem_of in _CALENDAR_FIELDS.get(event_type, ()):
-        for shown, value in _calendar_values(data, path, "data"):
-            problem = problem_of(value)
+        if len(path) == 1:  # a top-level field of data (most): one lookup, no generator
+            value = data.get(path[0]) if isinstance(data, dict) else None
+            found = [(_SHOWN[path[0]], value)] if isinstance(value, str) else []
+        else:
+            found = list(_calendar_values(data, path, "data"))
+        for shown, text in found:
+            problem = problem_of(text)
             if problem:
                 errors.setdefault(shown, []).append(problem)
     return errors

@@ -58,6 +58,10 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# Built once: json.loads with hooks would build a decoder (and its scanner) per delivery.
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_refuse_constant)
+
+
 class _Marked:
     """A number that cannot be stored, left in place by the second parse to find its path."""
 
@@ -85,7 +89,7 @@ def decode_json(body: bytes) -> tuple[object, Outcome | None]:
         return None, (400, f"body is not UTF-8 (byte {exc.start})", {})
     text = text.removeprefix("\ufeff")
     try:
-        payload = json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
+        payload = _DECODER.decode(text)
     except json.JSONDecodeError:
         return None, (400, "body is not valid JSON", {})
     except RecursionError:
