@@ -1,6 +1,7 @@
 """The finance and PMO dashboards in Chromium, on a believable month of data: screenshots for
 docs/screenshots/dashboard-*.png (looked at, not just taken)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -150,12 +151,26 @@ def _world() -> None:
     assert Invoice.objects.exists()
 
 
+def watch_csp(page) -> list[str]:
+    """The page's Content Security Policy violations, as Chromium reports them on the console
+    (the list fills while the page is used; empty: the policy let every resource through)."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return violations
+
+
 def test_finance_and_pmo_dashboards_read_at_a_glance(live_server, new_page, screenshots_dir):
     _world()
     make_user("fiona", "finance")
     make_user("paula", "pmo")
 
     page = new_page()
+    finance_violations = watch_csp(page)
     _login(page, live_server.url, "fiona")
     page.get_by_role("link", name="Dashboards").click()  # the first dashboard finance may see
     expect(page.get_by_role("heading", name="Finance dashboard")).to_be_visible()
@@ -164,9 +179,13 @@ def test_finance_and_pmo_dashboards_read_at_a_glance(live_server, new_page, scre
     page.screenshot(path=str(screenshots_dir / "dashboard-finance.png"), full_page=True)
 
     page = new_page()
+    pmo_violations = watch_csp(page)
     _login(page, live_server.url, "paula")
     page.get_by_role("link", name="Dashboards").click()  # PMO lands on its own dashboard
     expect(page.get_by_role("heading", name="PMO dashboard")).to_be_visible()
     expect(page.locator("[data-panel='billing:utilization'] svg.chart")).to_be_visible()
     expect(page.locator("[data-panel='billing:unbilled-time']")).to_have_count(0)
+    page.select_option("[data-panel='billing:utilization'] select[name=weeks]", "4")  # app.js
+    expect(page).to_have_url(re.compile(r"weeks=4"))
     page.screenshot(path=str(screenshots_dir / "dashboard-pmo.png"), full_page=True)
+    assert finance_violations == [] and pmo_violations == []  # every page renders under the CSP
