@@ -17,9 +17,10 @@ DEMO_SYSTEMS = [("crm", "crm"), ("psa", "psa"), ("erp", "erp")]
 class Command(BaseCommand):
     help = (
         "Idempotent first-run set-up: role groups, an admin user (THROUGHLINE_ADMIN_USER / "
-        "THROUGHLINE_ADMIN_PASSWORD, or a generated password printed and kept in "
-        "var/admin-password), and the systems crm, psa and erp on sandbox connectors (their "
-        "webhook secrets are written to var/demo-secrets.json)."
+        "THROUGHLINE_ADMIN_PASSWORD, or a generated password printed once), and the systems "
+        "crm, psa and erp on sandbox connectors (each webhook secret printed once). The "
+        "embedded default (DEBUG) also keeps them in var/admin-password and "
+        "var/demo-secrets.json for the demo; production writes no secret to disk."
     )
 
     def handle(self, *args, **options):
@@ -43,6 +44,11 @@ class Command(BaseCommand):
                 )
             )
             return
+        if not settings.DEBUG:  # production: shown once, never on disk
+            self.stdout.write(
+                self.style.SUCCESS(f"created admin user: {username} / {password}  (shown once)")
+            )
+            return
         # Kept for the person who ran `make run` (owner-only file), so a lost terminal line
         # is not a lost password; change it in the admin and delete the file.
         path = settings.VAR_DIR / "admin-password"
@@ -53,13 +59,21 @@ class Command(BaseCommand):
         )
 
     def _systems(self) -> None:
+        """The embedded default's demo (the firm, the traffic simulator, send_event) reads the
+        secrets back from var/demo-secrets.json; production prints each one once, as
+        `systems add` does, and writes none to disk (docs/security.md)."""
+        keep = settings.DEBUG
         path = settings.VAR_DIR / "demo-secrets.json"
-        known = json.loads(path.read_text()) if path.exists() else {}
+        known = json.loads(path.read_text()) if keep and path.exists() else {}
         for slug, kind in DEMO_SYSTEMS:
             if ExternalSystem.objects.filter(slug=slug).exists():
                 continue
             _system, secret, _notes = add_system(slug=slug, kind=kind, connector="sandbox")
-            known[slug] = secret
             self.stdout.write(f"configured system {slug} ({kind}) on the sandbox connector")
-        path.write_text(json.dumps(known, indent=2))
-        path.chmod(0o600)
+            if keep:
+                known[slug] = secret
+            else:
+                self.stdout.write(f"  webhook secret of {slug} (shown once, not stored): {secret}")
+        if keep:
+            path.write_text(json.dumps(known, indent=2))
+            path.chmod(0o600)
