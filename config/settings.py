@@ -266,6 +266,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "integrations.api.openapi.add_webhook_receiver",
+        "integrations.api.openapi.drop_vendor_integer_bounds",
     ],
     "ENUM_NAME_OVERRIDES": {"ExceptionStatusEnum": "exceptions_queue.models.ExceptionItem.Status"},
     "SWAGGER_UI_DIST": "SIDECAR",
