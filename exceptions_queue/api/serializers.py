@@ -114,7 +114,9 @@ class ResolveInputSerializer(serializers.Serializer):
 
 class AssignInputSerializer(serializers.Serializer):
     assignee = serializers.CharField(
-        allow_null=True, help_text="username (or user id); null gives the item back to the queue"
+        allow_null=True,
+        max_length=150,
+        help_text="username (or user id); null gives the item back to the queue"
     )
 
 

@@ -1,3 +1,5 @@
+import re
+
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema
@@ -19,6 +21,9 @@ from exceptions_queue.api.serializers import (
     ResolveInputSerializer,
 )
 from exceptions_queue.filters import ExceptionItemFilter
+
+# A user id as the API accepts it: ASCII digits that fit the id column (not "²", not 10**30).
+_USER_ID = re.compile(r"[1-9][0-9]{0,8}")
 
 
 def _detail(user, item_id: int) -> dict:
@@ -72,7 +77,7 @@ class ExceptionItemAssignView(APIView):
         name = body.validated_data["assignee"]
         assignee = None
         if name is not None:
-            lookup = Q(username=name) | (Q(pk=int(name)) if name.isdigit() else Q())
+            lookup = Q(username=name) | (Q(pk=int(name)) if _USER_ID.fullmatch(name) else Q())
             assignee = get_user_model().objects.filter(lookup, is_active=True).first()
             if assignee is None:
                 raise DomainError(f"no active user {name!r}", assignee=name)

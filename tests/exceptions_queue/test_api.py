@@ -95,6 +95,32 @@ def test_assign_and_comment(api_client_for):
     assert [c["text"] for c in detail["comments"]] == ["Claimed", "looking"]
 
 
+@pytest.mark.parametrize(
+    "odd",
+    ["\u00b2", "99999999999999999999999999", "0", "-1", " ", "x" * 151, 7, ["a"], {"a": 1}],
+)
+def test_an_odd_assignee_is_refused_with_a_reason_and_the_item_is_unchanged(api_client_for, odd):
+    item = raise_item(type_code="delivery_failed", subject_key="outbox:odd")
+    client = api_client_for("operations")
+    response = client.post(
+        f"/api/v1/exceptions/{item.pk}/assign/", {"assignee": odd}, format="json"
+    )
+    assert 400 <= response.status_code < 500, response.content
+    assert response.json()
+    item.refresh_from_db()
+    assert item.assignee_id is None and item.status == "open"
+
+
+def test_assign_by_user_id(api_client_for):
+    item = raise_item(type_code="delivery_failed", subject_key="outbox:byid")
+    client = api_client_for("operations")
+    response = client.post(
+        f"/api/v1/exceptions/{item.pk}/assign/", {"assignee": str(client.user.pk)}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["assignee"] == client.user.username
+
+
 def test_pmo_cannot_see_or_act_on_an_operations_item(api_client_for):
     item = raise_item(type_code="delivery_failed", subject_key="outbox:p1")
     client = api_client_for("pmo")
