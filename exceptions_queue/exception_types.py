@@ -30,6 +30,20 @@ def _subject_id(item) -> str:
     return item.subject_key.split(":", 1)[1]
 
 
+def lock_message(item) -> None:
+    try:
+        message_id = uuid.UUID(_subject_id(item))
+    except ValueError:
+        return  # not a message's key: nothing to lock
+    OutboxMessage.objects.select_for_update().filter(pk=message_id).first()
+
+
+def lock_event(item) -> None:
+    event_id = _subject_id(item)
+    if event_id.isascii() and event_id.isdigit():
+        InboundEvent.objects.select_for_update().filter(pk=int(event_id)).first()
+
+
 def replay_message_action(item, *, user, data: dict) -> str:
     """Put the dead message back to be sent; the item resolves when it is delivered."""
     from integrations.services.outbox import replay_outbox_message
@@ -50,34 +64,39 @@ def replay_event_action(item, *, user, data: dict) -> str:
     return f"Queued for processing again (replay #{event.replay_count})."
 
 
+def _delivery_failed() -> ExceptionType:
+    return ExceptionType(
+        code=DELIVERY_FAILED,
+        queue="operations",
+        severity="high",
+        title=str(_("Delivery failed")),
+        help_text=str(
+            _(
+                "Throughline could not deliver a change to an external system and stopped "
+                "retrying. The system refused it or kept failing. Read the last error, fix "
+                "the cause (the data, the mapping, the system's settings or credentials), "
+                "then replay: the item closes by itself once the message is delivered."
+            )
+        ),
+        sla_hours=4,
+        lock_subject=lock_message,
+        actions=(
+            ResolutionAction(
+                name="replay",
+                label="Replay the message",
+                handler=replay_message_action,
+                resolves=False,
+            ),
+        ),
+    )
+
+
 def runtime_types() -> list[ExceptionType]:
     replay_event_button = ResolutionAction(
         name="replay", label="Replay the event", handler=replay_event_action
     )
     return [
-        ExceptionType(
-            code=DELIVERY_FAILED,
-            queue="operations",
-            severity="high",
-            title=str(_("Delivery failed")),
-            help_text=str(
-                _(
-                    "Throughline could not deliver a change to an external system and stopped "
-                    "retrying. The system refused it or kept failing. Read the last error, fix "
-                    "the cause (the data, the mapping, the system's settings or credentials), "
-                    "then replay: the item closes by itself once the message is delivered."
-                )
-            ),
-            sla_hours=4,
-            actions=(
-                ResolutionAction(
-                    name="replay",
-                    label="Replay the message",
-                    handler=replay_message_action,
-                    resolves=False,
-                ),
-            ),
-        ),
+        _delivery_failed(),
         ExceptionType(
             code=EVENT_REJECTED,
             queue="operations",
@@ -92,6 +111,7 @@ def runtime_types() -> list[ExceptionType]:
                 )
             ),
             sla_hours=24,
+            lock_subject=lock_event,
             actions=(replay_event_button,),
         ),
         ExceptionType(
@@ -107,6 +127,7 @@ def runtime_types() -> list[ExceptionType]:
                 )
             ),
             sla_hours=8,
+            lock_subject=lock_event,
             actions=(replay_event_button,),
         ),
     ]

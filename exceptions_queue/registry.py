@@ -45,6 +45,11 @@ class ExceptionType:
     help_text: str
     sla_hours: int
     actions: tuple[ResolutionAction, ...] = ()
+    # ``lock_subject(item)`` locks the row the item is about (its outbox message, its event)
+    # before the item itself is locked by an action. Deliveries, dead letters and processing
+    # lock the subject and then raise or close its item; an action that locked the item first
+    # and then its subject (a replay) took the two locks the other way round and deadlocked.
+    lock_subject: Callable | None = None
 
     def __post_init__(self) -> None:
         if self.queue not in QUEUES:

@@ -15,6 +15,7 @@ from exceptions_queue.errors import (
     UnknownAction,
 )
 from exceptions_queue.models import ExceptionComment, ExceptionItem
+from exceptions_queue.registry import exception_types
 from exceptions_queue.selectors import can_see_queue, get_exception_item
 from exceptions_queue.services.items import DISMISS, add_note, close_item, exception_type_of
 
@@ -22,7 +23,12 @@ logger = logging.getLogger(__name__)
 
 
 def _lock_for_user(*, item_id: int, user: User) -> ExceptionItem:
-    get_exception_item(user=user, item_id=item_id)  # 404 outside the user's queues
+    seen = get_exception_item(user=user, item_id=item_id)  # 404 outside the user's queues
+    exception_type = exception_types.get(seen.type_code)  # an unregistered type locks no subject
+    if exception_type is not None and exception_type.lock_subject is not None:
+        exception_type.lock_subject(
+            seen
+        )  # the subject's row first, the item's second: one order everywhere
     item = ExceptionItem.objects.select_for_update().filter(pk=item_id).first()
     if item is None:
         raise ExceptionItemNotFound(f"no exception item #{item_id}", id=item_id)
