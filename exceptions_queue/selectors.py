@@ -111,9 +111,7 @@ def list_types_of_queue(*, queue: str) -> list[ExceptionType]:
     return sorted((t for t in exception_types.values() if t.queue == queue), key=lambda t: t.title)
 
 
-def list_digest_items(
-    *, queue: str, now: datetime | None = None
-) -> dict[str, list[ExceptionItem]]:
+def list_digest_items(*, queue: str, now: datetime | None = None) -> dict[str, list[ExceptionItem]]:
     """What a queue's daily digest tells: items first seen in the last 24 h, and open overdue."""
     now = now or timezone.now()
     base = ExceptionItem.objects.filter(queue=queue).order_by("due_at", "id")

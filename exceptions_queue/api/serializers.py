@@ -116,7 +116,7 @@ class AssignInputSerializer(serializers.Serializer):
     assignee = serializers.CharField(
         allow_null=True,
         max_length=150,
-        help_text="username (or user id); null gives the item back to the queue"
+        help_text="username (or user id); null gives the item back to the queue",
     )
 
 
