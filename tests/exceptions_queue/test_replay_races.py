@@ -5,44 +5,16 @@ none of them deadlocks and the effect is single."""
 import threading
 
 import pytest
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection
 from rest_framework.test import APIClient
 
 from exceptions_queue.models import ExceptionItem
 from integrations.models import OutboxMessage, SandboxCall
-from integrations.services.outbox import dispatch_outbox_message, enqueue_outbox_message
+from integrations.services.outbox import dispatch_outbox_message
 from tests.conftest import make_user
+from tests.exceptions_queue.conftest import make_dead_message
 
 ROUNDS = 4
-
-
-def _dead_message(erp, n: int) -> OutboxMessage:
-    erp.settings = {"sandbox": {"permanent_operations": ["erp.time_entry.record"]}}
-    erp.save()
-    with transaction.atomic():
-        message = enqueue_outbox_message(
-            system=erp,
-            kind="erp.time_entry.record",
-            payload={
-                "time_entry_id": f"TE-R{n}",
-                "project_id": "PRJ-100",
-                "phase_code": "DISC",
-                "person_email": "ana@acme.example",
-                "role": "consultant",
-                "work_date": "2026-11-02",
-                "hours": "7.50",
-                "billable": True,
-                "legal_entity": None,
-            },
-            idempotency_key=f"erp.time_entry.record:TE-R{n}",
-            object_key=f"timesheet:TE-R{n}",
-        )
-    dispatch_outbox_message(message_id=message.pk)
-    message.refresh_from_db()
-    assert message.status == OutboxMessage.Status.DEAD
-    erp.settings = {}  # the cause is fixed: the next send succeeds
-    erp.save()
-    return message
 
 
 def _all_doors_at_once(operator, message: OutboxMessage, item: ExceptionItem) -> tuple[list, list]:
@@ -87,7 +59,9 @@ def test_thirteen_concurrent_replays_of_one_dead_message_answer_without_a_500(sy
     operator = make_user("olga", "operations")
     erp = systems["erp"][0]
     for n in range(ROUNDS):
-        message = _dead_message(erp, n)
+        message = make_dead_message(erp, f"TE-R{n}")
+        erp.settings = {}  # the cause is fixed: the next send succeeds
+        erp.save()
         item = ExceptionItem.objects.get(subject_key=f"outbox:{message.pk}")
         answers, errors = _all_doors_at_once(operator, message, item)
         assert errors == []
