@@ -43,6 +43,14 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     # Set when `tokens rotate` replaced it: it stays valid until expires_at (the grace period).
     replaced_at = models.DateTimeField(null=True, blank=True)
+    # The systems an ``integration`` token speaks for: it reads those systems' inbound events
+    # only (config/policy.py). Other roles ignore it. Rotation copies it.
+    systems = models.ManyToManyField(
+        "integrations.ExternalSystem",
+        blank=True,
+        related_name="api_tokens",
+        help_text="Systems whose inbound events an integration token may read.",
+    )
 
     class Meta:
         ordering = ["client", "-created_at"]

@@ -22,8 +22,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from config.errors import DomainError
-from config.roles import ROLES, User, ensure_role_groups
-from integrations.models import ApiToken
+from config.roles import INTEGRATION, ROLES, User, ensure_role_groups
+from integrations.models import ApiToken, ExternalSystem
 
 SCHEME = "tl_"
 CLIENT_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,59}")
@@ -103,7 +103,9 @@ def _current(client: str) -> ApiToken | None:
     )
 
 
-def _save_new(client: str, role: str, user: User, expires_at: datetime) -> IssuedToken:
+def _save_new(
+    client: str, role: str, user: User, expires_at: datetime, systems: list[ExternalSystem]
+) -> IssuedToken:
     prefix, raw = _new_secret()
     token = ApiToken.objects.create(
         client=client,
@@ -113,15 +115,31 @@ def _save_new(client: str, role: str, user: User, expires_at: datetime) -> Issue
         digest=digest_of(raw),
         expires_at=expires_at,
     )
+    token.systems.set(systems)
     return IssuedToken(token=token, secret=raw)
+
+
+def _systems(slugs: list[str]) -> list[ExternalSystem]:
+    """The systems named by slug; an unknown slug refuses the command."""
+    found = {system.slug: system for system in ExternalSystem.objects.filter(slug__in=slugs)}
+    unknown = sorted(set(slugs) - set(found))
+    if unknown:
+        raise TokenError(f"unknown system {', '.join(unknown)}")
+    return [found[slug] for slug in dict.fromkeys(slugs)]
 
 
 @transaction.atomic
 def issue_token(
-    *, client: str, role: str, days: int | None = None, now: datetime | None = None
+    *,
+    client: str,
+    role: str,
+    days: int | None = None,
+    systems: list[str] | None = None,
+    now: datetime | None = None,
 ) -> IssuedToken:
     """A new token for ``client``. Refused while the client has an active token (it is never
-    shown again nor widened: rotate or revoke it); an expired one is revoked on the way."""
+    shown again nor widened: rotate or revoke it); an expired one is revoked on the way.
+    ``systems`` (slugs) are the systems an ``integration`` token speaks for."""
     now = now or timezone.now()
     if not CLIENT_NAME.fullmatch(client):
         raise TokenError(
@@ -129,14 +147,17 @@ def issue_token(
         )
     if role not in ROLES:
         raise TokenError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
+    if systems and role != INTEGRATION:
+        raise TokenError("--systems is for integration tokens only")
     lifetime = _lifetime(days)
+    chosen = _systems(systems or [])
     current = _current(client)
     if current is not None and current.status(now) == ApiToken.Status.ACTIVE:
         raise TokenError(f"client {client} already has an active token; rotate or revoke it")
     if current is not None:
         current.revoked_at = now
         current.save(update_fields=["revoked_at"])
-    return _save_new(client, role, _service_user(client, role), now + lifetime)
+    return _save_new(client, role, _service_user(client, role), now + lifetime, chosen)
 
 
 @transaction.atomic
@@ -156,7 +177,8 @@ def rotate_token(
     current.replaced_at = now
     current.expires_at = min(current.expires_at, now + grace)
     current.save(update_fields=["replaced_at", "expires_at"])
-    return _save_new(client, current.role, current.user, now + lifetime)
+    systems = list(current.systems.all())
+    return _save_new(client, current.role, current.user, now + lifetime, systems)
 
 
 @transaction.atomic

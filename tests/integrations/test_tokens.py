@@ -170,7 +170,7 @@ def test_list_shows_prefix_and_status_never_the_secret():
     run("tokens", "revoke", "gone-bot")
     listing = run("tokens", "list")
     assert listing.splitlines()[0].split() == [
-        "client", "role", "prefix", "created", "expires", "last", "used", "status",
+        "client", "role", "systems", "prefix", "created", "expires", "last", "used", "status",
     ]  # fmt: skip
     line = next(row for row in listing.splitlines() if row.startswith("hubspot-sync"))
     assert issued.token.shown_prefix in line and line.endswith("active")
@@ -225,3 +225,22 @@ def test_a_legacy_key_converted_by_the_migration_still_works():
     assert response.status_code == 404  # signed in (traces are open to any signed-in user)
     assert api(key).get("/api/v1/invoices/").status_code == 403  # and holds no role
     assert "01234567 (legacy)" in run("tokens", "list")
+
+
+def test_an_integration_token_names_its_systems_and_rotation_keeps_them(systems):
+    out = run("tokens", "create", "psa-bot", "--role", "integration", "--systems", "psa, crm")
+    assert out.strip().splitlines()[-1].startswith("tl_")
+    token = ApiToken.objects.get(client="psa-bot")
+    assert sorted(token.systems.values_list("slug", flat=True)) == ["crm", "psa"]
+    line = next(row for row in run("tokens", "list").splitlines() if row.startswith("psa-bot"))
+    assert line.split()[2] == "crm,psa"
+    rotated = rotate_token(client="psa-bot")
+    assert sorted(rotated.token.systems.values_list("slug", flat=True)) == ["crm", "psa"]
+
+
+def test_systems_are_refused_for_other_roles_and_unknown_slugs(systems):
+    with pytest.raises(CommandError, match="integration tokens only"):
+        run("tokens", "create", "fin-bot", "--role", "finance", "--systems", "psa")
+    with pytest.raises(CommandError, match="unknown system nowhere"):
+        run("tokens", "create", "psa-bot", "--role", "integration", "--systems", "psa,nowhere")
+    assert not ApiToken.objects.exists()

@@ -23,6 +23,11 @@ class Command(BaseCommand):
         create.add_argument("client", help="the client's name, e.g. hubspot-sync")
         create.add_argument("--role", required=True, choices=ROLES)
         create.add_argument("--days", type=int, default=None, help="lifetime (default 90)")
+        create.add_argument(
+            "--systems",
+            default="",
+            help="integration tokens: the systems (slugs, comma-separated) whose events it reads",
+        )
         sub.add_parser("list", help="every token: client, role, prefix, dates, status")
         revoke = sub.add_parser("revoke", help="revoke a client's tokens, or one by prefix")
         revoke.add_argument("ref", metavar="client|prefix")
@@ -40,7 +45,10 @@ class Command(BaseCommand):
         try:
             if action == "create":
                 issued = tokens.issue_token(
-                    client=options["client"], role=options["role"], days=options["days"]
+                    client=options["client"],
+                    role=options["role"],
+                    days=options["days"],
+                    systems=[s.strip() for s in options["systems"].split(",") if s.strip()],
                 )
                 self._print_once("created", issued)
             elif action == "rotate":
@@ -69,12 +77,15 @@ class Command(BaseCommand):
 
     def _list(self) -> None:
         now = timezone.now()
-        rows = [("client", "role", "prefix", "created", "expires", "last used", "status")]
-        for token in tokens.list_tokens():
+        rows = [
+            ("client", "role", "systems", "prefix", "created", "expires", "last used", "status")
+        ]
+        for token in tokens.list_tokens().prefetch_related("systems"):
             rows.append(
                 (
                     token.client,
                     token.role or "-",
+                    ",".join(sorted(system.slug for system in token.systems.all())) or "-",
                     token.shown_prefix + (" (legacy)" if token.legacy else ""),
                     _when(token.created_at),
                     _when(token.expires_at),
