@@ -126,7 +126,9 @@ class SyncRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     since = models.DateTimeField(null=True, blank=True)
     cursor = models.CharField(
-        max_length=200, blank=True, help_text="Where the next poll of this stream starts (peer's own)"
+        max_length=200,
+        blank=True,
+        help_text="Where the next poll of this stream starts (peer's own)",
     )
     read_count = models.PositiveIntegerField(default=0)
     changed_count = models.PositiveIntegerField(default=0)

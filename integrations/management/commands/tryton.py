@@ -75,7 +75,6 @@ class Command(BaseCommand):
         for kind in ("erp", "psa"):
             self.stdout.write("  " + shlex.join(_systems_add(server, data, kind)))
 
-
     def _use(self, server: TrytonServer, data: dict) -> None:
         for kind in ("erp", "psa"):
             system, notes = switch_firm_to(
