@@ -14,11 +14,24 @@ from mdm.selectors.refs import (
     refs_of,
 )
 
-__all__ = ["CRM_ACCOUNT", "CRM_CONTACT", "ERP_CUSTOMER", "external_id_of", "find_local", "link", "refs_of"]
+__all__ = [
+    "CRM_ACCOUNT",
+    "CRM_CONTACT",
+    "ERP_CUSTOMER",
+    "external_id_of",
+    "find_local",
+    "link",
+    "refs_of",
+]
 
 
 def link(
-    *, system: ExternalSystem, object_type: str, external_id: str, obj: models.Model, trace_id: str = ""
+    *,
+    system: ExternalSystem,
+    object_type: str,
+    external_id: str,
+    obj: models.Model,
+    trace_id: str = "",
 ) -> ExternalRef:
     """Record that ``obj`` is ``external_id`` in ``system`` (re-pointing an existing ref)."""
     ref, _created = ExternalRef.objects.get_or_create(

@@ -38,7 +38,6 @@ MAX_TOKEN_BLOCK = 1500
 MAX_EXACT_BLOCK = 60  # one domain or tax id shared by more records than this is not evidence
 
 
-
 @dataclass(frozen=True, slots=True)
 class MatchRecord:
     """What matching knows of one customer."""
