@@ -15,8 +15,8 @@ class ConfigConfig(AppConfig):
     def _register_dashboards(self) -> None:
         """One navigation item for the dashboards; the page's tabs switch between those the
         user may see (finance, PMO, operations)."""
+        from config import policy
         from config.registry import NavItem, navigation
-        from config.roles import FINANCE, INTEGRATION, OPERATIONS, PMO
 
         navigation.register(
             "dashboards",
@@ -24,7 +24,7 @@ class ConfigConfig(AppConfig):
                 key="dashboards",
                 label="Dashboards",
                 url_name="dashboards",
-                roles=(FINANCE, PMO, OPERATIONS, INTEGRATION),
+                roles=policy.roles_for("dashboards"),
                 order=5,
             ),
         )

@@ -7,13 +7,19 @@ class ExceptionsQueueConfig(AppConfig):
 
     def ready(self) -> None:
         # Registration only: no queries or network here (runs in web, worker and beat).
+        from config import policy
         from config.registry import NavItem, Panel, navigation, panels
         from exceptions_queue import exception_types as runtime_types
         from exceptions_queue import handlers
         from exceptions_queue.registry import exception_types
+        from exceptions_queue.selectors import can_see_queue
         from exceptions_queue.views import home_panel_counts, queue_badge
         from integrations.registry import dead_letter_hooks, delivery_hooks, rejection_hooks
 
+        policy.register_object_check(
+            "exceptions_queue.exceptionitem",
+            lambda request, item: can_see_queue(user=request.user, queue=item.queue),
+        )
         for exception_type in runtime_types.runtime_types():
             exception_types.register(exception_type.code, exception_type)
         dead_letter_hooks.register("exceptions_queue", handlers.on_dead_letter)

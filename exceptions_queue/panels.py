@@ -110,8 +110,8 @@ def queue_ages(queue: str):
 
 
 def register() -> None:
+    from config import policy
     from config.registry import Panel, panels
-    from config.roles import INTEGRATION, OPERATIONS
     from integrations.panels import integration_health
 
     for order, queue in ((40, Queue.FINANCE), (40, Queue.PMO), (20, Queue.OPERATIONS)):
@@ -136,7 +136,7 @@ def register() -> None:
             dashboard="operations",
             compute=integration_health,
             template="integrations/panels/operations_health.html",
-            roles=(OPERATIONS, INTEGRATION),
+            roles=policy.roles_for("integration_health"),
             order=10,
             extra={"alias_of": "integration_health", "wide": True},
         ),

@@ -10,9 +10,9 @@ class IntegrationsConfig(AppConfig):
         from celery.signals import before_task_publish, task_postrun, task_prerun
         from django.db.models.signals import post_delete, post_save
 
+        from config import policy
         from config.registry import NavItem, Panel, navigation, panels
-        from config.roles import INTEGRATION, OPERATIONS
-        from integrations import handlers, tasks  # noqa: F401 tasks: registered by name for dispatch
+        from integrations import handlers, selectors, tasks  # noqa: F401 tasks: registered by name for dispatch
         from integrations.connectors.base import connector_classes
         from integrations.connectors.sandbox import SandboxConnector
         from integrations.connectors.tryton.connector import TrytonConnector
@@ -27,7 +27,7 @@ class IntegrationsConfig(AppConfig):
                 key="operations",
                 label="Operations",
                 url_name="integrations:operations",
-                roles=(OPERATIONS, INTEGRATION),
+                roles=policy.roles_for("operations"),
                 order=90,
             ),
         )
@@ -39,10 +39,12 @@ class IntegrationsConfig(AppConfig):
                 dashboard="home",
                 compute=integration_health,
                 template="integrations/panels/health.html",
-                roles=(OPERATIONS, INTEGRATION),
+                roles=policy.roles_for("integration_health"),
                 order=50,
             ),
         )
+        policy.register_object_check("integrations.inboundevent", selectors.event_visible)
+        policy.register_object_check("integrations.outboxmessage", selectors.outbox_message_visible)
         before_task_publish.connect(handlers.add_trace_header, weak=False)
         task_prerun.connect(handlers.restore_trace, weak=False)
         task_postrun.connect(handlers.clear_trace, weak=False)

@@ -1,9 +1,14 @@
 """Reads of the runtime: querysets with their joins decided here."""
 
+from typing import Any
+
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Model, Q, QuerySet
 
+from config import policy
+from config.roles import MaybeUser
 from integrations.models import (
+    ApiToken,
     ExternalRef,
     ExternalSystem,
     InboundEvent,
@@ -20,6 +25,17 @@ def received_summary(event: InboundEvent) -> str:
 
 def list_events() -> QuerySet[InboundEvent]:
     return InboundEvent.objects.select_related("system").order_by("-received_at", "-id")
+
+
+def list_events_for(*, user: MaybeUser, token: object) -> QuerySet[InboundEvent]:
+    """The events a viewer may read: every system's for operations; for an integration
+    client only the systems its token names (a person signed in as integration: none)."""
+    events = list_events()
+    if policy.allows(user, "events", "read_all"):
+        return events
+    if not isinstance(token, ApiToken) or not policy.allows(user, "events"):
+        return events.none()
+    return events.filter(system__api_tokens=token)
 
 
 def list_outbox_messages() -> QuerySet[OutboxMessage]:
@@ -67,6 +83,39 @@ def list_trace_steps(*, trace_id: str) -> list[TraceStep]:
             )
         )
     return sorted(derived + steps, key=lambda step: (step.at, step.pk or 0))
+
+
+def visible_trace_steps(request: Any, *, trace_id: str) -> list[TraceStep]:
+    """The steps of one trace that the viewer may see: each step's subject is checked by the
+    policy (config/policy.py); steps with no subject are operational detail (operations)."""
+    steps = list_trace_steps(trace_id=trace_id)
+    return [step for step in steps if _step_visible(request, step)]
+
+
+def _step_visible(request: Any, step: TraceStep) -> bool:
+    content_type = step.content_type
+    if content_type is None:
+        return policy.can_see_subject(request, "", None)
+    label = f"{content_type.app_label}.{content_type.model}"
+    return policy.can_see_subject(request, label, step.subject)
+
+
+def event_visible(request: Any, event: InboundEvent) -> bool:
+    """Object check of an inbound event (registered with the policy in apps.py)."""
+    token = getattr(request, "auth", None)
+    return list_events_for(user=request.user, token=token).filter(pk=event.pk).exists()
+
+
+def outbox_message_visible(request: Any, message: OutboxMessage) -> bool:
+    """An outbound call is shown to operations, and to whoever may see the record it carried
+    (finance sees the call that posted its invoice)."""
+    if policy.allows(request.user, "outbox"):
+        return True
+    content_type = message.content_type
+    if content_type is None:
+        return False
+    label = f"{content_type.app_label}.{content_type.model}"
+    return label in policy.SUBJECTS and policy.can_see_subject(request, label, message.local_object)
 
 
 def list_refs_of(obj: Model) -> QuerySet[ExternalRef]:

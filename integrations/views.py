@@ -1,11 +1,10 @@
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 
-from config.roles import INTEGRATION, OPERATIONS, has_role
+from config.policy import require
 from integrations import selectors
 from integrations.filters import InboundEventFilter, OutboxMessageFilter
 from integrations.models import RejectedDelivery
@@ -33,7 +32,8 @@ def _subject_link(step, user) -> str:
 @login_required
 def trace_detail(request: HttpRequest, trace_id: str) -> HttpResponse:
     """One trace as a timeline: event in, records written, calls out, exceptions raised."""
-    steps = list(selectors.list_trace_steps(trace_id=trace_id))
+    require(request, "traces")
+    steps = selectors.visible_trace_steps(request, trace_id=trace_id)
     if not steps:
         raise Http404("no such trace")
     started = steps[0].at
@@ -61,15 +61,10 @@ def trace_detail(request: HttpRequest, trace_id: str) -> HttpResponse:
     )
 
 
-def _require_operations(user) -> None:
-    if not has_role(user, OPERATIONS, INTEGRATION):
-        raise PermissionDenied("the operations view is for operations and integration engineers")
-
-
 @login_required
 def operations(request: HttpRequest) -> HttpResponse:
     """Systems and breakers, the outbox and inbox backlog, recent refusals."""
-    _require_operations(request.user)
+    require(request, "operations")
     tab = request.GET.get("tab", "outbox")
     if tab == "events":
         filterset = InboundEventFilter(request.GET, queryset=selectors.list_events())

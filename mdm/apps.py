@@ -7,6 +7,7 @@ class MdmConfig(AppConfig):
 
     def ready(self) -> None:
         # Registration only. No queries or network: this runs in every web, worker and beat process.
+        from config import policy
         from config.registry import NavItem, navigation
         from exceptions_queue.registry import exception_types
         from integrations.registry import inbox_handlers, routing_checks, routing_guards
@@ -28,7 +29,7 @@ class MdmConfig(AppConfig):
                 key="customers",
                 label="Customers",
                 url_name="mdm:customer_list",
-                roles=("finance", "pmo", "admin"),
+                roles=policy.roles_for("customers"),
                 order=40,
             ),
         )

@@ -1,17 +1,15 @@
 """Customer pages for finance: search and the golden record with where each value comes from."""
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from config.roles import has_role
+from config.policy import require
 from mdm import selectors
 from mdm.models import Customer
 
 PAGE_SIZE = 50
-VIEW_ROLES = ("finance", "pmo", "operations")
 CUSTOMER_FIELDS = (
     ("name", "Name"),
     ("legal_name", "Legal name"),
@@ -32,14 +30,9 @@ PROFILE_FIELDS = (
 )
 
 
-def _require_role(request: HttpRequest) -> None:
-    if not has_role(request.user, *VIEW_ROLES):
-        raise PermissionDenied
-
-
 @login_required
 def customer_list(request: HttpRequest) -> HttpResponse:
-    _require_role(request)
+    require(request, "customers")
     filters = {
         name: request.GET.get(name, "").strip()
         for name in ("q", "status", "country", "crm_account_id", "erp_customer_id")
@@ -72,7 +65,7 @@ def _facts(obj, fields, owners: dict[str, str]) -> list[dict]:
 
 @login_required
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_role(request)
+    require(request, "customers")
     customer = get_object_or_404(selectors.list_customers(), pk=pk)
     owners = selectors.get_field_owners()
     profiles = [

@@ -43,15 +43,14 @@ from billing.services.invoice_posting import approve_invoice
 from billing.services.invoice_run import start_billing_run
 from billing.services.rate_cards import save_rate_card
 from config.errors import DomainError
-from config.permissions import role_permission
-from config.roles import ADMIN, FINANCE, INTEGRATION, PMO, has_role
+from config.policy import api_permission
 from mdm.models import LegalEntity
 
 # -- ``time-entries/`` ----------
 
 
 class TimeEntryListView(ListAPIView):
-    permission_classes = [role_permission(FINANCE, PMO, INTEGRATION)]
+    permission_classes = [api_permission("time_entries")]
     serializer_class = RatedTimeEntryOutputSerializer
     filterset_class = TimeEntryFilter
     ordering_fields = ["work_date", "psa_time_entry_id"]
@@ -62,7 +61,7 @@ class TimeEntryListView(ListAPIView):
 
 # -- ``projects/`` ----------
 
-PROJECT_READERS = role_permission(PMO, FINANCE, INTEGRATION)
+PROJECT_READERS = api_permission("projects")
 
 
 class ProjectListView(ListAPIView):
@@ -91,7 +90,7 @@ def _invoices():
 
 
 class InvoiceListView(ListAPIView):
-    permission_classes = [role_permission(FINANCE, INTEGRATION)]
+    permission_classes = [api_permission("invoices")]
     serializer_class = InvoiceOutputSerializer
     filterset_class = InvoiceFilter
     ordering_fields = ["period", "id"]
@@ -101,7 +100,7 @@ class InvoiceListView(ListAPIView):
 
 
 class InvoiceDetailView(RetrieveAPIView):
-    permission_classes = [role_permission(FINANCE, INTEGRATION)]
+    permission_classes = [api_permission("invoices")]
     serializer_class = InvoiceOutputSerializer
 
     def get_queryset(self):
@@ -109,7 +108,7 @@ class InvoiceDetailView(RetrieveAPIView):
 
 
 class InvoiceApproveView(APIView):
-    permission_classes = [role_permission(FINANCE)]
+    permission_classes = [api_permission("invoices", POST="approve")]
 
     @extend_schema(request=None, responses=InvoiceOutputSerializer)
     def post(self, request, pk: int) -> Response:
@@ -118,7 +117,7 @@ class InvoiceApproveView(APIView):
 
 
 class BillingRunListView(ListAPIView):
-    permission_classes = [role_permission(FINANCE, INTEGRATION)]
+    permission_classes = [api_permission("billing_runs", POST="start")]
     serializer_class = BillingRunOutputSerializer
     filterset_class = BillingRunFilter
     ordering_fields = ["created_at", "id"]
@@ -126,6 +125,7 @@ class BillingRunListView(ListAPIView):
     def get_queryset(self):
         return list_billing_runs()
 
+    @extend_schema(request=BillingRunInputSerializer, responses={202: BillingRunOutputSerializer})
     def post(self, request) -> Response:
         data = BillingRunInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -140,7 +140,7 @@ class BillingRunListView(ListAPIView):
 
 
 class BillingRunDetailView(RetrieveAPIView):
-    permission_classes = [role_permission(FINANCE, INTEGRATION)]
+    permission_classes = [api_permission("billing_runs")]
     serializer_class = BillingRunOutputSerializer
 
     def get_queryset(self):
@@ -149,16 +149,15 @@ class BillingRunDetailView(RetrieveAPIView):
 
 # -- ``rate-cards/`` ----------
 
-READ = (FINANCE, PMO, INTEGRATION)
-
 
 class RateCardWriteDenied(DomainError):
     code, http_status = "rate_card_write_denied", 403
 
 
-def _write_permission(request) -> None:
-    if not has_role(request.user, ADMIN):
-        raise RateCardWriteDenied("writing rate cards needs the admin role")
+# Reading needs ``read`` on rate cards; writing (POST, PUT) ``write``, which only admins hold.
+RATE_CARDS = api_permission(
+    "rate_cards", POST="write", PUT="write", errors={"write": RateCardWriteDenied}
+)
 
 
 def _save(data: dict, card: RateCard | None) -> RateCard:
@@ -194,7 +193,7 @@ def _save(data: dict, card: RateCard | None) -> RateCard:
 
 
 class RateCardListView(ListAPIView):
-    permission_classes = [role_permission(*READ)]
+    permission_classes = [RATE_CARDS]
     serializer_class = RateCardOutputSerializer
     filterset_class = RateCardFilter
     ordering_fields = ["code", "id"]
@@ -202,8 +201,8 @@ class RateCardListView(ListAPIView):
     def get_queryset(self):
         return list_rate_cards()
 
+    @extend_schema(request=RateCardInputSerializer, responses={201: RateCardOutputSerializer})
     def post(self, request) -> Response:
-        _write_permission(request)
         data = RateCardInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         card = _save(data.validated_data, None)
@@ -212,14 +211,14 @@ class RateCardListView(ListAPIView):
 
 
 class RateCardDetailView(RetrieveAPIView):
-    permission_classes = [role_permission(*READ)]
+    permission_classes = [RATE_CARDS]
     serializer_class = RateCardOutputSerializer
 
     def get_queryset(self):
         return list_rate_cards()
 
+    @extend_schema(request=RateCardInputSerializer, responses=RateCardOutputSerializer)
     def put(self, request, pk: int) -> Response:
-        _write_permission(request)
         card = self.get_object()
         data = RateCardInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

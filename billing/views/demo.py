@@ -3,13 +3,12 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from billing.demo import traffic
-from config.roles import OPERATIONS, has_role
+from config.policy import require
 
 
 @login_required
@@ -19,8 +18,7 @@ def demo_traffic_switch(request: HttpRequest) -> HttpResponse:
     operations only (403 for anyone else); 404 in production, where it does not exist."""
     if settings.PRODUCTION:
         raise Http404("no demo traffic in production")
-    if not has_role(request.user, OPERATIONS):
-        raise PermissionDenied("turning demo traffic on or off needs the operations role")
+    require(request, "operations", "demo_traffic")
     action = request.POST.get("action")
     if action == "start":
         traffic.start()

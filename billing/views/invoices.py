@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
@@ -22,16 +21,11 @@ from billing.selectors.invoices import (
 from billing.services.invoice_posting import approve_invoice, approve_invoices
 from billing.services.invoice_run import previous_month, start_billing_run
 from config.errors import DomainError
-from config.roles import FINANCE, PMO, has_role
+from config.policy import require
 from exceptions_queue.models import ExceptionItem
 from mdm.models import LegalEntity
 
 PAGE_SIZE = 25
-
-
-def _require(request: HttpRequest, *roles: str) -> None:
-    if not has_role(request.user, *roles):
-        raise PermissionDenied(f"needs one of the roles: {', '.join(roles)}")
 
 
 def _page(request: HttpRequest, queryset):
@@ -46,7 +40,7 @@ def _query_without_page(request: HttpRequest) -> str:
 
 @login_required
 def invoice_list(request: HttpRequest) -> HttpResponse:
-    _require(request, FINANCE)
+    require(request, "invoices")
     params = request.GET.copy()
     params.setdefault("status", Invoice.Status.DRAFT)
     filterset = InvoiceFilter(params, queryset=list_invoices())
@@ -88,14 +82,14 @@ def _detail_context(invoice_id: int) -> dict:
 
 @login_required
 def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
-    _require(request, FINANCE)
+    require(request, "invoices")
     return render(request, "billing/invoice_detail.html", _detail_context(invoice_id))
 
 
 @login_required
 @require_POST
 def invoice_approve(request: HttpRequest, invoice_id: int) -> HttpResponse:
-    _require(request, FINANCE)
+    require(request, "invoices", "approve")
     try:
         approve_invoice(invoice_id=invoice_id, approved_by=request.user)
     except DomainError as exc:
@@ -111,7 +105,7 @@ def invoice_approve(request: HttpRequest, invoice_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def invoice_bulk_approve(request: HttpRequest) -> HttpResponse:
-    _require(request, FINANCE)
+    require(request, "invoices", "approve")
     ids = [int(value) for value in request.POST.getlist("invoice") if value.isdigit()]
     done, errors = approve_invoices(invoice_ids=ids, approved_by=request.user)
     if done:
@@ -124,7 +118,7 @@ def invoice_bulk_approve(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def time_entry_list(request: HttpRequest) -> HttpResponse:
-    _require(request, FINANCE, PMO)
+    require(request, "time_entries")
     filterset = TimeEntryFilter(request.GET, queryset=list_time_entries_with_billing())
     context = {
         "filterset": filterset,
@@ -138,7 +132,7 @@ def time_entry_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def billing_run_list(request: HttpRequest) -> HttpResponse:
-    _require(request, FINANCE)
+    require(request, "billing_runs", "start" if request.method == "POST" else "read")
     if request.method == "POST":
         try:
             run = start_billing_run(
@@ -176,7 +170,7 @@ RUN_COUNT_LABELS = {
 
 @login_required
 def billing_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
-    _require(request, FINANCE)
+    require(request, "billing_runs")
     run = list_billing_runs().filter(pk=run_id).first()
     if run is None:
         raise Http404(f"no billing run {run_id}")

@@ -1,7 +1,6 @@
 """PMO pages: the project list and a project's page."""
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -15,19 +14,14 @@ from billing.selectors.projects import (
     list_project_traces,
     list_projects,
 )
-from config.roles import FINANCE, PMO, has_role
+from config.policy import require
 
 PAGE_SIZE = 25  # rows per page: one screen of projects
 
 
-def _require_role(request: HttpRequest) -> None:
-    if not has_role(request.user, PMO, FINANCE):
-        raise PermissionDenied("projects are for the PMO and finance")
-
-
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
-    _require_role(request)
+    require(request, "projects")
     filterset = ProjectFilter(request.GET, queryset=list_projects())
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -46,7 +40,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
-    _require_role(request)
+    require(request, "projects")
     try:
         project = get_project(project_id=project_id)
     except Project.DoesNotExist as exc:

@@ -7,8 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.permissions import role_permission
-from config.roles import INTEGRATION, OPERATIONS
+from config.policy import api_permission
 from integrations import selectors
 from integrations.api import openapi  # noqa: F401 the token scheme in the OpenAPI document
 from integrations.api.serializers import (
@@ -25,39 +24,45 @@ from integrations.services import breakers
 from integrations.services.inbox import replay_event
 from integrations.services.outbox import replay_outbox_message
 
-CanOperate = role_permission(OPERATIONS, INTEGRATION)
+EVENTS = api_permission("events", POST="replay")
+OUTBOX = api_permission("outbox", POST="replay")
+SYSTEMS = api_permission("systems", POST="breaker")
 
 
 class EventListView(ListAPIView):
-    permission_classes = [CanOperate]
+    permission_classes = [EVENTS]
     serializer_class = InboundEventOutputSerializer
     filterset_class = InboundEventFilter
     ordering_fields = ["received_at", "id"]
 
     def get_queryset(self):
-        return selectors.list_events()
+        return selectors.list_events_for(user=self.request.user, token=self.request.auth)
 
 
 class EventDetailView(RetrieveAPIView):
-    permission_classes = [CanOperate]
+    permission_classes = [EVENTS]
     serializer_class = InboundEventOutputSerializer
 
     def get_queryset(self):
-        return selectors.list_events()
+        return selectors.list_events_for(user=self.request.user, token=self.request.auth)
 
 
 class EventReplayView(APIView):
-    permission_classes = [CanOperate]
+    permission_classes = [EVENTS]
 
-    @extend_schema(request=None, responses=InboundEventOutputSerializer)
+    @extend_schema(request=None, responses={202: InboundEventOutputSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        if not selectors.list_events().filter(pk=pk).exists():
+        if (
+            not selectors.list_events_for(user=request.user, token=request.auth)
+            .filter(pk=pk)
+            .exists()
+        ):
             raise Http404
         return Response(InboundEventOutputSerializer(replay_event(event_id=pk)).data, status=202)
 
 
 class OutboxListView(ListAPIView):
-    permission_classes = [CanOperate]
+    permission_classes = [OUTBOX]
     serializer_class = OutboxMessageOutputSerializer
     filterset_class = OutboxMessageFilter
     ordering_fields = ["created_at"]
@@ -67,7 +72,7 @@ class OutboxListView(ListAPIView):
 
 
 class OutboxDetailView(RetrieveAPIView):
-    permission_classes = [CanOperate]
+    permission_classes = [OUTBOX]
     serializer_class = OutboxMessageOutputSerializer
 
     def get_queryset(self):
@@ -75,9 +80,9 @@ class OutboxDetailView(RetrieveAPIView):
 
 
 class OutboxReplayView(APIView):
-    permission_classes = [CanOperate]
+    permission_classes = [OUTBOX]
 
-    @extend_schema(request=None, responses=OutboxMessageOutputSerializer)
+    @extend_schema(request=None, responses={202: OutboxMessageOutputSerializer})
     def post(self, request: Request, pk) -> Response:
         if not selectors.list_outbox_messages().filter(pk=pk).exists():
             raise Http404
@@ -86,11 +91,13 @@ class OutboxReplayView(APIView):
 
 
 class TraceDetailView(APIView):
-    """The whole story of one trace, in time order."""
+    """The whole story of one trace, in time order: the steps the viewer may see."""
+
+    permission_classes = [api_permission("traces")]
 
     @extend_schema(responses=TraceOutputSerializer)
     def get(self, request: Request, trace_id: str) -> Response:
-        steps = selectors.list_trace_steps(trace_id=trace_id)
+        steps = selectors.visible_trace_steps(request, trace_id=trace_id)
         if not steps:
             raise Http404
         return Response(
@@ -139,7 +146,7 @@ def _system_data(system) -> dict:
 class SystemListView(ListAPIView):
     """Configured systems, their breaker state and outbox backlog (paginated as every list)."""
 
-    permission_classes = [CanOperate]
+    permission_classes = [SYSTEMS]
     serializer_class = ExternalSystemOutputSerializer
     ordering_fields = ["slug"]
 
@@ -154,7 +161,7 @@ class SystemListView(ListAPIView):
 class BreakerView(APIView):
     """Open (stop calling) or close (resume) a system's breaker by hand."""
 
-    permission_classes = [CanOperate]
+    permission_classes = [SYSTEMS]
 
     @extend_schema(request=BreakerInputSerializer, responses=ExternalSystemOutputSerializer)
     def post(self, request: Request, slug: str) -> Response:

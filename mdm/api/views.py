@@ -1,13 +1,12 @@
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 
-from config.permissions import role_permission
-from config.roles import FINANCE, INTEGRATION, OPERATIONS, PMO
+from config.policy import api_permission
 from mdm import selectors
 from mdm.api.serializers import CustomerOutputSerializer
 from mdm.filters import CustomerFilter
 from mdm.models import Customer
 
-CanViewCustomers = role_permission(FINANCE, PMO, OPERATIONS, INTEGRATION)
+CanViewCustomers = api_permission("customers")
 
 
 class _CustomerContext:

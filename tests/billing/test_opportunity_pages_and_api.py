@@ -66,8 +66,9 @@ def test_projects_api_filters(client, reference, api_client_for):
 
 
 def test_projects_api_roles(reference, api_client_for):
-    assert api_client_for("operations").get("/api/v1/projects/").status_code == 403
-    for role in ("pmo", "finance", "integration", "admin"):
+    for role in ("operations", "integration"):
+        assert api_client_for(role).get("/api/v1/projects/").status_code == 403
+    for role in ("pmo", "finance", "admin"):
         assert (
             api_client_for(role, username=f"u-{role}").get("/api/v1/projects/").status_code == 200
         )

@@ -27,7 +27,7 @@ def test_events_are_listed_and_filtered_for_operations(api_client_for, delivered
 
 
 def test_bearer_tokens_work_too(api_client_for, delivered):
-    api = api_client_for("integration")
+    api = api_client_for("operations")
     token = api._credentials["HTTP_AUTHORIZATION"].split()[1]
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert api.get("/api/v1/outbox/").status_code == 200
@@ -71,7 +71,7 @@ def test_outbox_replay_over_the_api(api_client_for, systems):
 
 
 def test_trace_tells_the_story_in_time_order(api_client_for, delivered):
-    body = api_client_for("finance").get(f"/api/v1/traces/{delivered}/").json()
+    body = api_client_for("operations").get(f"/api/v1/traces/{delivered}/").json()
     actions = [(step["kind"], step["action"]) for step in body["steps"]]
     assert actions[0] == ("event", "received")
     assert ("record", "created") in actions and actions[-1] == ("outbound", "sent")

@@ -37,7 +37,7 @@ def test_create_prints_the_token_once_on_the_last_line_and_it_works():
     assert list(token.user.groups.values_list("name", flat=True)) == ["integration"]
     assert timedelta(days=29) < token.expires_at - timezone.now() <= timedelta(days=30)
     for scheme in ("Bearer", "Token"):
-        assert api(secret, scheme).get("/api/v1/invoices/").status_code == 200
+        assert api(secret, scheme).get("/api/v1/events/").status_code == 200
 
 
 def test_the_database_holds_no_usable_secret():
@@ -56,20 +56,20 @@ def test_the_database_holds_no_usable_secret():
 def test_a_valid_token_records_its_last_use_at_most_once_a_minute():
     issued = issue_token(client="psa-sync", role="integration")
     client = api(issued.secret)
-    assert client.get("/api/v1/invoices/").status_code == 200
+    assert client.get("/api/v1/events/").status_code == 200
     first = ApiToken.objects.get(pk=issued.token.pk).last_used_at
     assert first is not None and timezone.now() - first < timedelta(seconds=5)
-    assert client.get("/api/v1/invoices/").status_code == 200
+    assert client.get("/api/v1/events/").status_code == 200
     assert ApiToken.objects.get(pk=issued.token.pk).last_used_at == first  # not rewritten
     ApiToken.objects.filter(pk=issued.token.pk).update(last_used_at=first - timedelta(minutes=2))
-    assert client.get("/api/v1/invoices/").status_code == 200
+    assert client.get("/api/v1/events/").status_code == 200
     assert ApiToken.objects.get(pk=issued.token.pk).last_used_at > first
 
 
 def test_an_expired_token_answers_401_with_the_reason():
     issued = issue_token(client="old-bot", role="integration")
     ApiToken.objects.filter(pk=issued.token.pk).update(expires_at=timezone.now())
-    response = api(issued.secret).get("/api/v1/invoices/")
+    response = api(issued.secret).get("/api/v1/events/")
     assert response.status_code == 401
     assert response.json() == {"detail": "token expired"}
     header = response.headers["WWW-Authenticate"]
@@ -82,7 +82,7 @@ def test_a_revoked_token_answers_401_and_revoke_finds_a_client_or_a_prefix():
     assert "revoked tl_" in run("tokens", "revoke", "bot-a")
     assert run("tokens", "revoke", second.token.shown_prefix).startswith("revoked tl_")
     for issued in (first, second):
-        response = api(issued.secret).get("/api/v1/invoices/")
+        response = api(issued.secret).get("/api/v1/events/")
         assert response.status_code == 401 and response.json()["detail"] == "token revoked"
     with pytest.raises(CommandError, match="no unrevoked token"):
         run("tokens", "revoke", "bot-a")
@@ -91,9 +91,9 @@ def test_a_revoked_token_answers_401_and_revoke_finds_a_client_or_a_prefix():
 def test_unknown_and_malformed_tokens_answer_401_and_no_token_is_not_a_token_error():
     issued = issue_token(client="bot-c", role="integration")
     forged = issued.secret[:-4] + ("AAAA" if not issued.secret.endswith("AAAA") else "BBBB")
-    assert api(forged).get("/api/v1/invoices/").json() == {"detail": "invalid token"}
-    assert api("nonsense").get("/api/v1/invoices/").json() == {"detail": "malformed token"}
-    anonymous = APIClient().get("/api/v1/invoices/")
+    assert api(forged).get("/api/v1/events/").json() == {"detail": "invalid token"}
+    assert api("nonsense").get("/api/v1/events/").json() == {"detail": "malformed token"}
+    anonymous = APIClient().get("/api/v1/events/")
     assert anonymous.status_code == 401
     assert anonymous.headers["WWW-Authenticate"] == 'Bearer realm="api"'
 
@@ -123,13 +123,13 @@ def test_rotate_prints_a_new_token_and_the_old_one_stops_after_the_grace():
     out = run("tokens", "rotate", "hubspot-sync", "--grace-minutes", "60")
     new = out.strip().splitlines()[-1]
     assert new.startswith("tl_") and new != old.secret
-    assert api(old.secret).get("/api/v1/invoices/").status_code == 200  # in its grace
-    assert api(new).get("/api/v1/invoices/").status_code == 200
+    assert api(old.secret).get("/api/v1/events/").status_code == 200  # in its grace
+    assert api(new).get("/api/v1/events/").status_code == 200
     assert ApiToken.objects.get(digest=old.token.digest).status() == ApiToken.Status.GRACE
     # Sixty-one minutes later the old one answers 401; the new one still works.
     later = timezone.now() + timedelta(minutes=61)
     ApiToken.objects.filter(pk=old.token.pk).update(expires_at=timezone.now())
-    response = api(old.secret).get("/api/v1/invoices/")
+    response = api(old.secret).get("/api/v1/events/")
     assert response.status_code == 401
     assert response.json()["detail"] == "token replaced by rotation"
     assert ApiToken.objects.get(client="hubspot-sync", replaced_at__isnull=True).expires_at > later
@@ -148,7 +148,8 @@ def test_rotate_without_grace_stops_the_old_token_at_once_and_keeps_the_role():
 def test_an_integration_token_cannot_do_what_finance_does():
     integration = issue_token(client="sync-bot", role="integration")
     finance = issue_token(client="fin-bot", role="finance")
-    assert api(integration.secret).get("/api/v1/invoices/").status_code == 200  # reads
+    assert api(integration.secret).get("/api/v1/events/").status_code == 200  # its events
+    assert api(integration.secret).get("/api/v1/invoices/").status_code == 403
     refused = api(integration.secret).post("/api/v1/invoices/999/approve/")
     assert refused.status_code == 403
     assert refused.json() == {"detail": "requires one of the roles: finance"}
@@ -205,7 +206,7 @@ def test_the_admin_lists_tokens_without_a_secret_and_revokes_them(client, django
         {"action": "revoke", "_selected_action": [issued.token.pk]},
     )
     assert ApiToken.objects.get(pk=issued.token.pk).revoked_at is not None
-    assert api(issued.secret).get("/api/v1/invoices/").status_code == 401
+    assert api(issued.secret).get("/api/v1/events/").status_code == 401
 
 
 def test_a_legacy_key_converted_by_the_migration_still_works():
@@ -222,8 +223,10 @@ def test_a_legacy_key_converted_by_the_migration_still_works():
         expires_at=timezone.now() + timedelta(days=90),
     )  # fmt: skip
     response = api(key, "Token").get(f"/api/v1/traces/{'0' * 32}/")
-    assert response.status_code == 404  # signed in (traces are open to any signed-in user)
-    assert api(key).get("/api/v1/invoices/").status_code == 403  # and holds no role
+    # Signed in (a refused key answers 401) and holding no role: 403 names the roles.
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("requires one of the roles: finance")
+    assert api(key).get("/api/v1/invoices/").status_code == 403
     assert "01234567 (legacy)" in run("tokens", "list")
 
 
