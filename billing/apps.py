@@ -52,12 +52,17 @@ class BillingConfig(AppConfig):
         """Approved time to invoice (issue 8): time holds, invoice status, pages."""
         from billing import handlers
         from billing.exception_types import billing_exception_types
-        from billing.services.invoice_posting import on_message_delivered
+        from billing.services.invoice_posting import (
+            ERP_CREATE,
+            describe_posting,
+            on_message_delivered,
+        )
         from config.registry import NavItem, navigation
         from config.roles import FINANCE, PMO
         from exceptions_queue.registry import exception_types
-        from integrations.registry import delivery_hooks, inbox_handlers
+        from integrations.registry import delivery_hooks, inbox_handlers, outbox_describers
 
+        outbox_describers.register(ERP_CREATE, describe_posting)
         inbox_handlers.register("psa.time_entry.retracted", handlers.handle_time_entry_retracted)
         inbox_handlers.register(
             "erp.invoice.status_changed", handlers.handle_invoice_status_changed

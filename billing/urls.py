@@ -15,6 +15,11 @@ urlpatterns: list = [
         invoices.invoice_approve,
         name="invoice_approve",
     ),
+    path(
+        "invoices/<int:invoice_id>/retry-posting/",
+        invoices.invoice_retry_posting,
+        name="invoice_retry_posting",
+    ),
     path("time/", invoices.time_entry_list, name="time_entry_list"),
     path("demo/traffic/", demo.demo_traffic_switch, name="demo_traffic_switch"),
     path("billing-runs/", invoices.billing_run_list, name="billing_run_list"),

@@ -35,7 +35,11 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "customers": {READ: frozenset({FINANCE, PMO, OPERATIONS})},
     "projects": {READ: frozenset({PMO, FINANCE})},
     "time_entries": {READ: frozenset({FINANCE, PMO})},
-    "invoices": {READ: frozenset({FINANCE}), "approve": frozenset({FINANCE})},
+    "invoices": {
+        READ: frozenset({FINANCE}),
+        "approve": frozenset({FINANCE}),
+        "retry_posting": frozenset({FINANCE}),
+    },
     "billing_runs": {READ: frozenset({FINANCE}), "start": frozenset({FINANCE})},
     "rate_cards": {READ: frozenset({FINANCE, PMO}), "write": frozenset()},
     "exceptions": {READ: frozenset({FINANCE, PMO, OPERATIONS})},

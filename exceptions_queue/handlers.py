@@ -12,15 +12,17 @@ from exceptions_queue.exception_types import (
 from exceptions_queue.services import raise_exception_item, resolve_items_automatically
 from exceptions_queue.services.notifications import is_own_publish
 from integrations.models import InboundEvent, OutboxMessage
+from integrations.registry import OutboxSubject, outbox_describers
 
 
 def on_dead_letter(obj) -> None:
     """dead_letter_hooks: an outbox message or an inbound event went dead."""
     if isinstance(obj, OutboxMessage):
+        record = _business_record(obj)
         raise_exception_item(
             type_code=DELIVERY_FAILED,
             subject_key=outbox_subject_key(obj.pk),
-            subject_ref=f"{obj.kind} → {obj.system.slug} · {str(obj.pk)[:8]}",
+            subject_ref=_message_ref(obj, record),
             subject=obj,
             trace_id=obj.trace_id,
             summary=obj.last_error or f"{obj.kind} to {obj.system.slug} failed",
@@ -34,7 +36,10 @@ def on_dead_letter(obj) -> None:
                 "last_error": obj.last_error,
                 "idempotency_key": obj.idempotency_key,
                 "payload": obj.payload,
+                **({"record": record.ref, "record_url": record.url} if record else {}),
             },
+            amount=record.amount if record else None,
+            currency=record.currency if record else "",
             publish=not is_own_publish(obj.idempotency_key),
         )
     elif isinstance(obj, InboundEvent):
@@ -47,6 +52,19 @@ def on_dead_letter(obj) -> None:
             summary=f"{obj.event_type} could not be applied: {obj.error}",
             details=_event_details(obj),
         )
+
+
+def _business_record(message: OutboxMessage) -> OutboxSubject | None:
+    """What the message carries, named by the app that sent it (None when no app says)."""
+    describe = outbox_describers.get(message.kind)
+    return describe(message) if describe is not None else None
+
+
+def _message_ref(message: OutboxMessage, record: OutboxSubject | None) -> str:
+    where = f"to {message.system.name or message.system.slug}"
+    if record is not None:
+        return f"{record.ref} · {where}"[:200]
+    return f"{message.kind} → {message.system.slug} · {str(message.pk)[:8]}"
 
 
 def on_rejected(event: InboundEvent) -> None:

@@ -3,6 +3,8 @@
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -60,6 +62,20 @@ def get_exception_item(*, user: MaybeUser, item_id: int) -> ExceptionItem:
     if item is None:
         raise ExceptionItemNotFound(f"no exception item #{item_id} in your queues", id=item_id)
     return item
+
+
+def open_item_about(subject: models.Model) -> ExceptionItem | None:
+    """The open item whose subject is ``subject`` (e.g. the dead outbox message of an invoice's
+    posting), for a link from the business record to its problem; None when there is none."""
+    return (
+        ExceptionItem.objects.filter(
+            content_type=ContentType.objects.get_for_model(subject),
+            object_id=str(subject.pk),
+            status__in=ExceptionItem.OPEN_STATUSES,
+        )
+        .order_by("-last_seen_at")
+        .first()
+    )
 
 
 def list_item_members(*, item: ExceptionItem) -> QuerySet[ExceptionMember]:

@@ -9,13 +9,29 @@
 - ``routing_guards``: called with (system, entity codes) when a system is added, inside its
   transaction; the app that owns legal entities routes them and refuses an ambiguous set-up
   (raising a DomainError), returning notes for the person who added it.
+- ``outbox_describers``: message kind → function(message) giving the business record a message
+  carries (an ``OutboxSubject``: "Invoice 2026-11 #1 · Globex", its amount, its page) or None,
+  so a dead letter names the invoice or customer at stake and counts as revenue at risk.
 - ``routing_checks``: called with a kind; returns the codes of active legal entities that name
   no system of that kind (the admin refuses a second active system while there are any).
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 
 from config.registry import Registry
+
+
+@dataclass(frozen=True)
+class OutboxSubject:
+    """The business record an outbound message carries, in words a person reads."""
+
+    ref: str  # "Invoice 2026-11 #1 · Globex"
+    amount: Decimal | None = None
+    currency: str = ""
+    url: str = ""
+
 
 inbox_handlers: Registry[str, Callable] = Registry("inbox handlers")
 object_keys: Registry[str, Callable[[dict], str]] = Registry("event object keys")
@@ -24,3 +40,4 @@ rejection_hooks: Registry[str, Callable] = Registry("rejected-event hooks")
 delivery_hooks: Registry[str, Callable] = Registry("delivery hooks")
 routing_guards: Registry[str, Callable[..., list[str]]] = Registry("routing guards")
 routing_checks: Registry[str, Callable[[str], list[str]]] = Registry("routing checks")
+outbox_describers: Registry[str, Callable] = Registry("outbox subject describers")

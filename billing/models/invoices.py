@@ -87,6 +87,17 @@ class Invoice(models.Model):
 
         return reverse("billing:invoice_detail", args=[self.pk])
 
+    @property
+    def title(self) -> str:
+        """What a person calls it: the ERP's number once it has one, a draft until approved."""
+        if self.number:
+            return f"Invoice {self.number}"
+        if self.erp_invoice_id:
+            return f"Invoice {self.erp_invoice_id}"
+        if self.status == self.Status.DRAFT:
+            return f"Draft #{self.pk}"
+        return f"Invoice #{self.pk}"
+
 
 class InvoiceLine(models.Model):
     """One line of an invoice; links to what it bills (entries, a milestone, a contract month)."""

@@ -11,6 +11,8 @@ from billing.models import (
     RateCardVersion,
     TimeEntry,
 )
+from exceptions_queue.selectors import open_item_about
+from integrations.models import OutboxMessage
 
 
 def list_invoices() -> QuerySet[Invoice]:
@@ -86,3 +88,27 @@ def list_rate_cards() -> QuerySet[RateCard]:
         .prefetch_related(Prefetch("versions", versions))
         .order_by("legal_entity__code", "currency", "code")
     )
+
+
+def posting_problem(invoice: Invoice) -> dict | None:
+    """Why an approved invoice is not posted, when its ERP call failed: the message's status
+    and last error, and its open exception item (None while the call is fine or in flight)."""
+    if invoice.status != Invoice.Status.POSTING:
+        return None
+    message = (
+        # The posting's idempotency key (billing/services/invoice_posting.py).
+        OutboxMessage.objects.filter(idempotency_key=f"erp.invoice.create:{invoice.pk}")
+        .order_by("-created_at")
+        .first()
+    )
+    if message is None or message.status not in (
+        OutboxMessage.Status.DEAD,
+        OutboxMessage.Status.FAILED,
+    ):
+        return None
+    return {
+        "message": message,
+        "dead": message.status == OutboxMessage.Status.DEAD,
+        "error": message.last_error or "the ERP did not answer",
+        "item": open_item_about(message),
+    }

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from billing.models import Invoice, InvoiceLineEntry, TimeEntry
+from billing.selectors.invoices import posting_problem
 from billing.services.history import set_change_reason, set_history_user
 from billing.services.rating import RATE_MISMATCH
 from config.errors import DomainError
@@ -22,7 +23,8 @@ from config.money import amount_text, money_json
 from config.roles import User
 from exceptions_queue.services import raise_exception_item
 from integrations.models import OutboxMessage
-from integrations.services.outbox import enqueue_outbox_message
+from integrations.registry import OutboxSubject
+from integrations.services.outbox import enqueue_outbox_message, replay_outbox_message
 from integrations.services.traces import record_trace_step
 from mdm.models import BillingProfile
 from mdm.services.routing import system_for_entity
@@ -161,6 +163,47 @@ def approve_invoices(*, invoice_ids: list[int], approved_by: User) -> tuple[int,
         except DomainError as exc:
             errors.append(exc.message)
     return done, errors
+
+
+def describe_posting(message: OutboxMessage) -> OutboxSubject | None:
+    """outbox_describers: the invoice an ``erp.invoice.create`` carries, for its dead letter's
+    item (named, linked, and its gross total counted as revenue at risk)."""
+    invoice = (
+        Invoice.objects.select_related("customer")
+        .filter(pk=int(message.payload.get("invoice_id") or 0))
+        .first()
+    )
+    if invoice is None:
+        return None
+    return OutboxSubject(
+        ref=f"{invoice.title} · {invoice.customer.name} · {invoice.period:%Y-%m}",
+        amount=invoice.gross_total,
+        currency=invoice.currency,
+        url=invoice.get_absolute_url(),
+    )
+
+
+@transaction.atomic
+def retry_posting(*, invoice_id: int, user: User) -> OutboxMessage:
+    """Finance's retry of a failed posting: the dead ``erp.invoice.create`` is replayed (the
+    same idempotency key: the ERP never books it twice). Raises InvoiceNotFound, or
+    InvoiceNotApprovable when there is no failed posting to retry."""
+    # The invoice is read, not locked: replaying locks the message, and delivering a message
+    # locks it before the invoice (one order everywhere, no deadlock).
+    invoice = Invoice.objects.filter(pk=invoice_id).first()
+    if invoice is None:
+        raise InvoiceNotFound(f"no invoice {invoice_id}", id=invoice_id)
+    problem = posting_problem(invoice)
+    if problem is None or not problem["dead"]:
+        raise InvoiceNotApprovable(f"{invoice.title} has no failed posting to retry", id=invoice.pk)
+    record_trace_step(
+        kind="note",
+        action="retry",
+        summary=f"{invoice.title}: posting retried by {user.get_username()}",
+        subject=invoice,
+        trace_id=problem["message"].trace_id,
+    )
+    return replay_outbox_message(message_id=problem["message"].pk)
 
 
 def on_message_delivered(message: OutboxMessage) -> None:

@@ -17,12 +17,14 @@ from billing.selectors.invoices import (
     list_held_entries_for_invoice,
     list_invoices,
     list_time_entries_with_billing,
+    posting_problem,
 )
-from billing.services.invoice_posting import approve_invoice, approve_invoices
+from billing.services.invoice_posting import approve_invoice, approve_invoices, retry_posting
 from billing.services.invoice_run import previous_month, start_billing_run
 from config.errors import DomainError
-from config.policy import require
+from config.policy import allows, require
 from exceptions_queue.models import ExceptionItem
+from exceptions_queue.selectors import can_see_queue
 from mdm.models import LegalEntity
 
 PAGE_SIZE = 25
@@ -68,22 +70,44 @@ def _held_with_items(invoice: Invoice) -> list[dict]:
     return [{"entry": e, "item": items.get((e.hold_reason, e.hold_key))} for e in held]
 
 
-def _detail_context(invoice_id: int) -> dict:
+def _detail_context(request: HttpRequest, invoice_id: int) -> dict:
     try:
         invoice = get_invoice_with_lines(invoice_id=invoice_id)
     except Invoice.DoesNotExist as exc:
         raise Http404(f"no invoice {invoice_id}") from exc
+    problem = posting_problem(invoice)
+    if problem and problem["item"] is not None:
+        problem["item_visible"] = can_see_queue(user=request.user, queue=problem["item"].queue)
     return {
         "invoice": invoice,
         "lines": list(invoice.lines.all()),
         "held": _held_with_items(invoice),
+        "problem": problem,
+        "can_retry": allows(request.user, "invoices", "retry_posting"),
     }
 
 
 @login_required
 def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """The invoice; while it is on its way to the ERP its status block refreshes itself."""
     require(request, "invoices")
-    return render(request, "billing/invoice_detail.html", _detail_context(invoice_id))
+    context = _detail_context(request, invoice_id)
+    template = "billing/invoice_detail.html"
+    return render(request, f"{template}#invoice-status" if request.htmx else template, context)
+
+
+@login_required
+@require_POST
+def invoice_retry_posting(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """Finance's retry of a posting the ERP refused (the dead ERP call replayed, once)."""
+    require(request, "invoices", "retry_posting")
+    try:
+        retry_posting(invoice_id=invoice_id, user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Posting retried: the invoice is on its way to the ERP again.")
+    return redirect("billing:invoice_detail", invoice_id=invoice_id)
 
 
 @login_required
@@ -97,7 +121,7 @@ def invoice_approve(request: HttpRequest, invoice_id: int) -> HttpResponse:
     else:
         messages.success(request, f"Invoice {invoice_id} approved and queued to the ERP.")
     if request.htmx:
-        context = _detail_context(invoice_id)
+        context = _detail_context(request, invoice_id)
         return render(request, "billing/invoice_detail.html#invoice-status", context)
     return redirect("billing:invoice_detail", invoice_id=invoice_id)
 

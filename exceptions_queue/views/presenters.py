@@ -11,7 +11,7 @@ from exceptions_queue import selectors
 from exceptions_queue.forms import AssignForm, CommentForm, DismissForm
 from exceptions_queue.models import ExceptionItem, Queue
 from exceptions_queue.registry import exception_types
-from integrations.selectors import list_trace_steps
+from integrations.selectors import visible_trace_steps
 
 COLUMNS = [  # (sort key, label, css class)
     ("severity", "Severity", ""),
@@ -22,7 +22,7 @@ COLUMNS = [  # (sort key, label, css class)
     ("due", "Due", ""),
     ("status", "Status", ""),
 ]
-DETAIL_SPECIAL_KEYS = ("payload", "differences", "errors", "raw_body")
+DETAIL_SPECIAL_KEYS = ("payload", "differences", "errors", "raw_body", "record", "record_url")
 
 
 def _querystring(params, **changes) -> str:
@@ -131,10 +131,11 @@ def _explain_details(details: dict) -> dict:
     }
 
 
-def _timeline(trace_id: str) -> list[dict]:
+def _timeline(request, trace_id: str) -> list[dict]:
+    """The item's trace, as much of it as the viewer may see (config/policy.py)."""
     if not trace_id:
         return []
-    steps = list(list_trace_steps(trace_id=trace_id))
+    steps = visible_trace_steps(request, trace_id=trace_id)
     started = steps[0].at if steps else None
     return [
         {"step": step, "offset_ms": int((step.at - started).total_seconds() * 1000)}
@@ -162,7 +163,7 @@ def detail_context(*, request, item: ExceptionItem) -> dict:
         "overdue": item.is_overdue,
         "subject_link": _subject_link(item),
         "details": _explain_details(item.details or {}),
-        "timeline": _timeline(item.trace_id),
+        "timeline": _timeline(request, item.trace_id),
         "members": list(selectors.list_item_members(item=item)),
         "activity": list(selectors.list_item_activity(item=item)),
         "actions": actions,

@@ -111,3 +111,53 @@ def test_rates_and_rules_export_as_csv_and_xlsx(db):
     assert rates.export("xlsx")[:2] == b"PK"  # an XLSX (zip) file
     rules = BillingRuleResource().export()
     assert rules.dict[0]["non_billable_categories"] == "travel, training"
+
+
+def test_a_refused_posting_is_visible_on_the_invoice_named_at_risk_and_retried_once(
+    finance_client, draft, systems
+):
+    from billing.panels.risk import get_revenue_at_risk
+    from config.money import money_json
+    from integrations.models import OutboxMessage
+    from integrations.services.systems import set_sandbox_faults
+    from tests.helpers import drain
+
+    erp = systems["erp"][0]
+    set_sandbox_faults(system=erp, permanent_operations=["erp.invoice.create"])
+    finance_client.post(f"/invoices/{draft.pk}/approve/")
+    drain()
+    invoice = Invoice.objects.get()
+    assert invoice.status == Invoice.Status.POSTING
+    page = finance_client.get(f"/invoices/{draft.pk}/").content.decode()
+    assert "Posting failed" in page and "Posting to the ERP" not in page
+    assert "422" in page and "Retry posting to the ERP" in page
+    # The operations item names the invoice, its customer and its amount, and counts at risk.
+    item = ExceptionItem.objects.get(type_code="delivery_failed")
+    assert item.subject_ref.startswith(f"Invoice #{invoice.pk} · {invoice.customer.name} · ")
+    assert (item.amount_at_risk, item.currency) == (invoice.gross_total, "USD")
+    assert item.details["record_url"] == f"/invoices/{invoice.pk}/"
+    assert f"Operations have it as exception #{item.pk}" in page  # finance cannot open it
+    operations_queue = get_revenue_at_risk()["by_queue"]
+    assert [row["amounts"] for row in operations_queue if row["queue"] == "operations"] == [
+        [money_json(invoice.gross_total, "USD")]
+    ]
+    # Fixed in the ERP, finance retries: posted once, the item closes, the banner goes.
+    set_sandbox_faults(system=erp, clear=True)
+    response = finance_client.post(f"/invoices/{draft.pk}/retry-posting/", follow=True)
+    assert "Posting retried" in response.content.decode()
+    drain()
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.POSTED and invoice.erp_invoice_id
+    assert OutboxMessage.objects.get(kind="erp.invoice.create").replay_count == 1
+    item.refresh_from_db()
+    assert not item.is_open
+    page = finance_client.get(f"/invoices/{draft.pk}/").content.decode()
+    assert "Posting failed" not in page and f"Invoice {invoice.erp_invoice_id}" in page
+    again = finance_client.post(f"/invoices/{draft.pk}/retry-posting/", follow=True)
+    assert "has no failed posting to retry" in again.content.decode()
+
+
+def test_retrying_a_posting_is_for_finance(client, draft):
+    make_user("ops", "operations")
+    client.login(username="ops", password="pw-ops")
+    assert client.post(f"/invoices/{draft.pk}/retry-posting/").status_code == 403
