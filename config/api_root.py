@@ -20,14 +20,27 @@ def api_root(request, format=None):  # noqa: A002 DRF's signature
         "schema": "v1:schema",
         "docs": "v1:docs",
         "hook_schemas": "v1:hook-schemas",
+        "redoc": "v1:redoc",
+        "hooks": "v1:hook-receive",
+        "customers": "v1:customer-list",
+        "projects": "v1:project-list",
+        "time_entries": "v1:time-entry-list",
+        "invoices": "v1:invoice-list",
+        "billing_runs": "v1:billing-run-list",
+        "rate_cards": "v1:rate-card-list",
         "exceptions": "v1:exception-list",
         "events": "v1:event-list",
         "outbox": "v1:outbox-list",
-        "time_entries": "v1:time-entry-list",
         "systems": "v1:system-list",
         "metrics": "v1:metrics",
     }
-    return Response({key: reverse(name, request=request) for key, name in names.items()})
+    urls = {}
+    for key, name in names.items():
+        # The receiver's URL names its system: shown as a template, ``{system}`` to fill in.
+        kwargs = {"system": "SYSTEM"} if key == "hooks" else None
+        url = reverse(name, kwargs=kwargs, request=request)
+        urls[key] = url.replace("SYSTEM", "{system}") if kwargs else url
+    return Response(urls)
 
 
 @extend_schema(

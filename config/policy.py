@@ -27,6 +27,7 @@ from config.roles import (
     PMO,
     MaybeUser,
     has_role,
+    role_words,
 )
 
 READ = "read"
@@ -107,11 +108,13 @@ def refusal(resource: str, action: str = READ) -> str:
 
 
 def require(request, resource: str, action: str = READ) -> None:
-    """For pages: raise Django's PermissionDenied unless the signed-in user may."""
+    """For pages: raise Django's PermissionDenied unless the signed-in user may; its words
+    (shown on the 403 page) name the roles that may."""
     from django.core.exceptions import PermissionDenied
 
     if not allows(request.user, resource, action):
-        raise PermissionDenied(refusal(resource, action))
+        roles = roles_for(resource, action) or (ADMIN,)
+        raise PermissionDenied(f"This is for {role_words(roles)}.")
 
 
 def api_permission(

@@ -17,6 +17,22 @@ ADMIN, FINANCE, PMO, OPERATIONS, INTEGRATION = (
     "integration",
 )
 ROLES = (ADMIN, FINANCE, PMO, OPERATIONS, INTEGRATION)
+# How a person reads a role.
+ROLE_LABELS = {
+    ADMIN: "Administrator",
+    FINANCE: "Finance",
+    PMO: "PMO",
+    OPERATIONS: "Operations",
+    INTEGRATION: "Integration client",
+}
+
+
+def role_words(roles) -> str:
+    """ "Finance and PMO", "Finance, PMO and Operations": the roles as a person reads them."""
+    labels = [ROLE_LABELS.get(role, role) for role in roles]
+    if len(labels) <= 1:
+        return "".join(labels)
+    return ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
 def user_roles(user: MaybeUser) -> frozenset[str]:

@@ -234,3 +234,22 @@ def test_every_resource_in_the_matrix_is_admin_only_or_names_roles_that_exist():
     assert policy.roles_for("rate_cards", "write") == ()
     with pytest.raises(policy.PolicyError):
         policy.roles_for("invoices", "delete")
+
+
+def test_a_refused_page_is_a_page_that_says_who_it_is_for(client):
+    client.force_login(_person("pmo"))
+    response = client.get("/invoices/")
+    page = response.content.decode()
+    assert response.status_code == 403 and 'data-testid="forbidden"' in page
+    assert "This is for Finance." in page and "with the role PMO" in page
+    assert "<nav" in page  # the site's own layout, with its navigation
+
+
+def test_the_api_root_lists_every_resource(client):
+    body = client.get("/api/v1/").json()
+    for key in (
+        "customers", "projects", "time_entries", "invoices", "billing_runs", "rate_cards",
+        "exceptions", "events", "outbox", "systems", "metrics", "schema", "docs",
+    ):  # fmt: skip
+        assert body[key].startswith("http://testserver/api/v1/"), key
+    assert body["hooks"] == "http://testserver/api/v1/hooks/{system}/"
