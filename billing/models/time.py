@@ -95,3 +95,13 @@ class TimeEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.psa_time_entry_id} {self.person_email} {self.work_date} {self.hours}h"
+
+    def status_label(self) -> str:
+        """The status as a person reads it: time on an invoice not approved yet is "On draft"
+        (it can still be written down, held or taken off); "Invoiced" once it is approved.
+        Uses the ``active_billings`` the list selector prefetches, when there."""
+        if self.status == self.Status.INVOICED:
+            billings = getattr(self, "active_billings", None) or []
+            if billings and all(link.line.invoice.status == "draft" for link in billings):
+                return "On draft"
+        return self.get_status_display()

@@ -161,3 +161,17 @@ def test_retrying_a_posting_is_for_finance(client, draft):
     make_user("ops", "operations")
     client.login(username="ops", password="pw-ops")
     assert client.post(f"/invoices/{draft.pk}/retry-posting/").status_code == 403
+
+
+def test_the_time_page_says_on_draft_until_approval_and_names_hold_reasons(
+    finance_client, draft, systems
+):
+    from exceptions_queue.registry import exception_types
+
+    page = finance_client.get("/time/").content.decode()
+    assert 'pill-invoiced">On draft<' in page and 'pill-invoiced">Invoiced<' not in page
+    assert exception_types.get("rate_missing").title in page and ">rate_missing<" not in page
+    assert f"Draft #{draft.pk}" in page and "150.00 USD" in page  # the rate as money
+    finance_client.post(f"/invoices/{draft.pk}/approve/")
+    page = finance_client.get("/time/").content.decode()
+    assert 'pill-invoiced">Invoiced<' in page and "On draft" not in page
