@@ -9,6 +9,11 @@ urlpatterns: list = [
     path("projects/<int:project_id>/", projects.project_detail, name="project_detail"),
     path("invoices/", invoices.invoice_list, name="invoice_list"),
     path("invoices/approve/", invoices.invoice_bulk_approve, name="invoice_bulk_approve"),
+    path(
+        "invoices/approve/confirm/",
+        invoices.invoice_approve_confirm,
+        name="invoice_approve_confirm",
+    ),
     path("invoices/<int:invoice_id>/", invoices.invoice_detail, name="invoice_detail"),
     path(
         "invoices/<int:invoice_id>/approve/",

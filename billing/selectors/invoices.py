@@ -11,6 +11,7 @@ from billing.models import (
     RateCardVersion,
     TimeEntry,
 )
+from config.money import Money, sum_by_currency
 from exceptions_queue.selectors import open_item_about
 from integrations.models import OutboxMessage
 
@@ -111,4 +112,23 @@ def posting_problem(invoice: Invoice) -> dict | None:
         "dead": message.status == OutboxMessage.Status.DEAD,
         "error": message.last_error or "the ERP did not answer",
         "item": open_item_about(message),
+    }
+
+
+def approval_preview(*, invoice_ids: list[int]) -> dict:
+    """What approving ``invoice_ids`` would post: the drafts with something on them, their
+    totals per currency (never added across), and the others, which approval would skip."""
+    chosen = list(list_invoices().filter(pk__in=invoice_ids))
+    ready = [i for i in chosen if i.status == Invoice.Status.DRAFT and i.line_count]
+    totals = sum_by_currency(Money(i.gross_total, i.currency) for i in ready)
+    return {
+        "ready": ready,
+        "skipped": [i for i in chosen if i not in ready],
+        "totals": [totals[currency] for currency in sorted(totals)],
+        "net_totals": [
+            money
+            for _, money in sorted(
+                sum_by_currency(Money(i.net_total, i.currency) for i in ready).items()
+            )
+        ],
     }

@@ -12,6 +12,7 @@ from billing.filters import InvoiceFilter, TimeEntryFilter
 from billing.models import BillingRun, Invoice, TimeEntry
 from billing.periods import period_from_text
 from billing.selectors.invoices import (
+    approval_preview,
     get_invoice_with_lines,
     list_billing_runs,
     list_held_entries_for_invoice,
@@ -126,11 +127,26 @@ def invoice_approve(request: HttpRequest, invoice_id: int) -> HttpResponse:
     return redirect("billing:invoice_detail", invoice_id=invoice_id)
 
 
+def _chosen_ids(values: list[str]) -> list[int]:
+    return sorted({int(value) for value in values if value.isdigit() and len(value) < 12})
+
+
+@login_required
+def invoice_approve_confirm(request: HttpRequest) -> HttpResponse:
+    """Before anything goes to the ERP: the invoices chosen (one from its page, several from
+    the list), how many, and their totals per currency; the button posts them."""
+    require(request, "invoices", "approve")
+    preview = approval_preview(invoice_ids=_chosen_ids(request.GET.getlist("invoice")))
+    back = request.GET.get("next") or ""
+    context = {**preview, "next": back if back.startswith("/") else ""}
+    return render(request, "billing/invoice_approve_confirm.html", context)
+
+
 @login_required
 @require_POST
 def invoice_bulk_approve(request: HttpRequest) -> HttpResponse:
     require(request, "invoices", "approve")
-    ids = [int(value) for value in request.POST.getlist("invoice") if value.isdigit()]
+    ids = _chosen_ids(request.POST.getlist("invoice"))
     done, errors = approve_invoices(invoice_ids=ids, approved_by=request.user)
     if done:
         messages.success(request, f"{done} invoice{'s' if done != 1 else ''} approved.")

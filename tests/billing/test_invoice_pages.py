@@ -175,3 +175,26 @@ def test_the_time_page_says_on_draft_until_approval_and_names_hold_reasons(
     finance_client.post(f"/invoices/{draft.pk}/approve/")
     page = finance_client.get("/time/").content.decode()
     assert 'pill-invoiced">Invoiced<' in page and "On draft" not in page
+
+
+def test_approval_asks_first_with_the_count_and_totals_then_posts(finance_client, draft, systems):
+    other = Invoice.objects.create(
+        customer=draft.customer,
+        legal_entity=draft.legal_entity,
+        currency="USD",
+        tax_jurisdiction=draft.tax_jurisdiction,
+        period=draft.period.replace(month=draft.period.month - 1),
+        sequence=1,
+        invoice_date=draft.invoice_date,
+    )  # a draft with nothing on it: left out
+    page = finance_client.get(
+        f"/invoices/approve/confirm/?invoice={draft.pk}&invoice={other.pk}&invoice=x"
+    ).content.decode()
+    assert "1 invoice</strong> will be approved" in page
+    assert f"{draft.gross_total:,.2f} USD" in page and "no lines" in page
+    assert Invoice.objects.get(pk=draft.pk).status == Invoice.Status.DRAFT  # nothing yet
+    response = finance_client.post("/invoices/approve/", {"invoice": [draft.pk]})
+    assert response.status_code == 302
+    assert Invoice.objects.get(pk=draft.pk).status == Invoice.Status.POSTING
+    again = finance_client.get(f"/invoices/approve/confirm/?invoice={draft.pk}").content
+    assert b"Nothing to approve" in again and b"already posting to the erp" in again

@@ -43,10 +43,17 @@ def test_a_draft_approved_in_the_browser_is_posted_once_and_its_status_reaches_t
     page.get_by_role("link", name=f"Draft #{invoice.pk}").click()
     expect(page.get_by_test_id("invoice-status")).to_have_text("Draft")
     expect(page.locator("body")).to_contain_text("2,025.00 USD")  # 13.5 h x 150.00
-    expect(page.locator("body")).to_contain_text("rate_missing")  # TE-503, held and why
+    expect(page.locator("body")).to_contain_text("No rate for the time")  # TE-503, held, why
     page.screenshot(path=str(screenshots_dir / "invoice-draft-review.png"), full_page=True)
 
-    page.get_by_role("button", name="Approve and post to the ERP").click()
+    page.get_by_role("button", name="Approve and post to the ERP…").click()
+    # The confirmation says what goes to the ERP before anything does.
+    summary = page.get_by_test_id("approval-summary")
+    expect(summary).to_contain_text("1 invoice will be approved and posted")
+    expect(summary).to_contain_text("2,187.00 USD")  # gross, 8 % tax on 2,025.00
+    page.screenshot(path=str(screenshots_dir / "invoice-approve-confirm.png"), full_page=True)
+    assert invoice.__class__.objects.get(pk=invoice.pk).status == Invoice.Status.DRAFT
+    page.get_by_role("button", name="Approve 1 and post").click()
     expect(page.get_by_test_id("invoice-status")).to_have_text("Posting to the ERP")
     expect(page.get_by_role("button", name=re.compile("Approve"))).to_have_count(0)
 
