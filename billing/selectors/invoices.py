@@ -14,6 +14,7 @@ from billing.models import (
 from config.money import Money, sum_by_currency
 from exceptions_queue.selectors import open_item_about
 from integrations.models import OutboxMessage
+from mdm.models import BillingProfile
 
 
 def list_invoices() -> QuerySet[Invoice]:
@@ -132,3 +133,24 @@ def approval_preview(*, invoice_ids: list[int]) -> dict:
             )
         ],
     }
+
+
+def invoice_terms(invoice: Invoice, lines: list[InvoiceLine]) -> dict:
+    """The purchase orders and payment terms the invoice bills under, as finance checks them:
+    each project's PO number from its contract; payment terms from the contract, else the
+    customer's billing profile for the invoice's entity (the ERP's record of them)."""
+    contracts = {line.contract_id: line.contract for line in lines}
+    orders = sorted({(c.project.name, c.po_number) for c in contracts.values() if c.po_number})
+    on_contract = sorted({c.payment_terms for c in contracts.values() if c.payment_terms})
+    profile_terms = (
+        BillingProfile.objects.filter(
+            customer_id=invoice.customer_id, legal_entity_id=invoice.legal_entity_id
+        )
+        .values_list("payment_terms", flat=True)
+        .first()
+    )
+    if on_contract:
+        terms, source = ", ".join(on_contract), "contract"
+    else:
+        terms, source = profile_terms or "", "billing profile" if profile_terms else ""
+    return {"purchase_orders": orders, "payment_terms": terms, "terms_source": source}

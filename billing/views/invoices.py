@@ -14,6 +14,7 @@ from billing.periods import period_from_text
 from billing.selectors.invoices import (
     approval_preview,
     get_invoice_with_lines,
+    invoice_terms,
     list_billing_runs,
     list_held_entries_for_invoice,
     list_invoices,
@@ -79,9 +80,11 @@ def _detail_context(request: HttpRequest, invoice_id: int) -> dict:
     problem = posting_problem(invoice)
     if problem and problem["item"] is not None:
         problem["item_visible"] = can_see_queue(user=request.user, queue=problem["item"].queue)
+    lines = list(invoice.lines.all())
     return {
         "invoice": invoice,
-        "lines": list(invoice.lines.all()),
+        "lines": lines,
+        "terms": invoice_terms(invoice, lines),
         "held": _held_with_items(invoice),
         "problem": problem,
         "can_retry": allows(request.user, "invoices", "retry_posting"),

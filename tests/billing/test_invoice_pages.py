@@ -198,3 +198,21 @@ def test_approval_asks_first_with_the_count_and_totals_then_posts(finance_client
     assert Invoice.objects.get(pk=draft.pk).status == Invoice.Status.POSTING
     again = finance_client.get(f"/invoices/approve/confirm/?invoice={draft.pk}").content
     assert b"Nothing to approve" in again and b"already posting to the erp" in again
+
+
+def test_the_invoice_shows_its_purchase_order_and_payment_terms(finance_client, draft):
+    from billing.models import Contract
+    from mdm.models import BillingProfile
+
+    page = finance_client.get(f"/invoices/{draft.pk}/").content.decode()
+    assert "No PO number on the contract" in page
+    BillingProfile.objects.update_or_create(
+        customer=draft.customer,
+        legal_entity=draft.legal_entity,
+        defaults={"payment_terms": "NET45"},
+    )
+    page = finance_client.get(f"/invoices/{draft.pk}/").content.decode()
+    assert "Payment terms NET45 (from the billing profile)" in page
+    Contract.objects.update(po_number="PO-4711", payment_terms="NET30")
+    page = finance_client.get(f"/invoices/{draft.pk}/").content.decode()
+    assert "PO PO-4711" in page and "Payment terms NET30 (from the contract)" in page
