@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from billing.filters import InvoiceFilter, TimeEntryFilter
+from billing.filters import BillingRunFilter, InvoiceFilter, TimeEntryFilter
 from billing.models import BillingRun, Invoice, TimeEntry
 from billing.periods import period_from_text
 from billing.selectors.invoices import (
@@ -23,7 +23,9 @@ from billing.selectors.invoices import (
 )
 from billing.services.invoice_posting import approve_invoice, approve_invoices, retry_posting
 from billing.services.invoice_run import previous_month, start_billing_run
+from billing.views.exports import BILLING_RUN_COLUMNS, INVOICE_COLUMNS, TIME_ENTRY_COLUMNS
 from config.errors import DomainError
+from config.exports import export_response, requested_format
 from config.policy import allows, require
 from exceptions_queue.models import ExceptionItem
 from exceptions_queue.selectors import can_see_queue
@@ -48,6 +50,8 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     params.setdefault("status", Invoice.Status.DRAFT)
     filterset = InvoiceFilter(params, queryset=list_invoices())
+    if fmt := requested_format(request):
+        return export_response(fmt, name="invoices", columns=INVOICE_COLUMNS, rows=filterset.qs)
     context = {
         "filterset": filterset,
         "status": params.get("status"),
@@ -163,6 +167,8 @@ def invoice_bulk_approve(request: HttpRequest) -> HttpResponse:
 def time_entry_list(request: HttpRequest) -> HttpResponse:
     require(request, "time_entries")
     filterset = TimeEntryFilter(request.GET, queryset=list_time_entries_with_billing())
+    if fmt := requested_format(request):
+        return export_response(fmt, name="time", columns=TIME_ENTRY_COLUMNS, rows=filterset.qs)
     context = {
         "filterset": filterset,
         "statuses": TimeEntry.Status.choices,
@@ -188,11 +194,18 @@ def billing_run_list(request: HttpRequest) -> HttpResponse:
             messages.error(request, str(exc))
             return redirect("billing:billing_run_list")
         return redirect("billing:billing_run_detail", run_id=run.pk)
+    filterset = BillingRunFilter(request.GET, queryset=list_billing_runs())
+    if fmt := requested_format(request):
+        return export_response(
+            fmt, name="billing-runs", columns=BILLING_RUN_COLUMNS, rows=filterset.qs
+        )
     context = {
-        "page": _page(request, list_billing_runs()),
+        "filterset": filterset,
+        "statuses": BillingRun.Status.choices,
+        "page": _page(request, filterset.qs),
         "default_period": f"{previous_month():%Y-%m}",
         "entities": LegalEntity.objects.order_by("code"),
-        "page_query": "",
+        "page_query": _query_without_page(request),
     }
     return render(request, "billing/billing_run_list.html", context)
 

@@ -14,6 +14,8 @@ from billing.selectors.projects import (
     list_project_traces,
     list_projects,
 )
+from billing.views.exports import PROJECT_COLUMNS
+from config.exports import export_response, requested_format
 from config.policy import require
 
 PAGE_SIZE = 25  # rows per page: one screen of projects
@@ -23,6 +25,8 @@ PAGE_SIZE = 25  # rows per page: one screen of projects
 def project_list(request: HttpRequest) -> HttpResponse:
     require(request, "projects")
     filterset = ProjectFilter(request.GET, queryset=list_projects())
+    if fmt := requested_format(request):
+        return export_response(fmt, name="projects", columns=PROJECT_COLUMNS, rows=filterset.qs)
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -15,3 +15,15 @@ document.addEventListener("click", (event) => {
 document.addEventListener("change", (event) => {
   if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
 });
+
+// <a data-export="csv"> inside a filter form: on click its link carries the form's current
+// values (the filters htmx applied without reloading), so the file is the table on screen.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-export]");
+  if (!link || !link.closest("form")) return;
+  const form = link.closest("form");
+  const params = new URLSearchParams(new FormData(form));
+  params.delete("page");
+  params.set("format", link.dataset.export);
+  link.href = `${form.getAttribute("action") || window.location.pathname}?${params}`;
+});
