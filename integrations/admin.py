@@ -24,7 +24,7 @@ from integrations.services import breakers
 from integrations.services.credentials import (
     CredentialsUnreadable,
     masked_credentials,
-    rotate_credentials_key,
+    rotate_keys,
     set_credentials,
 )
 from integrations.services.inbox import replay_event
@@ -55,6 +55,9 @@ def raw_bytes_shown(obj) -> str:
 
 
 class WebhookSecretInline(admin.TabularInline):
+    """Masked only: the secret is stored encrypted (``secret_encrypted``, not editable, never
+    shown) and printed once by the command that makes it."""
+
     model = WebhookSecret
     fields = ["number", "masked", "is_active", "created_at", "retired_at"]
     readonly_fields = ["number", "masked", "created_at", "retired_at"]
@@ -203,15 +206,20 @@ class ExternalSystemAdmin(SimpleHistoryAdmin):
         if changes:
             set_credentials(obj, changes)
 
-    @admin.action(description="Re-encrypt every system's credentials with the first key")
+    @admin.action(
+        description="Re-encrypt every system's credentials and webhook secrets with the first key"
+    )
     def rotate_credentials(self, request, queryset) -> None:
         try:
-            count = rotate_credentials_key()
+            done = rotate_keys()
         except CredentialsUnreadable as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
         self.message_user(
-            request, f"credentials of {count} system(s) re-encrypted", messages.SUCCESS
+            request,
+            f"credentials of {done.systems} system(s) and {done.webhook_secrets} webhook "
+            "secret(s) re-encrypted",
+            messages.SUCCESS,
         )
 
 

@@ -74,7 +74,10 @@ RECEIPT = {
     "required": ["status"],
     "properties": {
         "id": {"type": "string", "description": "the webhook-id"},
-        "status": {"type": "string", "enum": ["accepted", "duplicate", "rejected"]},
+        "status": {
+            "type": "string",
+            "enum": ["accepted", "duplicate", "rejected", "unavailable"],
+        },
         "reason": {"type": "string"},
         "trace_id": {"type": "string"},
         "errors": {
@@ -103,6 +106,8 @@ _ANSWERS = {
     "413": "body over WEBHOOK_MAX_BODY_BYTES (256 KiB by default)",
     "422": "the envelope timestamp or `data` fails the type's schema (`errors` names fields)",
     "429": "over the system's rate limit (`Retry-After`), or too many unsigned deliveries",
+    "503": "unavailable: this server cannot decrypt the system's signing secrets (its own "
+    "configuration, not the sender's fault); retry after `Retry-After`",
 }
 
 

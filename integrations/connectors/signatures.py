@@ -21,6 +21,10 @@ class SignatureRejected(Exception):
         self.detail = detail
 
 
+class NoSignatureMatched(SignatureRejected):
+    """The headers are well formed and timely, but no offered signature matches a secret."""
+
+
 def _secret_bytes(secret: str) -> bytes:
     raw = secret.removeprefix("whsec_")
     return base64.b64decode(raw + "==")
@@ -46,7 +50,8 @@ def verify(
 ) -> int:
     """Check the headers of one delivery against any active secret; returns the timestamp.
 
-    Raises SignatureRejected("signature" | "timestamp", detail).
+    Raises SignatureRejected("signature" | "timestamp", detail); NoSignatureMatched (one)
+    when only the secrets failed it.
     """
     if not (webhook_id and timestamp and signature):
         raise SignatureRejected(
@@ -78,4 +83,4 @@ def verify(
         expected = hmac.new(_secret_bytes(secret), signed, hashlib.sha256).digest()
         if any(hmac.compare_digest(expected, candidate) for candidate in offered):
             return sent_at
-    raise SignatureRejected("signature", "no signature matches an active secret of this system")
+    raise NoSignatureMatched("signature", "no signature matches an active secret of this system")

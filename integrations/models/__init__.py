@@ -6,6 +6,7 @@ from integrations.models.systems import (
     ExternalRef,
     ExternalSystem,
     WebhookSecret,
+    WebhookSecretUnreadable,
     new_webhook_secret,
 )
 from integrations.models.tokens import ApiToken
@@ -26,5 +27,6 @@ __all__ = [
     "SyncRun",
     "TraceStep",
     "WebhookSecret",
+    "WebhookSecretUnreadable",
     "new_webhook_secret",
 ]

@@ -104,10 +104,11 @@ class InboundEvent(models.Model):
 
 class RejectedDelivery(models.Model):
     """A delivery refused before it became an event: bad signature, stale timestamp, unknown
-    system, oversize body, malformed signature headers. Kept for operations; nothing is
-    processed. Past a source's budget, refusals are counted in one aggregate row per address
-    (or, for signed deliveries over their system's budget, per system) and minute: reason
-    ``rate_limited``, ``count`` the deliveries it stands for, ``aggregate_key`` its window."""
+    system, oversize body, malformed signature headers, signing secrets this server cannot
+    decrypt. Kept for operations; nothing is processed. Past a source's budget, refusals are
+    counted in one aggregate row per address (or, for signed deliveries over their system's
+    budget, per system) and minute: reason ``rate_limited``, ``count`` the deliveries it stands
+    for, ``aggregate_key`` its window."""
 
     class Reason(models.TextChoices):
         UNKNOWN_SYSTEM = "unknown_system", "Unknown system"
@@ -116,6 +117,11 @@ class RejectedDelivery(models.Model):
         TOO_LARGE = "too_large", "Body over the size limit"
         RATE_LIMITED = "rate_limited", "Rate limited"
         HEADERS = "headers", "Malformed signature headers"
+        # Not the sender's fault: this server cannot decrypt the system's signing secrets.
+        SECRETS_UNREADABLE = (
+            "secrets_unreadable",
+            "Signing secrets unreadable (a key of this server)",
+        )
 
     system = models.ForeignKey(
         "integrations.ExternalSystem",

@@ -7,8 +7,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from config.errors import DomainError
 from integrations.connectors import http
 from integrations.connectors.names import KINDS_SERVED, ConnectorName, serving_error
+from integrations.models.encryption import InvalidToken, decrypt_text, encrypt_text
 
 
 def new_webhook_secret() -> str:
@@ -79,15 +81,29 @@ class ExternalSystem(models.Model):
             raise ValidationError(errors)
 
     def active_secret_values(self) -> list[str]:
+        """The active signing secrets in clear (prefetch ``secrets`` to spare a query); raises
+        WebhookSecretUnreadable when one does not decrypt with the configured keys."""
         return [secret.secret for secret in self.secrets.all() if secret.is_active]
 
 
+class WebhookSecretUnreadable(DomainError):
+    """A signing secret does not decrypt with THROUGHLINE_CREDENTIALS_KEYS (a key removed or
+    changed): a fault of this server's configuration, not of a sender."""
+
+    code, http_status = "webhook_secret_unreadable", 503
+
+
 class WebhookSecret(models.Model):
-    """A signing secret of a system. Two may be active while a rotation is under way."""
+    """A signing secret of a system. Two may be active while a rotation is under way.
+
+    Stored encrypted only (``secret_encrypted``: a Fernet token under
+    THROUGHLINE_CREDENTIALS_KEYS, integrations/models/encryption.py); ``secret`` reads and
+    writes it in clear, so ``WebhookSecret(secret=...)`` and ``.secret`` work as before. The
+    key is rotated with integrations/services/credentials.py ``rotate_credentials_key()``."""
 
     system = models.ForeignKey(ExternalSystem, on_delete=models.CASCADE, related_name="secrets")
     number = models.PositiveIntegerField(help_text="1, 2, 3 ... in order of creation")
-    secret = models.CharField(max_length=120)
+    secret_encrypted = models.TextField(editable=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     retired_at = models.DateTimeField(null=True, blank=True)
@@ -104,8 +120,32 @@ class WebhookSecret(models.Model):
         return f"{self.system.slug} secret #{self.number}"
 
     @property
+    def secret(self) -> str:
+        """The secret in clear; raises WebhookSecretUnreadable naming it when no key decrypts
+        it (decryptions are remembered per process: integrations/models/encryption.py)."""
+        try:
+            return decrypt_text(self.secret_encrypted)
+        except InvalidToken as exc:
+            raise WebhookSecretUnreadable(
+                f"webhook secret #{self.number} of system {self.system_id} cannot be decrypted "
+                "with THROUGHLINE_CREDENTIALS_KEYS (was the key that encrypted it removed or "
+                "changed? put it back after the first key)",
+                system_id=self.system_id,
+                number=self.number,
+            ) from exc
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = encrypt_text(value)
+
+    @property
     def masked(self) -> str:
-        return f"whsec_…{self.secret[-4:]}"
+        """``whsec_…`` and the secret's last four characters (never more); a sentence when it
+        cannot be decrypted, so a page that lists secrets still opens."""
+        try:
+            return f"whsec_…{self.secret[-4:]}"
+        except WebhookSecretUnreadable:
+            return "unreadable with the configured keys"
 
 
 class ExternalRef(models.Model):

@@ -6,26 +6,23 @@ of strings. The keys are ``settings.THROUGHLINE_CREDENTIALS_KEYS``: the first en
 one decrypts (``MultiFernet``), so a key is rotated by putting a new one first, running
 ``rotate_credentials_key()`` and then dropping the old one. Unset, the key is derived from
 Django's SECRET_KEY (HKDF-SHA256), so the embedded default needs nothing set (settings warn in
-production). The system's history records the token, never the values.
+production). The system's history records the token, never the values. The keys themselves
+live in integrations/models/encryption.py: the webhook signing secrets
+(``WebhookSecret.secret_encrypted``) use the same ones, and the rotation re-encrypts them too.
 """
 
-import base64
 import json
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Protocol, cast
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from cryptography.fernet import InvalidToken
 from django.db import transaction
 
 from config.errors import DomainError
-from integrations.models import ExternalSystem
+from integrations.models import ExternalSystem, WebhookSecret
+from integrations.models.encryption import fernet as _fernet
 
 MASK = "••••"
-_HKDF_INFO = b"throughline ExternalSystem.credentials"
 
 
 class CredentialsUnreadable(DomainError):
@@ -77,11 +74,26 @@ def masked_credentials(system: ExternalSystem) -> dict[str, str]:
     return {key: _mask(value) for key, value in sorted(get_credentials(system).items())}
 
 
+@dataclass(frozen=True)
+class KeyRotation:
+    """What ``rotate_keys`` re-encrypted."""
+
+    systems: int  # systems whose credentials were re-encrypted
+    webhook_secrets: int  # webhook signing secrets re-encrypted (active and retired)
+
+
 def rotate_credentials_key() -> int:
-    """Re-encrypt every system's credentials, and the tokens kept in their history, with the
-    first key of THROUGHLINE_CREDENTIALS_KEYS; returns the systems re-encrypted. Run it after
+    """Re-encrypt every system's credentials, the tokens kept in their history and every
+    webhook signing secret with the first key of THROUGHLINE_CREDENTIALS_KEYS; returns the
+    systems whose credentials were re-encrypted (``rotate_keys`` counts both). Run it after
     putting a new key first; the old key can go once it has run. Raises CredentialsUnreadable
-    (nothing changed) when a system's token decrypts with none of the keys."""
+    (nothing changed) when a system's token or a webhook secret decrypts with none of the
+    keys."""
+    return rotate_keys().systems
+
+
+def rotate_keys() -> KeyRotation:
+    """``rotate_credentials_key``, with what it re-encrypted of each kind."""
     fernet = _fernet()
     rotated = 0
     with transaction.atomic():
@@ -100,7 +112,38 @@ def rotate_credentials_key() -> int:
             except InvalidToken:
                 token = ""  # a past value under a key already gone: unreadable anyway
             history.filter(pk=row.pk).update(credentials_encrypted=token)
-    return rotated
+        secrets = _rotate_webhook_secrets()
+    return KeyRotation(systems=rotated, webhook_secrets=secrets)
+
+
+def _rotate_webhook_secrets() -> int:
+    """Re-encrypt every webhook secret, retired ones too. An active one that no key decrypts
+    raises CredentialsUnreadable naming it (the caller's transaction then changes nothing); a
+    retired one is left as it is (never used again, unreadable anyway). Saved one by one
+    through the ORM, so the receiver's per-process cache is cleared (integrations/handlers.py)."""
+    fernet = _fernet()
+    rows = (
+        WebhookSecret.objects.select_for_update(of=("self",))
+        .select_related("system")
+        .order_by("pk")
+    )
+    count = 0
+    for secret in rows:
+        try:
+            secret.secret_encrypted = fernet.rotate(secret.secret_encrypted.encode()).decode()
+        except InvalidToken as exc:
+            if not secret.is_active:
+                continue
+            raise CredentialsUnreadable(
+                f"webhook secret #{secret.number} of {secret.system.slug} cannot be decrypted "
+                "with THROUGHLINE_CREDENTIALS_KEYS (was the key that encrypted it removed or "
+                "changed? put it back after the first key, or rotate the secret and retire it)",
+                system=secret.system.slug,
+                number=secret.number,
+            ) from exc
+        secret.save(update_fields=["secret_encrypted"])
+        count += 1
+    return count
 
 
 class _WithChangeReason(Protocol):
@@ -119,25 +162,3 @@ def _mask(value: str) -> str:
 
 def _encrypt(values: dict[str, str]) -> str:
     return _fernet().encrypt(json.dumps(values, sort_keys=True).encode()).decode()
-
-
-def _fernet() -> MultiFernet:
-    return _fernet_for(tuple(settings.THROUGHLINE_CREDENTIALS_KEYS), settings.SECRET_KEY)
-
-
-@lru_cache(maxsize=4)
-def _fernet_for(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
-    if not keys:
-        return MultiFernet([Fernet(_derived_key(secret_key))])
-    try:
-        return MultiFernet([Fernet(key.strip().encode()) for key in keys])
-    except ValueError as exc:
-        raise ImproperlyConfigured(
-            "THROUGHLINE_CREDENTIALS_KEYS must be Fernet keys (32 url-safe base64-encoded bytes: "
-            "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)"
-        ) from exc
-
-
-def _derived_key(secret_key: str) -> bytes:
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO)
-    return base64.urlsafe_b64encode(hkdf.derive(secret_key.encode()))

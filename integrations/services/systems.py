@@ -49,7 +49,7 @@ def add_system(
     )
     system.full_clean()
     system.save()
-    secret = WebhookSecret.objects.create(system=system, number=1, secret=new_webhook_secret())
+    secret = _new_secret(system, number=1)
     CircuitBreaker.objects.create(system=system)
     notes: list[str] = []
     for guard in routing_guards.values():
@@ -90,9 +90,15 @@ def rotate_secret(*, slug: str) -> WebhookSecret:
     """Add a new active secret; the older ones stay valid until retired."""
     system = ExternalSystem.objects.select_for_update().get(slug=slug)
     last = system.secrets.order_by("-number").first()
-    return WebhookSecret.objects.create(
-        system=system, number=(last.number + 1) if last else 1, secret=new_webhook_secret()
-    )
+    return _new_secret(system, number=(last.number + 1) if last else 1)
+
+
+def _new_secret(system: ExternalSystem, *, number: int) -> WebhookSecret:
+    """A new active secret, stored encrypted (``WebhookSecret.secret`` encrypts on write)."""
+    secret = WebhookSecret(system=system, number=number)
+    secret.secret = new_webhook_secret()
+    secret.save(force_insert=True)
+    return secret
 
 
 @transaction.atomic
@@ -110,7 +116,9 @@ def retire_secret(*, slug: str, number: int) -> WebhookSecret:
 
 
 def active_secrets(system: ExternalSystem) -> list[str]:
-    return list(system.secrets.filter(is_active=True).values_list("secret", flat=True))
+    """The system's active signing secrets in clear (stored encrypted: WebhookSecret.secret);
+    raises WebhookSecretUnreadable when one does not decrypt with the configured keys."""
+    return [secret.secret for secret in system.secrets.filter(is_active=True)]
 
 
 class AmbiguousRouting(DomainError):

@@ -33,11 +33,9 @@ def test_rotate_then_retire_a_secret(systems):
     new = run("systems", "rotate-secret", "psa").strip().splitlines()[-1]
     assert WebhookSecret.objects.filter(system__slug="psa", is_active=True).count() == 2
     run("systems", "retire-secret", "psa", "1")
-    active = list(
-        WebhookSecret.objects.filter(system__slug="psa", is_active=True).values_list(
-            "secret", flat=True
-        )
-    )
+    active = [  # stored encrypted: .secret decrypts
+        row.secret for row in WebhookSecret.objects.filter(system__slug="psa", is_active=True)
+    ]
     assert active == [new]
     listing = run("systems", "list")
     assert "#2 whsec_…" in listing and new not in listing  # masked

@@ -34,7 +34,8 @@ def _credential(item: str) -> tuple[str, str]:
 
 class Command(BaseCommand):
     help = (
-        "Configure external systems: add, rotate-secret, retire-secret, list (docs/contract.md §4)."
+        "Configure external systems: add, rotate-secret, retire-secret, rotate-key, list "
+        "(docs/contract.md §4)."
     )
 
     def add_arguments(self, parser):
@@ -71,6 +72,11 @@ class Command(BaseCommand):
         retire = sub.add_parser("retire-secret", help="stop accepting secret number N")
         retire.add_argument("slug")
         retire.add_argument("number", type=int)
+        sub.add_parser(
+            "rotate-key",
+            help="re-encrypt every credential and webhook secret with the first key of "
+            "THROUGHLINE_CREDENTIALS_KEYS (docs/operations.md)",
+        )
         sub.add_parser("list", help="list systems and their active secrets")
 
     def handle(self, *args, action: str, **options):
@@ -87,6 +93,14 @@ class Command(BaseCommand):
             elif action == "retire-secret":
                 secret = systems.retire_secret(slug=options["slug"], number=options["number"])
                 self.stdout.write(f"{options['slug']}: secret #{secret.number} retired")
+            elif action == "rotate-key":
+                from integrations.services.credentials import rotate_keys
+
+                done = rotate_keys()
+                self.stdout.write(
+                    f"re-encrypted with the first key: credentials of {done.systems} system(s), "
+                    f"{done.webhook_secrets} webhook secret(s)"
+                )
             else:
                 self._list()
         except ExternalSystem.DoesNotExist as exc:

@@ -2,7 +2,6 @@
 
 import json
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,18 +21,20 @@ from integrations.models.inbox import base64_of
 from integrations.models.rows import insert_if_new
 from integrations.registry import rejection_hooks
 from integrations.selectors import received_summary
+from integrations.services.inbox.active_systems import active_system
+from integrations.services.inbox.active_systems import forget as forget_active_systems
 from integrations.services.inbox.doorbell import ring_inbox_doorbell
 from integrations.services.inbox.guards import decode_json, header_problem, storable
 from integrations.services.inbox.refusals import (
     KEPT_HEADERS,
     count_over_system_budget,
+    count_unreadable_secrets,
     refuse,
 )
 from integrations.services.traces import new_trace_id, record_trace_step, use_trace
 
 logger = logging.getLogger("integrations.services.inbox")
 __all__ = ["KEPT_HEADERS", "Receipt", "parse_delivery", "receive_webhook", "record_pulled_event"]
-_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,40}")  # ExternalSystem.slug: anything else names none
 
 
 @dataclass
@@ -141,45 +142,25 @@ def _rate_limited(system: ExternalSystem) -> int | None:
     return None
 
 
-# The system and its active secrets, per web process, for a few seconds: two queries saved on
-# every delivery (`make bench`). A change saved through the ORM in this process (rotate or
-# retire a secret, edit or deactivate a system, in the admin or a command) clears it at once;
-# other processes see it within SYSTEM_CACHE_SECONDS.
-SYSTEM_CACHE_SECONDS = 5.0
-_systems: dict[str, tuple[float, ExternalSystem, list[str]]] = {}
+UNREADABLE_RETRY_AFTER = 60
 
 
 def forget_cached_systems() -> None:
     """Drop this process's cached systems and rate counts (a system or secret was saved:
     integrations/handlers.py)."""
-    _systems.clear()
+    forget_active_systems()
     with _rate_lock:
         _rates.clear()  # a changed budget applies at once in this process
-
-
-def _active_system(slug: str) -> tuple[ExternalSystem | None, list[str]]:
-    cached = _systems.get(slug)
-    if cached and cached[0] > time.monotonic():
-        return cached[1], cached[2]
-    if not _SLUG.fullmatch(slug):  # no query for a name no system can have (NUL, 5,000 chars)
-        return None, []
-    system = (
-        ExternalSystem.objects.filter(slug=slug, is_active=True).prefetch_related("secrets").first()
-    )
-    if system is None:
-        return None, []  # unknown systems are not cached: adding one takes effect at once
-    secrets = system.active_secret_values()
-    _systems[slug] = (time.monotonic() + SYSTEM_CACHE_SECONDS, system, secrets)
-    return system, secrets
 
 
 def receive_webhook(
     *, slug: str, headers: dict[str, str], body: bytes, remote_addr: str | None
 ) -> Receipt:
     """Verify, record and queue one delivery. Never raises for bad input: answers it (a 4xx
-    with a reason, every one recorded: docs/contract.md §1 "Answers")."""
+    with a reason, every one recorded: docs/contract.md §1 "Answers"; a 503 when this server
+    cannot decrypt the system's secrets: docs/security.md "Secrets at rest")."""
     headers = {k.lower(): v for k, v in headers.items()}
-    system, secrets = _active_system(slug)
+    system, secrets = active_system(slug)
     delivery = _Delivery(slug=slug, headers=headers, body=body, remote_addr=remote_addr)
     refused = _unverifiable(system, delivery)
     if refused is not None:
@@ -191,10 +172,13 @@ def receive_webhook(
             webhook_id=headers.get("webhook-id", ""),
             timestamp=headers.get("webhook-timestamp", ""),
             signature=headers.get("webhook-signature", ""),
-            secrets=secrets,
+            secrets=secrets or [],
             tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
         )
     except signatures.SignatureRejected as exc:
+        if secrets is None and isinstance(exc, signatures.NoSignatureMatched):
+            # Well formed and timely, but this server has no secret to check it against.
+            return _unreadable(system, headers["webhook-id"])
         return _refused(
             Receipt(401, {"status": "rejected", "reason": exc.detail}),
             system=system,
@@ -212,6 +196,23 @@ def receive_webhook(
             {"Retry-After": str(retry_after)},
         )
     return _record_event(system=system, webhook_id=headers["webhook-id"], body=body, delivered=True)
+
+
+def _unreadable(system: ExternalSystem, webhook_id: str) -> Receipt:
+    """503: the system's signing secrets do not decrypt here (THROUGHLINE_CREDENTIALS_KEYS lost
+    a key), so no signature can be checked. This server's fault, not the sender's: a 4xx would
+    tell it to stop, a 503 tells it to retry (Standard Webhooks senders do) once the key is
+    back. Counted per system and minute; not charged to the sender's address."""
+    count_unreadable_secrets(system, webhook_id)
+    return Receipt(
+        503,
+        {
+            "status": "unavailable",
+            "reason": "this server cannot read the signing secrets of this system (a "
+            "configuration fault on our side, not the sender's); retry later",
+        },
+        {"Retry-After": str(UNREADABLE_RETRY_AFTER)},
+    )
 
 
 def _unverifiable(system: ExternalSystem | None, delivery: _Delivery) -> Receipt | None:

@@ -116,16 +116,23 @@ def refuse(
 
 
 def count_in_aggregate(
-    *, key: str, system: ExternalSystem | None, slug: str, address: str | None, detail: str
+    *,
+    key: str,
+    system: ExternalSystem | None,
+    slug: str,
+    address: str | None,
+    detail: str,
+    reason: str = RejectedDelivery.Reason.RATE_LIMITED,
 ) -> None:
-    """Add one to the aggregate row ``key`` (created by the first refusal it counts)."""
+    """Add one to the aggregate row ``key`` (created, with ``reason``, by the first refusal
+    it counts)."""
     counted = RejectedDelivery.objects.filter(aggregate_key=key).update(count=F("count") + 1)
     if counted:
         return
     row = RejectedDelivery(
         system=system,
         system_slug=storable(slug[:80]),
-        reason=RejectedDelivery.Reason.RATE_LIMITED,
+        reason=reason,
         detail=storable(detail[:300]),
         remote_addr=address,
         aggregate_key=key,
@@ -147,4 +154,21 @@ def count_over_system_budget(system: ExternalSystem) -> None:
         address=None,
         detail=f"signed deliveries over the system's budget in the minute from {now:%H:%M} UTC "
         "(answered 429 with Retry-After)",
+    )
+
+
+def count_unreadable_secrets(system: ExternalSystem, webhook_id: str) -> None:
+    """A delivery answered 503 because this server cannot decrypt its system's signing secrets
+    (a key missing from THROUGHLINE_CREDENTIALS_KEYS): counted in one row per system and minute
+    (reason ``secrets_unreadable``), not against the sender's address, whose fault it is not."""
+    now = timezone.now()
+    count_in_aggregate(
+        key=f"secrets:{system.pk}:{now:%Y%m%d%H%M}",
+        system=system,
+        slug=system.slug,
+        address=None,
+        detail=f"deliveries in the minute from {now:%H:%M} UTC answered 503: the signing "
+        "secrets of this system do not decrypt with THROUGHLINE_CREDENTIALS_KEYS (the first: "
+        f"webhook-id {storable(webhook_id[:120])!r})",
+        reason=RejectedDelivery.Reason.SECRETS_UNREADABLE,
     )
