@@ -27,9 +27,9 @@ class SyncRunAdmin(LedgerAdminMixin, admin.ModelAdmin):
 
 @admin.register(TraceStep)
 class TraceStepAdmin(LedgerAdminMixin, admin.ModelAdmin):
-    list_display = ["at", "trace_id", "kind", "action", "summary"]
+    list_display = ["at", "trace_id", "kind", "action", "summary", "client_request_id"]
     list_filter = ["kind"]
-    search_fields = ["trace_id", "summary"]
+    search_fields = ["trace_id", "summary", "client_request_id"]
 
 
 @admin.register(SandboxRecord)

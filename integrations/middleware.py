@@ -9,7 +9,17 @@ import re
 
 from integrations.services.traces import get_trace_id, new_trace_id, use_trace
 
-_VALID = re.compile(r"^[0-9a-fA-F-]{8,36}$")
+# A client's X-Request-ID worth keeping: 1 to 200 printable ASCII characters (space inside
+# allowed). Anything else (longer, control characters, non-ASCII) is ignored, not refused.
+CLIENT_REQUEST_ID_MAX = 200
+_CLIENT_REQUEST_ID = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
+
+
+def client_request_id(header: str) -> str:
+    """The client's ``X-Request-ID`` to keep, or ``""`` when it is not one we keep."""
+    if len(header) > CLIENT_REQUEST_ID_MAX or not _CLIENT_REQUEST_ID.fullmatch(header):
+        return ""
+    return header
 
 
 class TraceIdFilter(logging.Filter):
@@ -21,15 +31,22 @@ class TraceIdFilter(logging.Filter):
 
 
 class TraceMiddleware:
-    """Takes ``X-Request-ID`` (when it looks like an id) or makes a new trace id per request."""
+    """A new trace id per request, always ours: a client cannot join its work to an existing
+    trace. A well-formed ``X-Request-ID`` is kept as the client's correlation id, stamped on
+    every step the request records (TraceStep.client_request_id) and echoed back.
+
+    Answers carry ``X-Trace-ID``: the request's trace, unless the view set its own (the webhook
+    receiver answers with the trace of the event it stored)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        header = request.headers.get("X-Request-ID", "")
-        trace_id = header.replace("-", "").lower() if _VALID.match(header) else new_trace_id()
-        with use_trace(trace_id):
+        client_id = client_request_id(request.META.get("HTTP_X_REQUEST_ID", ""))
+        trace_id = new_trace_id()
+        with use_trace(trace_id, client_request_id=client_id):
             response = self.get_response(request)
-            response["X-Trace-ID"] = get_trace_id() or trace_id
+        response.setdefault("X-Trace-ID", trace_id)
+        if client_id:
+            response["X-Request-ID"] = client_id
         return response

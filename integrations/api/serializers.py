@@ -69,7 +69,22 @@ class TraceStepOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TraceStep
-        fields = ["at", "kind", "action", "summary", "subject_type", "object_id", "detail"]
+        fields = [
+            "at",
+            "kind",
+            "action",
+            "summary",
+            "subject_type",
+            "object_id",
+            "detail",
+            "client_request_id",
+        ]
+        extra_kwargs = {
+            "client_request_id": {
+                "help_text": "The X-Request-ID the client sent with the request that recorded "
+                "this step (its correlation id; never the trace id); empty when none was kept."
+            }
+        }
 
     def get_subject_type(self, step: TraceStep) -> str:
         return (

@@ -27,6 +27,9 @@ class TraceStep(models.Model):
     object_id = models.CharField(max_length=64, blank=True)
     subject = GenericForeignKey("content_type", "object_id")
     detail = models.JSONField(default=dict, blank=True)
+    # The client's X-Request-ID of the request that recorded the step (its correlation id, never
+    # the trace id: integrations/middleware.py); "" when none was sent or it was not kept.
+    client_request_id = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["at", "id"]

@@ -1,9 +1,15 @@
 """One trace id follows the work: request → inbox row → Celery task → records → outbox → exceptions.
 
-The id lives in a contextvar. The middleware (integrations/middleware.py) sets it from
-``X-Request-ID`` (or a new one) for ordinary requests; the webhook receiver starts a new trace
-per accepted event; Celery carries it in a task header (integrations/handlers.py); tasks restore
-it from the row they load.
+The id lives in a contextvar and is always one of ours (``new_trace_id``). The middleware
+(integrations/middleware.py) starts a new trace per request, whatever the client sends: a
+client's ``X-Request-ID`` never becomes, or joins, a trace. A well-formed one (at most 200
+printable characters) is kept beside it as the client's correlation id, a second contextvar
+stamped on every step the request itself records (``TraceStep.client_request_id``, shown by
+the trace page and API). The webhook receiver starts a new trace per accepted event; Celery
+carries the trace id in a task header (integrations/handlers.py) and tasks restore it from the
+row they load. The correlation id is deliberately not carried to workers: a worker applies and
+sends batches gathered from many requests (the doorbells), so it would land on other clients'
+steps.
 
 The models are imported inside the functions that write steps, deliberately: the log filter in
 integrations/middleware.py reads the trace id through this module while Django configures
@@ -24,6 +30,10 @@ if TYPE_CHECKING:  # imported inside the functions at run time (see above)
     from integrations.models import TraceStep
 
 _trace_id: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="")
+# The client's X-Request-ID of the request this work is for ("" when none was kept).
+_client_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "client_request_id", default=""
+)
 # Steps recorded inside collect_trace_steps(), written by one INSERT at the end of that block.
 _collected: contextvars.ContextVar[list["TraceStep"] | None] = contextvars.ContextVar(
     "trace_steps_collected", default=None
@@ -43,17 +53,32 @@ def current_or_new_trace_id() -> str:
 
 
 @contextlib.contextmanager
-def use_trace(trace_id: str) -> Iterator[str]:
-    """Run a block under ``trace_id`` and restore the previous one afterwards."""
+def use_trace(trace_id: str, *, client_request_id: str | None = None) -> Iterator[str]:
+    """Run a block under ``trace_id`` and restore the previous one afterwards. The client's
+    correlation id is set too when given, else the current one is kept (a trace started
+    inside a request still belongs to that request)."""
     token = _trace_id.set(trace_id)
+    client_token = (
+        _client_request_id.set(client_request_id) if client_request_id is not None else None
+    )
     try:
         yield trace_id
     finally:
+        if client_token is not None:
+            _client_request_id.reset(client_token)
         _trace_id.reset(token)
 
 
 def set_trace_id(trace_id: str) -> None:
     _trace_id.set(trace_id)
+
+
+def get_client_request_id() -> str:
+    return _client_request_id.get()
+
+
+def set_client_request_id(value: str) -> None:
+    _client_request_id.set(value)
 
 
 @contextlib.contextmanager
@@ -111,6 +136,7 @@ def build_trace_step(
         content_type=ContentType.objects.get_for_model(subject) if subject is not None else None,
         object_id=str(subject.pk) if subject is not None else "",
         detail=detail or {},
+        client_request_id=_client_request_id.get(),
     )
 
 
