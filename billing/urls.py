@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing.views import demo, invoices, projects
+from billing.views import adjustments, demo, invoices, projects
 
 app_name = "billing"
 
@@ -24,6 +24,21 @@ urlpatterns: list = [
         "invoices/<int:invoice_id>/retry-posting/",
         invoices.invoice_retry_posting,
         name="invoice_retry_posting",
+    ),
+    path(
+        "invoices/<int:invoice_id>/lines/<int:line_id>/adjust/",
+        adjustments.line_adjust,
+        name="invoice_line_adjust",
+    ),
+    path(
+        "invoices/<int:invoice_id>/entries/<int:entry_id>/hold/",
+        adjustments.entry_hold,
+        name="invoice_entry_hold",
+    ),
+    path(
+        "invoices/<int:invoice_id>/entries/<int:entry_id>/remove/",
+        adjustments.entry_remove,
+        name="invoice_entry_remove",
     ),
     path("time/", invoices.time_entry_list, name="time_entry_list"),
     path("demo/traffic/", demo.demo_traffic_switch, name="demo_traffic_switch"),

@@ -40,6 +40,7 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
         READ: frozenset({FINANCE}),
         "approve": frozenset({FINANCE}),
         "retry_posting": frozenset({FINANCE}),
+        "adjust": frozenset({FINANCE}),
     },
     "billing_runs": {READ: frozenset({FINANCE}), "start": frozenset({FINANCE})},
     "rate_cards": {READ: frozenset({FINANCE, PMO}), "write": frozenset()},

@@ -108,6 +108,7 @@ class InvoiceLine(models.Model):
         RETAINER = "retainer", "Retainer"
         OVERAGE = "overage", "Overage"
         CREDIT = "credit", "Credit"
+        ADJUSTMENT = "adjustment", "Write-down or write-up"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -290,6 +290,23 @@ def _refresh_totals(
     )
 
 
+def _drop_orphan_adjustments(invoice_ids: list[int]) -> None:
+    """A write-down or write-up (services/invoice_adjustments.py) of a line that is gone (all
+    its entries left the draft) goes with it."""
+    targets = {
+        pk: int(key.split(":", 1)[1])
+        for pk, key in InvoiceLine.objects.filter(
+            invoice_id__in=invoice_ids, kind=InvoiceLine.Kind.ADJUSTMENT
+        ).values_list("pk", "group_key")
+    }
+    if not targets:
+        return
+    alive = set(
+        InvoiceLine.objects.filter(pk__in=set(targets.values())).values_list("pk", flat=True)
+    )
+    InvoiceLine.objects.filter(pk__in=[pk for pk, t in targets.items() if t not in alive]).delete()
+
+
 def refresh_invoices(
     *, invoice_ids: Iterable[int], reason: str = "totals refreshed", user_id: int | None = None
 ) -> None:
@@ -306,6 +323,7 @@ def refresh_invoices(
         InvoiceLine.objects.filter(invoice_id__in=chunk, kind=InvoiceLine.Kind.TIME).exclude(
             Exists(active)
         ).delete()
+        _drop_orphan_adjustments(chunk)
         retainers = InvoiceLine.objects.filter(invoice_id__in=chunk, kind=InvoiceLine.Kind.RETAINER)
         for line in retainers.select_related("contract"):
             _refresh_retainer(line, reason)

@@ -92,6 +92,8 @@ def _detail_context(request: HttpRequest, invoice_id: int) -> dict:
         "held": _held_with_items(invoice),
         "problem": problem,
         "can_retry": allows(request.user, "invoices", "retry_posting"),
+        "can_adjust": invoice.status == Invoice.Status.DRAFT
+        and allows(request.user, "invoices", "adjust"),
     }
 
 

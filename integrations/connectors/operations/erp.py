@@ -25,7 +25,7 @@ from integrations.connectors.schemas import (
     obj,
 )
 
-LineKind = Literal["time", "milestone", "retainer", "overage", "credit"]
+LineKind = Literal["time", "milestone", "retainer", "overage", "credit", "adjustment"]
 # Invoice line hours: 8 digits and 2 decimals as the column holds; negative on a credit line.
 LINE_HOURS = {"type": "string", "pattern": r"^-?\d{1,8}(\.\d{1,2})?$"}
 

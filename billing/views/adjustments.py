@@ -1,0 +1,76 @@
+"""Finance's changes to a draft from its page: write a line down or up, hold an entry to the
+next run, take an entry off (billing/services/invoice_adjustments.py). Each answers with the
+invoice page and a message; a refusal (a posted invoice, no reason, a bad amount) is a message,
+never an error page."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from billing.services.invoice_adjustments import adjust_line, hold_entry, remove_entry
+from config.errors import DomainError
+from config.policy import require
+
+
+def _done(request: HttpRequest, invoice_id: int, work, success: str) -> HttpResponse:
+    try:
+        work()
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+    return redirect("billing:invoice_detail", invoice_id=invoice_id)
+
+
+@login_required
+@require_POST
+def line_adjust(request: HttpRequest, invoice_id: int, line_id: int) -> HttpResponse:
+    require(request, "invoices", "adjust")
+    return _done(
+        request,
+        invoice_id,
+        lambda: adjust_line(
+            invoice_id=invoice_id,
+            line_id=line_id,
+            new_amount=request.POST.get("amount", ""),
+            reason=request.POST.get("reason", ""),
+            user=request.user,
+        ),
+        "Line adjusted: the totals below include it.",
+    )
+
+
+@login_required
+@require_POST
+def entry_hold(request: HttpRequest, invoice_id: int, entry_id: int) -> HttpResponse:
+    require(request, "invoices", "adjust")
+    return _done(
+        request,
+        invoice_id,
+        lambda: hold_entry(
+            invoice_id=invoice_id,
+            entry_id=entry_id,
+            reason=request.POST.get("reason", ""),
+            user=request.user,
+        ),
+        "Entry held: the next billing run bills it.",
+    )
+
+
+@login_required
+@require_POST
+def entry_remove(request: HttpRequest, invoice_id: int, entry_id: int) -> HttpResponse:
+    require(request, "invoices", "adjust")
+    return _done(
+        request,
+        invoice_id,
+        lambda: remove_entry(
+            invoice_id=invoice_id,
+            entry_id=entry_id,
+            reason=request.POST.get("reason", ""),
+            user=request.user,
+        ),
+        "Entry taken off and written off.",
+    )
