@@ -4,6 +4,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 
+from config.exports import DATETIME, NUMBER, Column, export_response, requested_format
 from config.policy import require
 from integrations import selectors
 from integrations.filters import InboundEventFilter, OutboxMessageFilter
@@ -61,6 +62,31 @@ def trace_detail(request: HttpRequest, trace_id: str) -> HttpResponse:
     )
 
 
+# The operations page's tabs as files (config/exports.py): the rows each tab shows.
+OUTBOX_COLUMNS = [
+    Column("Created", "created_at", DATETIME),
+    Column("System", "system.slug"),
+    Column("Kind", "kind"),
+    Column("Status", "get_status_display"),
+    Column("Attempts", "attempts", NUMBER),
+    Column("Max attempts", "max_attempts", NUMBER),
+    Column("Next attempt", "next_attempt_at", DATETIME),
+    Column("Last error", "last_error"),
+    Column("External id", "external_id"),
+    Column("Trace", "trace_id"),
+]
+EVENT_COLUMNS = [
+    Column("Received", "received_at", DATETIME),
+    Column("System", "system.slug"),
+    Column("Type", "event_type"),
+    Column("Status", "get_status_display"),
+    Column("Attempts", "attempts", NUMBER),
+    Column("Error", "error"),
+    Column("Webhook id", "webhook_id"),
+    Column("Trace", "trace_id"),
+]
+
+
 @login_required
 def operations(request: HttpRequest) -> HttpResponse:
     """Systems and breakers, the outbox and inbox backlog, recent refusals."""
@@ -71,6 +97,9 @@ def operations(request: HttpRequest) -> HttpResponse:
     else:
         tab = "outbox"
         filterset = OutboxMessageFilter(request.GET, queryset=selectors.list_outbox_messages())
+    if fmt := requested_format(request):
+        columns = EVENT_COLUMNS if tab == "events" else OUTBOX_COLUMNS
+        return export_response(fmt, name=f"operations-{tab}", columns=columns, rows=filterset.qs)
     page = Paginator(filterset.qs, 25).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -5,6 +5,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from config.exports import DATETIME, Column, export_response, requested_format
 from config.policy import require
 from mdm import selectors
 from mdm.models import Customer
@@ -30,6 +31,27 @@ PROFILE_FIELDS = (
 )
 
 
+def _profiles(customer) -> str:
+    return "; ".join(
+        f"{profile.legal_entity.code} · {profile.payment_terms or 'no terms'}"
+        for profile in customer.billing_profiles.all()
+    )
+
+
+# The customer list's export (config/exports.py): the page's columns, in its words.
+CUSTOMER_COLUMNS = [
+    Column("Id", "throughline_id"),
+    Column("Name", "name"),
+    Column("Legal name", "legal_name"),
+    Column("Country", "country"),
+    Column("CRM account", "crm_account_id"),
+    Column("Billing profiles", _profiles),
+    Column("Parent", "parent.name"),
+    Column("Status", "get_status_display"),
+    Column("Updated", "updated_at", DATETIME),
+]
+
+
 @login_required
 def customer_list(request: HttpRequest) -> HttpResponse:
     require(request, "customers")
@@ -38,6 +60,8 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         for name in ("q", "status", "country", "crm_account_id", "erp_customer_id")
     }
     customers = selectors.filter_customers(selectors.list_customers(), **filters)
+    if fmt := requested_format(request):
+        return export_response(fmt, name="customers", columns=CUSTOMER_COLUMNS, rows=customers)
     page = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -10,12 +10,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from config.errors import DomainError
+from config.exports import export_response, requested_format
 from exceptions_queue import selectors, services
 from exceptions_queue.errors import ExceptionItemNotFound
 from exceptions_queue.filters import ExceptionItemFilter
 from exceptions_queue.forms import AssignForm, BulkForm, CommentForm, DismissForm
 from exceptions_queue.models import Queue
 from exceptions_queue.views import presenters
+from exceptions_queue.views.exports import ITEM_COLUMNS
 
 PAGE_SIZE = 25
 SORTS = {  # ?sort= key → order_by; "-key" reverses. "id" last keeps pages stable.
@@ -77,6 +79,9 @@ def item_list(request: HttpRequest, queue: str) -> HttpResponse:
     base = selectors.list_exception_items(user=request.user).filter(queue=queue)
     filterset = ExceptionItemFilter(params, queryset=base, request=request)
     sort, ordering = _order(request)
+    if fmt := requested_format(request):
+        rows = filterset.qs.order_by(*ordering)
+        return export_response(fmt, name=f"{queue}-queue", columns=ITEM_COLUMNS, rows=rows)
     page = Paginator(filterset.qs.order_by(*ordering), PAGE_SIZE).get_page(request.GET.get("page"))
     context = presenters.list_context(
         request=request, queue=queue, filterset=filterset, page=page, sort=sort
