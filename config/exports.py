@@ -15,6 +15,7 @@ in XLSX it is stored as a plain string cell, which no spreadsheet evaluates.
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +31,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from config.money import amount_text, minor_units, round_money
+from config.money import amount_text, format_money, minor_units, round_money
 
 TEXT, NUMBER, MONEY, DATE, MONTH, DATETIME = "text", "number", "money", "date", "month", "datetime"
 FORMATS = ("csv", "xlsx")
@@ -73,6 +74,22 @@ def read(row: Any, value: Value | None) -> Any:
         if callable(current):
             current = current()
     return current
+
+
+@dataclass(frozen=True)
+class PanelTable:
+    """The table a dashboard panel shows, as a file: its columns, and the rows its template
+    draws, from the panel's figure and its presented view (``rows(data, view)``). A panel
+    offers it as ``extra["table"]`` (config/views.py serves it)."""
+
+    columns: list[Column]
+    rows: Callable[[dict, dict | None], Iterable[Any]]
+
+
+def money_list_text(amounts: Iterable[dict] | None) -> str:
+    """Amounts in several currencies as the page writes them, never added across:
+    ``"92.588 KWD + 10.00 USD"``."""
+    return " + ".join(format_money(amount) for amount in amounts or [])
 
 
 def requested_format(request: HttpRequest) -> str | None:
@@ -178,9 +195,14 @@ def xlsx_cell(sheet, column: Column, row: Any):
     return cell
 
 
+def sheet_title(title: str) -> str:
+    """A sheet's name as spreadsheets allow it: no ``: \\ / ? * [ ]``, at most 31 characters."""
+    return re.sub(r"[:\\/?*\[\]]", " ", title).strip()[:31] or "Export"
+
+
 def xlsx_bytes(title: str, columns: list[Column], rows: Iterable[Any]) -> bytes:
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31])
+    sheet = workbook.create_sheet(title=sheet_title(title))
     sheet.freeze_panes = "A2"
     for index, column in enumerate(columns):
         sheet.column_dimensions[get_column_letter(index + 1)].width = min(

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from config.exports import export_query, export_response, requested_format
 from config.registry import Panel, panels
 from config.roles import has_role, user_roles
 
@@ -128,6 +129,30 @@ def dashboards(request: HttpRequest):
     return redirect(tabs[0]["url"])
 
 
+def _panel_view(panel: Panel, request: HttpRequest) -> tuple[dict, dict | None]:
+    data = panel.compute(user=request.user, **panel_params(panel, request.GET))
+    present = panel.extra.get("present")
+    return data, present(data) if present else None
+
+
+def panel_export(request: HttpRequest, name: str, fmt: str, visible: list[Panel]):
+    """``?panel=<key>&format=csv|xlsx``: the rows a panel's table shows, as a file (404 when
+    the dashboard shows the viewer no such panel or the panel draws no table)."""
+    key = request.GET.get("panel", "")
+    panel = next((p for p in visible if p.key == key and "table" in p.extra), None)
+    if panel is None:
+        raise Http404(f"no table {key!r} on the {name} dashboard")
+    data, view = _panel_view(panel, request)
+    table = panel.extra["table"]
+    return export_response(
+        fmt,
+        name=f"{name}-{key.replace(':', '-')}",
+        title=panel.title,
+        columns=table.columns,
+        rows=table.rows(data, view),
+    )
+
+
 @login_required
 def dashboard(request: HttpRequest, name: str):
     """A dashboard: the panels registered for ``name`` that this user may see, in order.
@@ -142,17 +167,21 @@ def dashboard(request: HttpRequest, name: str):
     )
     if not visible:
         raise PermissionDenied(f"you see no panel of the {name} dashboard")
+    if fmt := requested_format(request):
+        return panel_export(request, name, fmt, visible)
     shown = []
     for panel in visible:
-        data = panel.compute(user=request.user, **panel_params(panel, request.GET))
-        present = panel.extra.get("present")
+        data, view = _panel_view(panel, request)
         shown.append(
             {
                 "panel": panel,
                 "data": data,
-                "view": present(data) if present else None,
+                "view": view,
                 "wide": panel.extra.get("wide", False),
                 "columns": panel.extra.get("columns", 1),
+                "export_query": export_query(request.GET, panel=panel.key)
+                if "table" in panel.extra
+                else "",
             }
         )
     return render(

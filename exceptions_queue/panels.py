@@ -8,6 +8,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from exceptions_queue.models import ExceptionItem, Queue
+from exceptions_queue.registry import exception_types
 
 # Open-age buckets (since first seen): what a lead scans for "is anything rotting".
 AGE_BUCKETS = (("under_1d", 0, 1), ("1_7d", 1, 7), ("7_30d", 7, 30), ("over_30d", 30, None))
@@ -109,10 +110,29 @@ def queue_ages(queue: str):
     return compute
 
 
+def queue_ages_table():
+    """The panel's table as a file (config/exports.py): open, overdue and oldest per type."""
+    from config.exports import NUMBER, Column, PanelTable
+
+    def title(row: dict) -> str:
+        found = exception_types.get(row["type"])
+        return found.title if found is not None else row["type"]
+
+    return PanelTable(
+        columns=[
+            Column("Type", title),
+            Column("Open", "open", NUMBER),
+            Column("Overdue", "overdue", NUMBER),
+            Column("Oldest", "oldest"),
+        ],
+        rows=lambda data, view: (view or {}).get("types", []),
+    )
+
+
 def register() -> None:
     from config import policy
     from config.registry import Panel, panels
-    from integrations.panels import integration_health
+    from integrations.panels import SYSTEMS_TABLE, integration_health
 
     for order, queue in ((40, Queue.FINANCE), (40, Queue.PMO), (20, Queue.OPERATIONS)):
         panels.register(
@@ -125,7 +145,7 @@ def register() -> None:
                 template="exceptions_queue/panels/queue_ages.html",
                 roles=(queue.value,),
                 order=order,
-                extra={"present": present_queue_ages},
+                extra={"present": present_queue_ages, "table": queue_ages_table()},
             ),
         )
     panels.register(
@@ -138,6 +158,6 @@ def register() -> None:
             template="integrations/panels/operations_health.html",
             roles=policy.roles_for("integration_health"),
             order=10,
-            extra={"alias_of": "integration_health", "wide": True},
+            extra={"alias_of": "integration_health", "wide": True, "table": SYSTEMS_TABLE},
         ),
     )

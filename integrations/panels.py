@@ -3,6 +3,7 @@ breaker states). Each returns plain JSON: the panel shows it, ``/api/v1/metrics/
 
 from django.db.models import Count, Q
 
+from config.exports import NUMBER, Column, PanelTable
 from integrations.models import CircuitBreaker, ExternalSystem, InboundEvent, OutboxMessage, SyncRun
 
 
@@ -56,3 +57,18 @@ def integration_health(*, user=None) -> dict:
         "events_dead": events.get(InboundEvent.Status.DEAD, 0),
         "events_rejected": events.get(InboundEvent.Status.REJECTED, 0),
     }
+
+
+# The systems table of the health panels as a file (config/exports.py): one row per system.
+SYSTEMS_TABLE = PanelTable(
+    columns=[
+        Column("System", "system"),
+        Column("Kind", lambda row: str(row["kind"]).upper()),
+        Column("Breaker", "breaker"),
+        Column("Pending", "pending", NUMBER),
+        Column("Retrying", "failed", NUMBER),
+        Column("Dead letters", "dead_letters", NUMBER),
+        Column("Failed syncs", "failed_syncs", NUMBER),
+    ],
+    rows=lambda data, view: data["systems"],
+)

@@ -68,6 +68,22 @@ def present_customer_master(data: dict) -> dict:
     }
 
 
+def customer_master_table():
+    """The panel's table as a file (config/exports.py): the rows it shows, types in words."""
+    from config.exports import NUMBER, Column, PanelTable
+
+    return PanelTable(
+        columns=[
+            Column("Type", "label"),
+            Column("Open", "open", NUMBER),
+            Column("Overdue", "overdue", NUMBER),
+            Column("Oldest", "oldest"),
+            Column("Closed, 30 d", "closed_last_30_days", NUMBER),
+        ],
+        rows=lambda data, view: (view or {}).get("rows", []),
+    )
+
+
 def register() -> None:
     from config.registry import Panel, panels
     from config.roles import FINANCE, OPERATIONS
@@ -82,6 +98,6 @@ def register() -> None:
             template="mdm/panels/customer_master.html",
             roles=(FINANCE, OPERATIONS),
             order=50,
-            extra={"present": present_customer_master},
+            extra={"present": present_customer_master, "table": customer_master_table()},
         ),
     )

@@ -23,8 +23,8 @@ class Table:
 
 
 class _TableParser(HTMLParser):
-    """Every <table>: its heading cells and its body rows as whitespace-normalised text
-    (a row of one cell spanning the table, "nothing matches", is left out)."""
+    """Every <table>: its heading cells and its body and foot rows as whitespace-normalised
+    text (a row of one cell spanning the table, "nothing matches", is left out)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,7 +55,7 @@ class _TableParser(HTMLParser):
             table = self.tables[-1]
             if self._section == "thead":
                 table.headers = self._row
-            elif self._section == "tbody" and not (self._spans and len(self._row) == 1):
+            elif self._section in ("tbody", "tfoot") and not (self._spans and len(self._row) == 1):
                 table.rows.append(self._row)
             self._row = None
 

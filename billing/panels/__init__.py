@@ -18,6 +18,7 @@ def _finance_panels() -> tuple:
     from billing.panels.invoicing import get_billing_cycle_time, get_invoice_latency
     from billing.panels.present import present_unbilled
     from billing.panels.risk import get_revenue_at_risk
+    from billing.panels.tables import CYCLE_TIME_TABLE, RISK_TABLE, UNBILLED_TABLE
     from billing.panels.unbilled import get_unbilled_time
     from config.registry import Panel
     from config.roles import FINANCE
@@ -31,7 +32,7 @@ def _finance_panels() -> tuple:
             template="billing/panels/unbilled_time.html",
             roles=(FINANCE,),
             order=10,
-            extra={"present": present_unbilled, "wide": True},
+            extra={"present": present_unbilled, "wide": True, "table": UNBILLED_TABLE},
         ),
         Panel(
             key="billing:revenue-at-risk",
@@ -41,7 +42,7 @@ def _finance_panels() -> tuple:
             template="billing/panels/revenue_at_risk.html",
             roles=(FINANCE,),
             order=20,
-            extra={"columns": 2},
+            extra={"columns": 2, "table": RISK_TABLE},
         ),
         Panel(
             key="billing:invoice-latency",
@@ -60,6 +61,7 @@ def _finance_panels() -> tuple:
             template="billing/panels/billing_cycle_time.html",
             roles=(FINANCE,),
             order=31,
+            extra={"table": CYCLE_TIME_TABLE},
         ),
     )
 
@@ -67,6 +69,7 @@ def _finance_panels() -> tuple:
 def _pmo_panels() -> tuple:
     from billing.panels.delivery import get_project_margin, get_utilization
     from billing.panels.present import present_margin, present_utilization
+    from billing.panels.tables import MARGIN_TABLE, UTILIZATION_TABLE
     from config.registry import Panel
     from config.roles import FINANCE, PMO
 
@@ -79,7 +82,12 @@ def _pmo_panels() -> tuple:
             template="billing/panels/utilization.html",
             roles=(PMO, FINANCE),
             order=10,
-            extra={"present": present_utilization, "wide": True, "params": ("weeks",)},
+            extra={
+                "present": present_utilization,
+                "wide": True,
+                "params": ("weeks",),
+                "table": UTILIZATION_TABLE,
+            },
         ),
         Panel(
             key="billing:project-margin",
@@ -89,6 +97,6 @@ def _pmo_panels() -> tuple:
             template="billing/panels/project_margin.html",
             roles=(PMO, FINANCE),
             order=20,
-            extra={"present": present_margin, "wide": True},
+            extra={"present": present_margin, "wide": True, "table": MARGIN_TABLE},
         ),
     )

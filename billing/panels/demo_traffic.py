@@ -106,6 +106,7 @@ def present_demo_traffic(data: dict) -> dict:
 def register() -> None:
     from django.conf import settings
 
+    from billing.panels.tables import DEMO_TRAFFIC_TABLE
     from config.registry import Panel, panels
     from config.roles import OPERATIONS
 
@@ -121,6 +122,6 @@ def register() -> None:
             template="billing/panels/demo_traffic.html",
             roles=(OPERATIONS,),
             order=90,
-            extra={"present": present_demo_traffic},
+            extra={"present": present_demo_traffic, "table": DEMO_TRAFFIC_TABLE},
         ),
     )

@@ -1,8 +1,7 @@
 """The columns of a queue's export (config/exports.py): the rows of the queue page, in its
 words (type titles, severity and status labels), money beside its currency."""
 
-from config.exports import DATETIME, MONEY, NUMBER, Column
-from config.money import format_money
+from config.exports import DATETIME, MONEY, NUMBER, Column, money_list_text
 from exceptions_queue.registry import exception_types
 
 
@@ -15,7 +14,7 @@ def _other_currencies(item) -> str:
     """At risk in several currencies (never added across): ``"92.588 KWD + 10.00 USD"``."""
     if item.amount_at_risk is not None:
         return ""
-    return " + ".join(format_money(part) for part in item.amounts_at_risk or [])
+    return money_list_text(item.amounts_at_risk)
 
 
 ITEM_COLUMNS = [
