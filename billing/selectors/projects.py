@@ -1,12 +1,24 @@
 """Reads of projects and contracts for the PMO pages and the ``projects/`` API."""
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Prefetch, Q, QuerySet
 from simple_history.models import ModelChange
 
-from billing.models import Contract, Milestone, OpportunityDeal, Phase, Project, RateCard
+from billing.models import (
+    Contract,
+    Invoice,
+    InvoiceLine,
+    Milestone,
+    OpportunityDeal,
+    Phase,
+    Project,
+    RateCard,
+    TimeEntry,
+)
+from config.money_db import exact_sum, from_exact_sum
 from integrations.models import ExternalRef, TraceStep
 
 AMENDED = "amended"
@@ -104,3 +116,97 @@ def list_project_traces(project: Project) -> list[str]:
         if trace_id and trace_id not in seen:
             seen.insert(0, trace_id)
     return seen
+
+
+def project_financials(project: Project) -> dict:
+    """What a PMO lead and finance read on a project's page, in the contract's currency:
+    billed (active lines on invoices that are not void), rated and not yet billed, their sum
+    against the contract amount and the not-to-exceed cap (burn, %), hours by phase, the
+    invoices carrying the project, and its latest time. Five queries, whatever the size."""
+    contract = project.contract
+    billed = from_exact_sum(
+        InvoiceLine.objects.filter(contract=contract)
+        .exclude(invoice__status=Invoice.Status.VOID)
+        .aggregate(total=exact_sum("amount"))["total"]
+    )
+    unbilled = from_exact_sum(
+        TimeEntry.objects.filter(project=project, status=TimeEntry.Status.RATED).aggregate(
+            total=exact_sum("amount")
+        )["total"]
+    )
+    committed = billed + unbilled
+    return {
+        "currency": contract.currency,
+        "billed": billed,
+        "unbilled": unbilled,
+        "committed": committed,
+        "burn": [
+            _burn(label, cap, committed)
+            for label, cap in (
+                ("contract amount", contract.amount),
+                ("cap", contract.not_to_exceed),
+            )
+            if cap
+        ],
+        "phases": _hours_by_phase(project),
+        "invoices": _invoices_of(contract),
+        "recent_time": list(
+            TimeEntry.objects.filter(project=project).order_by("-work_date", "-pk")[:10]
+        ),
+    }
+
+
+def _burn(label: str, cap: Decimal, used: Decimal) -> dict:
+    percent = int((used * 100 / cap).to_integral_value(ROUND_HALF_UP)) if cap else 0
+    return {
+        "label": label,
+        "cap": cap,
+        "used": used,
+        "left": cap - used,
+        "over_by": used - cap,
+        "percent": percent,
+        "bar": min(percent, 100),
+        "over": used > cap,
+    }
+
+
+def _hours_by_phase(project: Project) -> list[dict]:
+    """Each phase of the project in its order (with zeros when it has no time yet), then any
+    phase code the PSA sent that the project does not have."""
+    sums = {
+        row["phase_code"]: row
+        for row in TimeEntry.objects.filter(project=project)
+        .exclude(status=TimeEntry.Status.RETRACTED)
+        .values("phase_code")
+        .annotate(
+            total_hours=exact_sum("hours", 2),
+            billable_hours=exact_sum("hours", 2, filter=Q(is_billable=True)),
+            rated=exact_sum("amount"),
+        )
+        .order_by("phase_code")
+    }
+    phases = list(project.phases.all())
+    codes = [phase.code for phase in phases] + sorted(set(sums) - {p.code for p in phases})
+    by_code = {phase.code: phase for phase in phases}
+    return [
+        {
+            "code": code,
+            "phase": by_code.get(code),
+            "hours": from_exact_sum((sums.get(code) or {}).get("total_hours"), 2),
+            "billable": from_exact_sum((sums.get(code) or {}).get("billable_hours"), 2),
+            "amount": from_exact_sum((sums.get(code) or {}).get("rated")),
+        }
+        for code in codes
+    ]
+
+
+def _invoices_of(contract: Contract) -> list[dict]:
+    rows = (
+        InvoiceLine.objects.filter(contract=contract)
+        .values("invoice_id")
+        .annotate(amount=exact_sum("amount"))
+        .order_by("-invoice_id")
+    )
+    amounts = {row["invoice_id"]: from_exact_sum(row["amount"]) for row in rows}
+    invoices = Invoice.objects.filter(pk__in=amounts).order_by("-period", "-pk")
+    return [{"invoice": invoice, "amount": amounts[invoice.pk]} for invoice in invoices]

@@ -13,6 +13,7 @@ from billing.selectors.projects import (
     list_external_refs,
     list_project_traces,
     list_projects,
+    project_financials,
 )
 from billing.views.exports import PROJECT_COLUMNS
 from config.exports import export_response, requested_format
@@ -59,5 +60,6 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
         "refs": list_external_refs(project),
         "traces": list_project_traces(project),
         "deal": getattr(contract, "deal", None),
+        "figures": project_financials(project),
     }
     return render(request, "billing/project_detail.html", context)

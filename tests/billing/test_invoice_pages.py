@@ -1,6 +1,8 @@
 """Finance pages (drafts list, review, approve with htmx, time, billing runs) and the admin's
 rate import with its preview."""
 
+from decimal import Decimal
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -216,3 +218,25 @@ def test_the_invoice_shows_its_purchase_order_and_payment_terms(finance_client, 
     Contract.objects.update(po_number="PO-4711", payment_terms="NET30")
     page = finance_client.get(f"/invoices/{draft.pk}/").content.decode()
     assert "PO PO-4711" in page and "Payment terms NET30 (from the contract)" in page
+
+
+def test_the_project_page_shows_burn_hours_by_phase_invoices_and_time(client, draft):
+    from billing.models import Contract, Project
+
+    make_user("pia", "pmo")
+    client.login(username="pia", password="pw-pia")
+    project = Project.objects.get()
+    Contract.objects.update(not_to_exceed=Decimal("1200.00"))
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+    # 7.50 h x 150.00 = 1,125.00 on the draft; 1,125.00 of 100,000.00 is 1 %, of 1,200.00 94 %.
+    assert "1,125.00 USD" in page
+    assert "1% of the contract amount (100,000.00 USD)" in page
+    assert "98,875.00 USD left" in page
+    assert "94% of the cap (1,200.00 USD)" in page and "burn-near" in page
+    phases = page[page.index('data-testid="phases"') :]
+    assert "DISC" in phases and "9.50" in phases  # 7.50 rated + 2.00 held, all on DISC
+    assert f"Draft #{draft.pk}" in page
+    assert "ana@acme.example" in page.split("Latest time")[1]
+    Contract.objects.update(not_to_exceed=Decimal("1000.00"))
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+    assert "113% of the cap" in page and "over by 125.00 USD" in page and "burn-over" in page

@@ -35,7 +35,20 @@ PAGES = [  # screenshot name, path, a heading the page must show
     ("projects", "/projects/", "Projects"),
     ("invoices", "/invoices/", "Invoices"),
     ("customers", "/customers/", "Customers"),
+    ("time", "/time/", "Time"),
 ]
+
+
+def _detail_pages() -> list[tuple[str, str, str]]:
+    """A project's and an invoice's own page, as a PMO lead and finance open them."""
+    from billing.models import Invoice, Project
+
+    project = Project.objects.order_by("pk").first()
+    invoice = Invoice.objects.order_by("pk").first()
+    pages = [("project", f"/projects/{project.pk}/", project.name)] if project else []
+    if invoice is not None:
+        pages.append(("invoice", f"/invoices/{invoice.pk}/", invoice.title))
+    return pages
 
 
 @pytest.fixture
@@ -76,9 +89,10 @@ def test_the_demo_firm_fills_every_page_and_each_reads_on_a_phone(
     make_user("demo.viewer", "finance", "pmo", "operations")
     assert ExceptionItem.objects.filter(status__in=ExceptionItem.OPEN_STATUSES).exists()
 
+    pages = PAGES + _detail_pages()
     page = new_page()
     _login(page, live_server.url, "demo.viewer")
-    for name, path, heading in PAGES:
+    for name, path, heading in pages:
         page.goto(live_server.url + path)
         expect(page.get_by_role("heading", name=heading, exact=False).first).to_be_visible()
         page.screenshot(path=str(screenshots_dir / f"demo-{name}.png"), full_page=True)
@@ -88,12 +102,12 @@ def test_the_demo_firm_fills_every_page_and_each_reads_on_a_phone(
     phone = new_page(viewport=PHONE)
     _login(phone, live_server.url, "demo.viewer")
     too_wide = {}
-    for name, path, heading in PAGES:
+    for name, path, heading in pages:
         phone.goto(live_server.url + path)
         expect(phone.get_by_role("heading", name=heading, exact=False).first).to_be_visible()
         width = _page_width(phone)
         if width > PHONE["width"]:
             too_wide[path] = width
-        if name in {"finance", "exceptions", "invoices", "projects"}:
+        if name in {"finance", "exceptions", "invoices", "projects", "project", "invoice"}:
             phone.screenshot(path=str(screenshots_dir / f"phone-{name}.png"), full_page=True)
     assert not too_wide, f"pages wider than a {PHONE['width']} px phone: {too_wide}"
