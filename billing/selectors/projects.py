@@ -173,8 +173,8 @@ def _burn(label: str, cap: Decimal, used: Decimal) -> dict:
 def _hours_by_phase(project: Project) -> list[dict]:
     """Each phase of the project in its order (with zeros when it has no time yet), then any
     phase code the PSA sent that the project does not have."""
-    sums = {
-        row["phase_code"]: row
+    sums: dict[str, dict[str, Any]] = {
+        row["phase_code"]: dict(row)
         for row in TimeEntry.objects.filter(project=project)
         .exclude(status=TimeEntry.Status.RETRACTED)
         .values("phase_code")
@@ -188,13 +188,14 @@ def _hours_by_phase(project: Project) -> list[dict]:
     phases = list(project.phases.all())
     codes = [phase.code for phase in phases] + sorted(set(sums) - {p.code for p in phases})
     by_code = {phase.code: phase for phase in phases}
+    empty: dict[str, Any] = {}
     return [
         {
             "code": code,
             "phase": by_code.get(code),
-            "hours": from_exact_sum((sums.get(code) or {}).get("total_hours"), 2),
-            "billable": from_exact_sum((sums.get(code) or {}).get("billable_hours"), 2),
-            "amount": from_exact_sum((sums.get(code) or {}).get("rated")),
+            "hours": from_exact_sum(sums.get(code, empty).get("total_hours"), 2),
+            "billable": from_exact_sum(sums.get(code, empty).get("billable_hours"), 2),
+            "amount": from_exact_sum(sums.get(code, empty).get("rated")),
         }
         for code in codes
     ]
