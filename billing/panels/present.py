@@ -89,26 +89,37 @@ def present_utilization(data: dict) -> dict:
     }
 
 
+def _margin_share(project: dict) -> Decimal | None:
+    """The margin % a bar shows. A project with cost and nothing billed has no percentage (its
+    loss is the whole cost): it shows as -100 %, so a loss-maker is never left off the chart."""
+    if project["margin_percent"] is not None:
+        return Decimal(project["margin_percent"])
+    margin = project["margin"]
+    if margin is not None and Decimal(margin["amount"]) < 0:
+        return Decimal(-100)
+    return None
+
+
 def present_margin(data: dict) -> dict:
-    ranked = sorted(
-        (p for p in data["projects"] if p["margin_percent"] is not None),
-        key=lambda p: (Decimal(p["margin_percent"]), p["name"]),
-    )[:CHART_PROJECTS]
+    shown = [(share, p) for p in data["projects"] if (share := _margin_share(p)) is not None]
+    ranked = sorted(shown, key=lambda pair: (pair[0], pair[1]["name"]))[:CHART_PROJECTS]
     rows = [
         Row(
             label=project["name"],
             segments=[
                 Segment(
-                    Decimal(project["margin_percent"]),
-                    "seg-ok" if Decimal(project["margin_percent"]) >= 0 else "seg-bad",
+                    share,
+                    "seg-ok" if share >= 0 else "seg-bad",
                     f"margin {project['margin']['amount']} {project['margin']['currency']} "
                     f"on {project['billed']['amount']} billed",
                 )
             ],
-            value_label=f"{project['margin_percent']} %",
+            value_label=f"{project['margin_percent']} %"
+            if project["margin_percent"] is not None
+            else "loss, nothing billed",
             href=reverse("billing:project_detail", args=[project["id"]]),
         )
-        for project in ranked
+        for share, project in ranked
     ]
     return {
         "chart": bar_chart(rows, width=760) if rows else None,
@@ -117,7 +128,7 @@ def present_margin(data: dict) -> dict:
                 **p,
                 "url": reverse("billing:project_detail", args=[p["id"]]),
                 "model_label": MODEL_LABELS.get(p["billing_model"], p["billing_model"]),
-                "is_loss": p["margin_percent"] is not None and Decimal(p["margin_percent"]) < 0,
+                "is_loss": p["margin"] is not None and Decimal(p["margin"]["amount"]) < 0,
             }
             for p in data["projects"]
         ],

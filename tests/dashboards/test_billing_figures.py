@@ -351,3 +351,21 @@ def test_project_margin_without_an_fx_rate_for_the_cost_is_not_computed():
     assert row["margin"] is None and row["margin_percent"] is None
     assert row["unconverted_cost"] == [{"amount": "100.00", "currency": "USD"}]
     assert ExceptionItem.objects.count() == 0
+
+
+def test_a_project_with_cost_and_nothing_billed_is_on_the_margin_chart_as_a_loss():
+    from billing.panels.present import present_margin
+
+    tm = f.standard_world()
+    ff = w.fixed_fee_project()
+    day = w.days_ago(5)
+    w.entry(tm, status=RATED, work_date=day, amount="1000.00", cost="600.00")
+    w.entry(ff, status=TimeEntry.Status.NON_BILLABLE, work_date=day, cost="800.00")
+
+    shown = present_margin(get_project_margin())
+
+    loss = next(p for p in shown["projects"] if p["psa_project_id"] == "PRJ-FF1")
+    assert loss["margin"] == {"amount": "-800.00", "currency": "USD"} and loss["is_loss"]
+    assert loss["margin_percent"] is None  # no percentage of nothing billed
+    chart = str(shown["chart"])
+    assert "loss, nothing billed" in chart and ff.name in chart
