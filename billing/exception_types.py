@@ -57,7 +57,7 @@ def _project_hold_types() -> list[ExceptionType]:
             code=rating.CLOSED_PHASE,
             queue="pmo",
             severity="medium",
-            title="Time on a closed phase",
+            title="Time on a closed phase or outside the contract",
             help_text=(
                 "Approved time on a closed or unlisted phase, a closed or on-hold project, or "
                 "dated outside the contract. Reopen the phase in the PSA (the time re-runs by "

@@ -85,10 +85,20 @@ def _project_hold(entry: TimeEntry, project: Project | None) -> Hold | None:
         )
     if problem is None:
         return None
+    if phase is not None and phase.status == phase.Status.OPEN:
+        # The phase is fine; the date is not: named so, and one item per project for it.
+        return Hold(
+            CLOSED_PHASE,
+            f"dates:{project.pk}",
+            f"{project.name} · dated outside the contract",
+            problem,
+            subject=project,
+        )
     return Hold(
         CLOSED_PHASE,
         f"phase:{project.pk}:{entry.phase_code}",
-        f"{project.name} · phase {entry.phase_code}",
+        f"{project.name} · phase {entry.phase_code} "
+        + ("not on the project" if phase is None else "closed"),
         problem,
         subject=phase or project,
     )

@@ -171,4 +171,23 @@ def detail_context(*, request, item: ExceptionItem) -> dict:
         "comment_form": CommentForm(),
         "dismiss_form": DismissForm(),
         "is_mine": item.assignee_id == request.user.pk,
+        "resolution": _resolution_words(item, exception_type),
     }
+
+
+def _resolution_words(item: ExceptionItem, exception_type) -> dict | None:
+    """Who closed it, in words: the person; or, when it closed because its cause went away
+    (a delivery after a replay, a re-run after a fix), the person whose action led there."""
+    if item.is_open:
+        return None
+    action = exception_type.action(item.resolution_action) if exception_type else None
+    label = action.label if action else ""
+    if item.resolved_by_id:
+        return {"by": item.resolved_by, "label": label or item.get_status_display()}
+    last = (
+        item.comments.filter(kind="action", author__isnull=False)
+        .select_related("author")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    return {"by": None, "after": last, "label": label}

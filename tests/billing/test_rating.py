@@ -127,7 +127,7 @@ def test_non_billable_entries_have_no_amount_but_a_cost(client, psa_secret, setu
         ("unknown project", {"project_id": "PRJ-404"}, "unknown_project", "psa_project:PRJ-404"),
         ("phase not listed", {"phase_code": "BUILD"}, "closed_phase", "phase:{p}:BUILD"),
         ("phase closed", {"phase_code": "OLD"}, "closed_phase", "phase:{p}:OLD"),
-        ("before the contract", {"work_date": "2025-12-31"}, "closed_phase", "phase:{p}:DISC"),
+        ("before the contract", {"work_date": "2025-12-31"}, "closed_phase", "dates:{p}"),
         # check 2 comes before check 3: a closed phase holds even non-billable time
         (
             "closed beats non-billable",
@@ -154,6 +154,12 @@ def test_checks_hold_entries_with_the_first_failing_rule(
     assert entry.status == TimeEntry.Status.ON_HOLD and entry.hold_reason == type_code
     held = item(type_code)
     assert held.subject_key == subject_key.format(p=project.pk, c=project.contract_id)
+    words = {
+        "phase not listed": "phase BUILD not on the project",
+        "phase closed": "phase OLD closed",
+    }
+    words["before the contract"] = "dated outside the contract"
+    assert words.get(case, "") in held.subject_ref
     assert held.occurrence_count == 1 and held.hours == D("7.50")
     if type_code == "rate_mismatch":
         assert held.amount_at_risk == D("1125.00")  # at the card's rate

@@ -40,6 +40,14 @@ def test_replay_keeps_the_item_open_until_the_message_is_delivered(dead_message,
     assert dead_message.status == OutboxMessage.Status.SENT
     assert item.status == "resolved" and item.resolution_action == "auto"
     assert item.resolution_outcome.startswith("Delivered to erp")
+    # The page says whose action led there, not "automatically".
+    from django.test import Client
+
+    viewer = Client()
+    viewer.force_login(operations_user)
+    page = viewer.get(f"/exceptions/items/{item.pk}/").content.decode()
+    said = page[page.index('data-testid="resolved-by"') :].split("</p>")[0]
+    assert "when its cause went away, after olga's action (Replay the message" in said
 
 
 def test_a_replay_that_dies_again_counts_on_the_same_item(dead_message, operations_user):
