@@ -102,7 +102,7 @@ def write_off_action(item: ExceptionItem, *, user: User, data: dict[str, Any]) -
         rating.release_hold(entry=entry, note=note)
         entry.status = TimeEntry.Status.NON_BILLABLE
         entry.save()
-        if member is not None and member.amount is not None:
+        if member is not None and member.amount and member.currency:
             written.append(Money(member.amount, member.currency))
         count += 1
     totals = sum_by_currency(written)  # per currency, never added across

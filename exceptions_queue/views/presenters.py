@@ -103,6 +103,20 @@ def _subject_link(item: ExceptionItem) -> str:
         return ""
 
 
+def _fact_text(value) -> str:
+    """A detail's value as a person reads it: mappings as "name: value" pairs, lists joined,
+    yes/no for booleans; never a Python or JSON structure."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return "; ".join(
+            f"{str(key).replace('_', ' ')}: {_fact_text(item)}" for key, item in value.items()
+        )
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fact_text(item) for item in value)
+    return str(value)
+
+
 def _explain_details(details: dict) -> dict:
     """Split an item's details into what the page shows specially and plain facts.
 
@@ -124,7 +138,7 @@ def _explain_details(details: dict) -> dict:
         if "payload" in details
         else details.get("raw_body", ""),
         "facts": [
-            (key.replace("_", " "), value)
+            (key.replace("_", " "), _fact_text(value))
             for key, value in details.items()
             if key not in DETAIL_SPECIAL_KEYS and value not in ("", None, {}, [])
         ],

@@ -352,3 +352,23 @@ def test_a_retraction_older_than_the_approval_is_ignored(client, psa_secret):
     approve(client, psa_secret, time_entry_id="TE-O", approved_at="2026-11-05T09:00:00+00:00")
     entry = retract(client, psa_secret, "TE-O", at="2026-11-04T09:00:00+00:00")
     assert entry.status == TimeEntry.Status.RATED
+
+
+def test_writing_off_time_with_no_amount_says_so_in_words(client, psa_secret):
+    from exceptions_queue.services import resolve_exception_item
+    from tests.conftest import make_user
+
+    entity = f.legal_entity()
+    f.rate_card(entity=entity)
+    f.project(entity=entity, phases=(("DISC", "open"), ("OLD", "closed")))
+    approve(
+        client, psa_secret, time_entry_id="TE-W", hours="3.00", phase_code="OLD", billable=False
+    )
+    held = item("closed_phase")
+    done = resolve_exception_item(
+        item_id=held.pk,
+        action="write_off",
+        user=make_user("pia", "pmo", "finance"),
+        data={"reason": "internal time"},
+    )
+    assert done.resolution_outcome == "Wrote off 1 entry (no amount known): internal time"

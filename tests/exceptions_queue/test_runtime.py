@@ -118,3 +118,14 @@ def test_a_queue_subscription_publishes_items_through_the_outbox(systems):
     assert message.status == "dead"
     assert ExceptionItem.objects.filter(subject_key=f"outbox:{message.pk}").exists()
     assert OutboxMessage.objects.filter(kind="crm.event.publish").count() == 1
+
+
+def test_item_facts_read_as_words_not_structures():
+    from exceptions_queue.views.presenters import _explain_details
+
+    facts = dict(
+        _explain_details(
+            {"checks": {"legal_entity": "missing", "tax_ok": False}, "fields": ["a", "b"]}
+        )["facts"]
+    )
+    assert facts == {"checks": "legal entity: missing; tax ok: no", "fields": "a, b"}
