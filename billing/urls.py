@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing.views import adjustments, demo, invoices, projects
+from billing.views import adjustments, demo, documents, invoices, projects
 
 app_name = "billing"
 
@@ -40,6 +40,12 @@ urlpatterns: list = [
         adjustments.entry_remove,
         name="invoice_entry_remove",
     ),
+    path(
+        "invoices/<int:invoice_id>/preview/",
+        documents.invoice_preview,
+        name="invoice_preview",
+    ),
+    path("invoices/<int:invoice_id>/pdf/", documents.invoice_pdf, name="invoice_pdf"),
     path("time/", invoices.time_entry_list, name="time_entry_list"),
     path("demo/traffic/", demo.demo_traffic_switch, name="demo_traffic_switch"),
     path("billing-runs/", invoices.billing_run_list, name="billing_run_list"),
