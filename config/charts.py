@@ -95,3 +95,54 @@ def bar_chart(
 
 def _clip(label: str, limit: int = 26) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+@dataclass
+class Point:
+    """One column of a weekly trend: its value, colour class, tooltip and drill-down link."""
+
+    label: str
+    value: Decimal | None
+    css: str
+    title: str
+    href: str = ""
+
+
+def column_chart(points: list[Point], *, width: int = 360, height: int = 96) -> dict:
+    """Vertical columns, one per point (a week), left to right, with a zero line; negative values
+    hang below it and a point with no value (``None``) leaves a gap. Labels under the first,
+    middle and last columns only, so twelve weeks fit a phone's width."""
+    top, bottom = 4, 16
+    plot = height - top - bottom
+    values = [p.value for p in points if p.value is not None]
+    high = max([v for v in values if v > 0] + [Decimal(0)])
+    low = min([v for v in values if v < 0] + [Decimal(0)])
+    scale = Decimal(plot) / ((high - low) or Decimal(1))
+    zero_y = top + float(high * scale)
+    step = width / max(len(points), 1)
+    labelled = {0, len(points) // 2, len(points) - 1}
+    columns = []
+    for index, point in enumerate(points):
+        x = index * step + step * 0.15
+        value = point.value or Decimal(0)
+        size = float(abs(value) * scale)
+        columns.append(
+            {
+                "x": round(x, 1),
+                "w": round(step * 0.7, 1),
+                "y": round(zero_y - size if value >= 0 else zero_y, 1),
+                "h": round(max(size, 1.0) if point.value is not None else 0, 1),
+                "css": point.css,
+                "title": point.title,
+                "href": point.href,
+                "label": point.label if index in labelled else "",
+                "label_x": round(x + step * 0.35, 1),
+            }
+        )
+    return {
+        "width": width,
+        "height": height,
+        "zero_y": round(zero_y, 1),
+        "label_y": height - 3,
+        "columns": columns,
+    }

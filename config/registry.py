@@ -70,5 +70,16 @@ class Panel:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DashboardFilters:
+    """The filter form of a dashboard: ``fields(query)`` returns the fields to draw, each
+    ``{"name", "label", "kind": "select" | "month", "value", "options": [(value, label)]}``;
+    the values reach the panels that declare them in ``extra["params"]``."""
+
+    dashboard: str
+    fields: Callable[[Any], list[dict]]
+
+
 navigation: Registry[str, NavItem] = Registry("navigation")
+dashboard_filters: Registry[str, DashboardFilters] = Registry("dashboard filters")
 panels: Registry[str, Panel] = Registry("dashboard panels")

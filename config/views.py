@@ -10,7 +10,7 @@ from django.urls import reverse
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from config.exports import export_query, export_response, requested_format
-from config.registry import Panel, panels
+from config.registry import Panel, dashboard_filters, panels
 from config.roles import has_role, user_roles
 
 
@@ -153,6 +153,19 @@ def panel_export(request: HttpRequest, name: str, fmt: str, visible: list[Panel]
     )
 
 
+def _filters(name: str, query) -> dict | None:
+    """The dashboard's filter form (``config.registry.dashboard_filters``), if it has one."""
+    found = dashboard_filters.get(name)
+    if found is None:
+        return None
+    fields = found.fields(query)
+    return {
+        "fields": fields,
+        "active": any(field["value"] for field in fields),
+        "keep": {k: query[k] for k in ("weeks",) if k in query},
+    }
+
+
 @login_required
 def dashboard(request: HttpRequest, name: str):
     """A dashboard: the panels registered for ``name`` that this user may see, in order.
@@ -192,5 +205,6 @@ def dashboard(request: HttpRequest, name: str):
             "title": DASHBOARD_TITLES.get(name, name.title()),
             "tabs": dashboard_tabs(request.user, name),
             "panels": shown,
+            "filters": _filters(name, request.GET),
         },
     )
