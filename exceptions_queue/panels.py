@@ -132,7 +132,7 @@ def queue_ages_table():
 def register() -> None:
     from config import policy
     from config.registry import Panel, panels
-    from integrations.panels import SYSTEMS_TABLE, integration_health
+    from integrations.panels import SYSTEMS_TABLE, integration_health, present_health
 
     for order, queue in ((40, Queue.FINANCE), (40, Queue.PMO), (20, Queue.OPERATIONS)):
         panels.register(
@@ -158,6 +158,11 @@ def register() -> None:
             template="integrations/panels/operations_health.html",
             roles=policy.roles_for("integration_health"),
             order=10,
-            extra={"alias_of": "integration_health", "wide": True, "table": SYSTEMS_TABLE},
+            extra={
+                "alias_of": "integration_health",
+                "wide": True,
+                "table": SYSTEMS_TABLE,
+                "present": present_health,
+            },
         ),
     )

@@ -1,8 +1,15 @@
 """Dashboard figures of the runtime (docs/contract.md §6: failed syncs and dead letters by system,
 breaker states). Each returns plain JSON: the panel shows it, ``/api/v1/metrics/`` serves it."""
 
-from django.db.models import Count, Q
+from datetime import date, timedelta
+from decimal import Decimal
 
+from django.db.models import Count, DateField, Q
+from django.db.models.functions import TruncWeek
+from django.urls import reverse
+from django.utils import timezone
+
+from config.charts import Point, column_chart
 from config.exports import NUMBER, Column, PanelTable
 from integrations.models import CircuitBreaker, ExternalSystem, InboundEvent, OutboxMessage, SyncRun
 
@@ -56,6 +63,71 @@ def integration_health(*, user=None) -> dict:
         "events_failed": events.get(InboundEvent.Status.FAILED, 0),
         "events_dead": events.get(InboundEvent.Status.DEAD, 0),
         "events_rejected": events.get(InboundEvent.Status.REJECTED, 0),
+        "weekly_dead_letters": weekly_dead_letters(),
+    }
+
+
+TREND_WEEKS = 12
+
+
+def weekly_dead_letters() -> list[dict]:
+    """Outbox messages dead-lettered per week (by ``dead_at``, Monday to Sunday), per system,
+    over the last TREND_WEEKS weeks with this one: one grouped query. A message replayed since
+    still counts in the week it went dead."""
+    today = timezone.localdate()
+    last = today - timedelta(days=today.weekday())
+    weeks = [last - timedelta(weeks=n) for n in range(TREND_WEEKS - 1, -1, -1)]
+    rows = (
+        OutboxMessage.objects.filter(dead_at__date__gte=weeks[0])
+        .annotate(week=TruncWeek("dead_at", output_field=DateField()))
+        .values("week", "system__slug")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    found: dict[date, dict[str, int]] = {week: {} for week in weeks}
+    for row in rows:
+        week = row["week"].date() if hasattr(row["week"], "hour") else row["week"]
+        if week in found:
+            found[week][row["system__slug"]] = row["n"]
+    return [
+        {"week": week.isoformat(), "dead": sum(by.values()), "by_system": dict(sorted(by.items()))}
+        for week, by in found.items()
+    ]
+
+
+def outbox_url(**query) -> str:
+    from urllib.parse import urlencode
+
+    return reverse("integrations:operations") + "?" + urlencode({"tab": "outbox", **query})
+
+
+def present_health(data: dict) -> dict:
+    """The operations panel's drill-down links and weekly dead-letter columns."""
+    points = [
+        Point(
+            label=date.fromisoformat(week["week"]).strftime("%d %b"),
+            value=Decimal(week["dead"]),
+            css="seg-bad",
+            title=f"Week of {week['week']}: {week['dead']} dead-lettered"
+            + "".join(f", {slug} {n}" for slug, n in week["by_system"].items()),
+            href=outbox_url(status=OutboxMessage.Status.DEAD),
+        )
+        for week in data["weekly_dead_letters"]
+    ]
+    return {
+        "trend": column_chart(points),
+        "dead_url": outbox_url(status=OutboxMessage.Status.DEAD),
+        "systems": [
+            {
+                **row,
+                "dead_url": outbox_url(status=OutboxMessage.Status.DEAD, system=row["system"]),
+                "failed_url": outbox_url(status=OutboxMessage.Status.FAILED, system=row["system"]),
+                "pending_url": outbox_url(
+                    status=OutboxMessage.Status.PENDING, system=row["system"]
+                ),
+            }
+            for row in data["systems"]
+        ],
     }
 
 
