@@ -9,6 +9,11 @@ def register() -> None:
 
     for panel in (*_finance_panels(), *_pmo_panels()):
         panels.register(panel.key, panel)
+    from billing.panels.scope import filter_fields
+    from config.registry import DashboardFilters, dashboard_filters
+
+    for name in ("finance", "pmo"):
+        dashboard_filters.register(name, DashboardFilters(name, filter_fields))
     from billing.panels import demo_traffic
 
     demo_traffic.register()  # operations: the demo traffic switch (not in production)
@@ -16,8 +21,9 @@ def register() -> None:
 
 def _finance_panels() -> tuple:
     from billing.panels.invoicing import get_billing_cycle_time, get_invoice_latency
-    from billing.panels.present import present_unbilled
+    from billing.panels.present import present_cycle_time, present_latency, present_unbilled
     from billing.panels.risk import get_revenue_at_risk
+    from billing.panels.scope import PARAMS
     from billing.panels.tables import CYCLE_TIME_TABLE, RISK_TABLE, UNBILLED_TABLE
     from billing.panels.unbilled import get_unbilled_time
     from config.registry import Panel
@@ -32,7 +38,12 @@ def _finance_panels() -> tuple:
             template="billing/panels/unbilled_time.html",
             roles=(FINANCE,),
             order=10,
-            extra={"present": present_unbilled, "wide": True, "table": UNBILLED_TABLE},
+            extra={
+                "present": present_unbilled,
+                "wide": True,
+                "table": UNBILLED_TABLE,
+                "params": PARAMS,
+            },
         ),
         Panel(
             key="billing:revenue-at-risk",
@@ -52,6 +63,7 @@ def _finance_panels() -> tuple:
             template="billing/panels/invoice_latency.html",
             roles=(FINANCE,),
             order=30,
+            extra={"present": present_latency, "params": PARAMS},
         ),
         Panel(
             key="billing:billing-cycle-time",
@@ -61,7 +73,7 @@ def _finance_panels() -> tuple:
             template="billing/panels/billing_cycle_time.html",
             roles=(FINANCE,),
             order=31,
-            extra={"table": CYCLE_TIME_TABLE},
+            extra={"present": present_cycle_time, "table": CYCLE_TIME_TABLE, "params": PARAMS},
         ),
     )
 
@@ -69,6 +81,7 @@ def _finance_panels() -> tuple:
 def _pmo_panels() -> tuple:
     from billing.panels.delivery import get_project_margin, get_utilization
     from billing.panels.present import present_margin, present_utilization
+    from billing.panels.scope import PARAMS
     from billing.panels.tables import MARGIN_TABLE, UTILIZATION_TABLE
     from config.registry import Panel
     from config.roles import FINANCE, PMO
@@ -85,7 +98,7 @@ def _pmo_panels() -> tuple:
             extra={
                 "present": present_utilization,
                 "wide": True,
-                "params": ("weeks",),
+                "params": ("weeks", *PARAMS),
                 "table": UTILIZATION_TABLE,
             },
         ),
@@ -97,6 +110,11 @@ def _pmo_panels() -> tuple:
             template="billing/panels/project_margin.html",
             roles=(PMO, FINANCE),
             order=20,
-            extra={"present": present_margin, "wide": True, "table": MARGIN_TABLE},
+            extra={
+                "present": present_margin,
+                "wide": True,
+                "table": MARGIN_TABLE,
+                "params": PARAMS,
+            },
         ),
     )

@@ -21,6 +21,8 @@ from billing.panels.common import (
     reporting_currency,
     today,
 )
+from billing.panels.scope import Scope, monday_of
+from billing.panels.trends import margin_weekly, utilization_weekly
 
 DEFAULT_WEEKS, MAX_WEEKS = 4, 26  # full Monday-Sunday weeks before the current one
 BILLED = (TimeEntry.Status.RATED, TimeEntry.Status.INVOICED)
@@ -37,20 +39,52 @@ def _weeks(value) -> int:
     return min(max(weeks, 1), MAX_WEEKS)
 
 
-def get_utilization(*, user=None, weeks=DEFAULT_WEEKS) -> dict:
+def _utilization_window(scope: Scope, weeks: int) -> tuple:
+    """``weeks`` full weeks before the current one; a period filter gives its full weeks (the
+    last ending before the current week)."""
+    end = monday_of(today()) - timedelta(days=1)
+    if scope.end:
+        end = min(end, monday_of(scope.end + timedelta(days=1)) - timedelta(days=1))
+    if scope.start:
+        first = monday_of(scope.start + timedelta(days=6))  # the first Monday on or after it
+        weeks = min(max((end - first).days // 7 + 1, 1), MAX_WEEKS)
+    return end - timedelta(weeks=weeks) + timedelta(days=1), end, weeks
+
+
+def _hours_in_scope(scope: Scope) -> Q:
+    """The time a utilization counts: on the client's or project's projects, of the entity's people."""
+    q = Q()
+    if scope.customer:
+        q &= Q(project__customer_id=scope.customer)
+    if scope.project:
+        q &= Q(psa_project_id=scope.project)
+    if scope.legal_entity:
+        q &= Q(
+            person_email__in=Person.objects.filter(legal_entity__code=scope.legal_entity).values(
+                "email"
+            )
+        )
+    return q
+
+
+def get_utilization(*, user=None, weeks=DEFAULT_WEEKS, **params) -> dict:
     """Billed hours (``billed_hours`` of rated or invoiced entries) over capacity
     (``weekly_capacity_hours`` x weeks) per person and per role, over the last ``weeks`` full
     weeks (Monday to Sunday; default 4, at most 26). All recorded hours (any status but
     retracted) are shown beside them. Time of someone with no Person row has no capacity: it
-    is listed apart. Two queries."""
-    weeks = _weeks(weeks)
-    monday = today() - timedelta(days=today().weekday())
-    start, end = monday - timedelta(weeks=weeks), monday - timedelta(days=1)
-    booked = _booked(start, end)
-    people, roles = _utilization_of_people(booked, weeks)
+    is listed apart. Filters: a period gives the window; a client or project counts only the
+    hours on it (against everyone's capacity); an entity, only its people. Three queries."""
+    scope = Scope.parse(params)
+    start, end, weeks = _utilization_window(scope, _weeks(weeks))
+    in_scope = _hours_in_scope(scope)
+    booked = _booked(start, end, in_scope)
+    people, roles = _utilization_of_people(booked, weeks, scope)
     billed_total = sum((r["billed"] for r in roles.values()), ZERO)
     capacity_total = sum((r["capacity"] for r in roles.values()), ZERO)
+    trend_weeks = scope.weeks(end)
     return {
+        "filters": scope.as_json(),
+        "weekly": utilization_weekly(trend_weeks, in_scope, capacity_total / weeks),
         "weeks": weeks,
         "start": start.isoformat(),
         "end": end.isoformat(),
@@ -80,11 +114,11 @@ def get_utilization(*, user=None, weeks=DEFAULT_WEEKS) -> dict:
     }
 
 
-def _booked(start, end) -> dict:
+def _booked(start, end, in_scope: Q) -> dict:
     """Hours per person email over the weeks (rated or invoiced ones as ``billed``)."""
     return {
         row["person_email"]: row
-        for row in TimeEntry.objects.filter(work_date__range=(start, end))
+        for row in TimeEntry.objects.filter(in_scope, work_date__range=(start, end))
         .exclude(status=TimeEntry.Status.RETRACTED)
         .values("person_email")
         .annotate(
@@ -95,10 +129,13 @@ def _booked(start, end) -> dict:
     }
 
 
-def _utilization_of_people(booked: dict, weeks: int) -> tuple[list, dict]:
+def _utilization_of_people(booked: dict, weeks: int, scope: Scope) -> tuple[list, dict]:
     """Rows per person with a Person row (taken out of ``booked``) and sums per role."""
     people, roles = [], {}
-    for person in Person.objects.select_related("role").order_by("email"):
+    staff = Person.objects.select_related("role").order_by("email")
+    if scope.legal_entity:
+        staff = staff.filter(legal_entity__code=scope.legal_entity)
+    for person in staff:
         row = booked.pop(person.email, {})
         billed, hours = (
             from_exact_sum(row.get("billed"), HOURS),
@@ -127,7 +164,7 @@ def _utilization_of_people(booked: dict, weeks: int) -> tuple[list, dict]:
     return people, roles
 
 
-def get_project_margin(*, user=None) -> dict:
+def get_project_margin(*, user=None, **params) -> dict:
     """Per live project (not closed): billed amount against cost, and margin %.
 
     Billed, in the contract's currency: the amounts of its rated or invoiced entries when the
@@ -136,9 +173,12 @@ def get_project_margin(*, user=None) -> dict:
     those lines, so their own amounts would count twice). Cost: ``cost_amount`` of every entry
     but retracted ones (non-billable and held time cost too), converted to the contract's
     currency with FX when the person's entity bills another one; without a rate the margin is
-    not computed and the cost is listed as unconverted. Four queries.
+    not computed and the cost is listed as unconverted. Filters (``billing.panels.scope``): the
+    projects of the entity, client or project; entries worked and lines invoiced in the period.
+    Six queries (two for the weekly trend).
     """
-    entries, lines = _margin_sources()
+    scope = Scope.parse(params)
+    entries, lines = _margin_sources(scope)
     billed, costs = _billed_and_costs(entries)
     projects = list(
         Project.objects.filter(Q(pk__in=billed) | Q(contract_id__in=lines))
@@ -163,7 +203,9 @@ def get_project_margin(*, user=None) -> dict:
     margin_total = Decimal(billed_total["amount"]) - Decimal(cost_total["amount"])
     complete = not billed_total["unconverted"] and not cost_total["unconverted"]
     return {
+        "filters": scope.as_json(),
         "reporting_currency": reporting_currency(),
+        "weekly": margin_weekly(scope, scope.weeks(today()), _LIVE, fx),
         "billed": billed_total,
         "cost": cost_total,
         "margin": money(margin_total, reporting_currency()) if complete else None,
@@ -174,10 +216,10 @@ def get_project_margin(*, user=None) -> dict:
     }
 
 
-def _margin_sources() -> tuple:
+def _margin_sources(scope: Scope) -> tuple:
     """Entry sums per live project and cost currency; contract line sums per contract."""
     entries = (
-        TimeEntry.objects.filter(project__status__in=_LIVE)
+        TimeEntry.objects.filter(scope.entries(), project__status__in=_LIVE)
         .exclude(status=TimeEntry.Status.RETRACTED)
         .values("project_id", "cost_currency")
         .annotate(
@@ -195,6 +237,7 @@ def _margin_sources() -> tuple:
     reversed_ = InvoiceLine.objects.filter(reverses=OuterRef("pk"), invoice__status__in=NON_VOID)
     lines = dict(
         InvoiceLine.objects.filter(
+            scope.projects("contract__project__") & scope.dates("invoice__invoice_date"),
             kind__in=CONTRACT_LINES,
             invoice__status__in=NON_VOID,
             contract__project__status__in=_LIVE,

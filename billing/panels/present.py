@@ -1,9 +1,11 @@
 """What the dashboard pages draw from a figure's JSON (charts); the JSON stays the API's."""
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.urls import reverse
 
+from billing.panels import drill
 from config.charts import Row, Segment, bar_chart
 
 AGING_CSS = {"0-30": "seg-age-0", "31-60": "seg-age-1", "61-90": "seg-age-2", "90+": "seg-age-3"}
@@ -39,23 +41,46 @@ def present_unbilled(data: dict) -> dict:
                 if client["reporting"]["unconverted"]
                 else ""
             ),
+            href=reverse("billing:project_list") + f"?customer={client['id']}",
         )
         for client in data["by_client"]["top"]
     ]
+    filters = data["filters"]
     projects = [
         {
             **project,
             "url": reverse("billing:project_detail", args=[project["id"]]),
+            "time_url": drill.time_url(
+                {**filters, "project": project["psa_project_id"]}, status="rated"
+            ),
             "cells": [age["reporting"]["amount"] for age in project["aging"]],
         }
         for project in data["by_project"]["top"]
     ]
     oldest = next(a for a in data["total"]["aging"] if a["bucket"] == "90+")
+    as_of = date.fromisoformat(data["as_of"])
     return {
         "chart": bar_chart(rows, width=760) if rows else None,
         "legend": list(AGING_CSS.items()),
         "projects": projects,
         "oldest": oldest,
+        "total_url": drill.time_url(filters, status="rated"),
+        "oldest_url": drill.time_url(filters, before=as_of - timedelta(days=91), status="rated"),
+        "trend": drill.unbilled_trend(data),
+    }
+
+
+def present_latency(data: dict) -> dict:
+    return {
+        "url": drill.invoice_url(data["filters"], status="posted"),
+        "trend": drill.latency_trend(data),
+    }
+
+
+def present_cycle_time(data: dict) -> dict:
+    return {
+        "approved_url": drill.invoice_url(data["filters"], status="approved"),
+        "posted_url": drill.invoice_url(data["filters"], status="posted"),
     }
 
 
@@ -86,7 +111,15 @@ def present_utilization(data: dict) -> dict:
     return {
         "chart": bar_chart(rows, width=760, marker=Decimal(100)) if rows else None,
         "more": max(len(data["by_person"]) - CHART_PEOPLE, 0),
+        "trend": drill.utilization_trend(data),
+        "time_url": drill.time_url(
+            data["filters"], after=_day(data["start"]), before=_day(data["end"])
+        ),
     }
+
+
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
 
 
 def _margin_share(project: dict) -> Decimal | None:
@@ -123,10 +156,12 @@ def present_margin(data: dict) -> dict:
     ]
     return {
         "chart": bar_chart(rows, width=760) if rows else None,
+        "trend": drill.margin_trend(data),
         "projects": [
             {
                 **p,
                 "url": reverse("billing:project_detail", args=[p["id"]]),
+                "time_url": drill.time_url({**data["filters"], "project": p["psa_project_id"]}),
                 "model_label": MODEL_LABELS.get(p["billing_model"], p["billing_model"]),
                 "is_loss": p["margin"] is not None and Decimal(p["margin"]["amount"]) < 0,
             }

@@ -4,7 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import Case as CaseWhen
-from django.db.models import CharField, Count, Exists, OuterRef, Value, When
+from django.db.models import CharField, Count, Exists, OuterRef, Q, Value, When
 
 from billing.models import InvoiceLineEntry, Project, TimeEntry
 from billing.panels.common import (
@@ -20,6 +20,8 @@ from billing.panels.common import (
     reporting_currency,
     today,
 )
+from billing.panels.scope import Scope
+from billing.panels.trends import unbilled_weekly
 
 # Age in days = today - work_date; a future work date counts as 0.
 BUCKETS = ("0-30", "31-60", "61-90", "90+")
@@ -82,12 +84,25 @@ class _Tally:
         }
 
 
-def get_unbilled_time(*, user=None) -> dict:
+def unbilled_entries(scope: Scope) -> Q:
+    """Rated time of a project in scope, on no active invoice line."""
+    billed = InvoiceLineEntry.objects.filter(time_entry=OuterRef("pk"), is_active=True)
+    return (
+        Q(status=TimeEntry.Status.RATED, project__isnull=False)
+        & ~Q(Exists(billed))
+        & scope.entries()
+    )
+
+
+def get_unbilled_time(*, user=None, **params) -> dict:
     """Hours and amount of rated time not yet on an active invoice line, aged 0-30, 31-60,
-    61-90 and 90+ days by work date; totals, and the top clients and projects by amount in the
-    reporting currency. Two queries plus one for FX rates."""
+    61-90 and 90+ days by work date; totals, the top clients and projects by amount in the
+    reporting currency, and the weekly trend by work week. Filters: ``billing.panels.scope``.
+    Three queries plus one for FX rates."""
     on = today()
-    by_project = _unbilled_by_project(on)
+    scope = Scope.parse(params)
+    unbilled = unbilled_entries(scope)
+    by_project = _unbilled_by_project(on, unbilled)
     projects = {
         p["id"]: p
         for p in Project.objects.filter(pk__in=by_project).values(
@@ -117,20 +132,20 @@ def get_unbilled_time(*, user=None) -> dict:
     ]
     return {
         "as_of": on.isoformat(),
+        "filters": scope.as_json(),
         "reporting_currency": reporting_currency(),
         "buckets": list(BUCKETS),
         "total": total.as_json(fx),
         "by_client": _top(client_rows),
         "by_project": _top(project_rows),
+        "weekly": unbilled_weekly(scope, scope.weeks(on), unbilled, fx),
     }
 
 
-def _unbilled_by_project(on) -> dict[int, "_Tally"]:
+def _unbilled_by_project(on, unbilled: Q) -> dict[int, "_Tally"]:
     """Rated time on no active invoice line, tallied per project (aged as of ``on``)."""
-    billed = InvoiceLineEntry.objects.filter(time_entry=OuterRef("pk"), is_active=True)
     rows = (
-        TimeEntry.objects.filter(status=TimeEntry.Status.RATED, project__isnull=False)
-        .exclude(Exists(billed))
+        TimeEntry.objects.filter(unbilled)
         .annotate(bucket=_bucket(on))
         .values("project_id", "currency", "bucket")
         .annotate(

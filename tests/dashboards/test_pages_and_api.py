@@ -93,6 +93,8 @@ def test_metrics_json_has_every_figure_the_role_may_see(api_client_for, systems)
         "total",
         "by_client",
         "by_project",
+        "filters",
+        "weekly",
     }
     assert unbilled["buckets"] == ["0-30", "31-60", "61-90", "90+"]
     assert set(body["billing:invoice-latency"]) >= {"median", "p90", "count", "window_days"}
