@@ -136,7 +136,14 @@ def column_chart(points: list[Point], *, width: int = 360, height: int = 96) -> 
                 "title": point.title,
                 "href": point.href,
                 "label": point.label if index in labelled else "",
-                "label_x": round(x + step * 0.35, 1),
+                "label_x": round(
+                    0 if index == 0 else width if index == len(points) - 1 else x + step * 0.35, 1
+                ),
+                "anchor": "start"
+                if index == 0
+                else "end"
+                if index == len(points) - 1
+                else "middle",
             }
         )
     return {
