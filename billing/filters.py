@@ -1,10 +1,25 @@
 """The FilterSets of billing's pages and API (docs/contract.md §2 filters)."""
 
 import django_filters
+from django import forms
 from django.db.models import Q
+from drf_spectacular.utils import extend_schema_field
 
 from billing.models import BillingRun, Contract, Invoice, Project, RateCard, TimeEntry
 from billing.periods import period_from_text
+
+
+@extend_schema_field({"type": "integer", "minimum": 1})
+class IdFilter(django_filters.NumberFilter):
+    """A row's id: a whole number from 1 to the id column's limit; anything else answers 400
+    (a number too large for the column would fail in the database, a 500)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
 
 
 class TimeEntryFilter(django_filters.FilterSet):
@@ -27,7 +42,7 @@ def _period(queryset, name, value):
 
 
 class InvoiceFilter(django_filters.FilterSet):
-    customer = django_filters.NumberFilter(field_name="customer_id")
+    customer = IdFilter(field_name="customer_id")
     project = django_filters.CharFilter(method="filter_project")
     status = django_filters.ChoiceFilter(choices=Invoice.Status.choices)
     period = django_filters.CharFilter(method=_period, field_name="period")

@@ -5,10 +5,22 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from config.openapi import ApiErrorOutputSerializer
+
 
 @extend_schema(
     responses=OpenApiResponse(
-        response={"type": "object", "additionalProperties": {"type": "string", "format": "uri"}},
+        response={
+            "type": "object",
+            "properties": {
+                "hooks": {
+                    "type": "string",
+                    "format": "uri-template",
+                    "description": "the webhook receiver's URL, `{system}` to fill in",
+                }
+            },
+            "additionalProperties": {"type": "string", "format": "uri"},
+        },
         description="resource name → its URL",
     )
 )
@@ -52,9 +64,13 @@ def api_root(request, format=None):  # noqa: A002 DRF's signature
             description="one dashboard's panels only (an unknown name answers 404)",
         )
     ],
-    responses=OpenApiResponse(
-        response=OpenApiTypes.OBJECT, description="panel key → its figures (docs/contract.md §6)"
-    ),
+    responses={
+        200: OpenApiResponse(
+            response=OpenApiTypes.OBJECT,
+            description="panel key → its figures (docs/contract.md §6)",
+        ),
+        404: OpenApiResponse(response=ApiErrorOutputSerializer, description="no such dashboard"),
+    },
 )
 @api_view(["GET"])
 def metrics(request):

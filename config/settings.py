@@ -239,7 +239,7 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.ThroughlineAutoSchema",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     # Per token (or signed-in user) and per anonymous client IP, counted in the default cache
     # (Redis with REDIS_URL, else the shared file cache); rates below (docs/security.md).

@@ -88,7 +88,9 @@ class ExceptionItemAssignView(APIView):
 class ExceptionItemCommentView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=CommentInputSerializer, responses=ExceptionCommentOutputSerializer)
+    @extend_schema(
+        request=CommentInputSerializer, responses={201: ExceptionCommentOutputSerializer}
+    )
     def post(self, request: Request, pk: int) -> Response:
         body = CommentInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)

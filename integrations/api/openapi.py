@@ -103,6 +103,7 @@ _ANSWERS = {
     "200": "duplicate: this webhook-id was stored before (nothing repeated)",
     "400": "not JSON, not an object, no string `type`, or an unknown type (kept as rejected)",
     "401": "unknown or inactive system, or a signature header missing, not matching or stale",
+    "404": "no such address: the system is not a slug (letters, digits, '-' and '_')",
     "413": "body over WEBHOOK_MAX_BODY_BYTES (256 KiB by default)",
     "422": "the envelope timestamp or `data` fails the type's schema (`errors` names fields)",
     "429": "over the system's rate limit (`Retry-After`), or too many unsigned deliveries",
