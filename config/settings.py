@@ -34,7 +34,20 @@ def _local_secret_key() -> str:
     return key_file.read_text().strip()
 
 
-SECRET_KEY = env.str("DJANGO_SECRET_KEY") if PRODUCTION else _local_secret_key()
+def _production_secret_key() -> str:
+    # Read as given: django-environ would take a value starting with "$" for the name of
+    # another variable, and a random key does start so now and then (1 in 50).
+    import os
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    key = os.environ.get("DJANGO_SECRET_KEY", "")
+    if not key:
+        raise ImproperlyConfigured("Set the DJANGO_SECRET_KEY environment variable")
+    return key
+
+
+SECRET_KEY = _production_secret_key() if PRODUCTION else _local_secret_key()
 DEBUG = env.bool("DJANGO_DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"]
