@@ -41,6 +41,9 @@ class RunAll:
     def __init__(self, tmp_path) -> None:
         self.var_dir = tmp_path / "var"
         self.var_dir.mkdir()
+        # The same secret key as this process: the systems (and their webhook secrets, which
+        # are encrypted with a key derived from it when none is configured) are made here.
+        (self.var_dir / "secret_key").write_text(settings.SECRET_KEY)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / "run_all.log"
