@@ -23,15 +23,29 @@ class IdFilter(django_filters.NumberFilter):
 
 
 class TimeEntryFilter(django_filters.FilterSet):
-    psa_time_entry_id = django_filters.CharFilter()
-    project = django_filters.CharFilter(field_name="psa_project_id")
-    status = django_filters.ChoiceFilter(choices=TimeEntry.Status.choices)
+    psa_time_entry_id = django_filters.CharFilter(label="Entry (PSA id)")
+    project = django_filters.CharFilter(field_name="psa_project_id", label="Project (PSA id)")
+    customer = IdFilter(field_name="project__customer_id", label="Customer (id)")
+    legal_entity = django_filters.CharFilter(
+        field_name="project__contract__legal_entity__code", label="Legal entity (code)"
+    )
+    person = django_filters.CharFilter(field_name="person_email", lookup_expr="iexact")
+    status = django_filters.MultipleChoiceFilter(choices=TimeEntry.Status.choices)
     work_date_after = django_filters.DateFilter(field_name="work_date", lookup_expr="gte")
     work_date_before = django_filters.DateFilter(field_name="work_date", lookup_expr="lte")
 
     class Meta:
         model = TimeEntry
-        fields = ["psa_time_entry_id", "project", "status", "work_date_after", "work_date_before"]
+        fields = [
+            "psa_time_entry_id",
+            "project",
+            "customer",
+            "legal_entity",
+            "person",
+            "status",
+            "work_date_after",
+            "work_date_before",
+        ]
 
 
 def _period(queryset, name, value):
@@ -46,6 +60,8 @@ class InvoiceFilter(django_filters.FilterSet):
     project = django_filters.CharFilter(method="filter_project")
     status = django_filters.ChoiceFilter(choices=Invoice.Status.choices)
     period = django_filters.CharFilter(method=_period, field_name="period")
+    posted_after = django_filters.DateFilter(field_name="posted_at__date", lookup_expr="gte")
+    posted_before = django_filters.DateFilter(field_name="posted_at__date", lookup_expr="lte")
     erp_invoice_id = django_filters.CharFilter()
     legal_entity = django_filters.CharFilter(field_name="legal_entity__code")
 
@@ -89,8 +105,10 @@ class RateCardFilter(django_filters.FilterSet):
 class ProjectFilter(django_filters.FilterSet):
     """docs/contract.md §2 ``projects/`` filters, plus ``q`` for the page's search box."""
 
-    crm_opportunity_id = django_filters.CharFilter(field_name="contract__crm_opportunity_id")
-    psa_project_id = django_filters.CharFilter()
+    crm_opportunity_id = django_filters.CharFilter(
+        field_name="contract__crm_opportunity_id", label="CRM opportunity id"
+    )
+    psa_project_id = django_filters.CharFilter(label="PSA project id")
     customer = django_filters.CharFilter(method="filter_customer")
     status = django_filters.ChoiceFilter(choices=Project.Status.choices)
     billing_model = django_filters.ChoiceFilter(

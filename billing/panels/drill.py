@@ -1,6 +1,6 @@
 """Drill-down links and weekly trend charts of billing's panels (docs/dashboards.md): each
 figure links to the list page filtered to the rows behind it, keeping the dashboard's filters
-that page has a parameter for (``/time/``: project and work dates; ``/invoices/``: entity,
+that page has a parameter for (``/time/``: entity, client, project and work dates; ``/invoices/``: entity,
 client, project, one month's period; ``/exceptions/<queue>/``: type)."""
 
 from datetime import date, timedelta
@@ -25,7 +25,11 @@ def time_url(filters: dict, *, after: date | None = None, before: date | None = 
         end = before
     return link(
         reverse("billing:time_entry_list"),
-        {"project": filters.get("project") or ""},
+        {
+            "project": filters.get("project") or "",
+            "customer": filters.get("customer") or "",
+            "legal_entity": filters.get("legal_entity") or "",
+        },
         query,
         {
             "work_date_after": start.isoformat() if start else "",

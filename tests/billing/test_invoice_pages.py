@@ -240,3 +240,25 @@ def test_the_project_page_shows_burn_hours_by_phase_invoices_and_time(client, dr
     Contract.objects.update(not_to_exceed=Decimal("1000.00"))
     page = client.get(f"/projects/{project.pk}/").content.decode()
     assert "113% of the cap" in page and "over by 125.00 USD" in page and "burn-over" in page
+
+
+def test_time_filters_by_customer_entity_person_and_several_statuses(finance_client, draft):
+    from billing.models import TimeEntry
+
+    customer = draft.customer_id
+
+    def ids(query: str) -> set[str]:
+        page = finance_client.get(f"/time/?{query}").content.decode()
+        return {
+            e.psa_time_entry_id
+            for e in TimeEntry.objects.all()
+            if f">{e.psa_time_entry_id}<" in page
+        }
+
+    assert ids(f"customer={customer}") == {"TE-1", "TE-H"}
+    assert ids(f"customer={customer + 1}") == set()
+    assert ids("legal_entity=US01&status=invoiced&status=on_hold") == {"TE-1", "TE-H"}
+    assert ids("status=invoiced") == {"TE-1"}
+    assert ids("person=ANA@acme.example") == {"TE-1", "TE-H"}
+    assert "from a dashboard" in finance_client.get(f"/time/?customer={customer}").content.decode()
+    assert finance_client.get("/time/?customer=abc").status_code == 200  # a bad value: no rows

@@ -74,10 +74,12 @@ def test_unbilled_time_under_a_client_filter_and_its_drill_down_counts():
     view = present_unbilled(data)
     finance = _client("finance")
     (project_row,) = view["projects"]
-    assert project_row["time_url"] == "/time/?project=PRJ-A&status=rated"
+    assert project_row["time_url"] == (
+        f"/time/?project=PRJ-A&customer={acme.customer_id}&status=rated"
+    )
     assert _listed(finance, project_row["time_url"]) == project_row["entries"] == 2
     column = view["trend"]["columns"][data["weekly"].index(week)]
-    assert _listed(finance, column["href"]) == 3  # the week's rated time of both clients...
+    assert _listed(finance, column["href"]) == week["entries"] == 2  # the client's only...
     by_project = _client("finance", "pmo")
     filtered = present_unbilled(get_unbilled_time(project="PRJ-A"))
     column = filtered["trend"]["columns"][data["weekly"].index(week)]
