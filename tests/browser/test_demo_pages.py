@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transa
 SLICE = Scale(clients=6, projects=8, months=4, consultants=12)
 PHONE = {"width": 390, "height": 844}
 PAGES = [  # screenshot name, path, a heading the page must show
+    ("home", "/", "Good to see you"),
     ("finance", "/dashboards/finance/", "Finance dashboard"),
     ("pmo", "/dashboards/pmo/", "PMO dashboard"),
     ("operations", "/dashboards/operations/", "Operations dashboard"),
