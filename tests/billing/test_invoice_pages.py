@@ -262,3 +262,16 @@ def test_time_filters_by_customer_entity_person_and_several_statuses(finance_cli
     assert ids("person=ANA@acme.example") == {"TE-1", "TE-H"}
     assert "from a dashboard" in finance_client.get(f"/time/?customer={customer}").content.decode()
     assert finance_client.get("/time/?customer=abc").status_code == 200  # a bad value: no rows
+
+
+def test_tax_reads_as_money_and_its_rate_as_a_percentage(finance_client, draft):
+    from datetime import date
+
+    f.tax_rate("US-NY", "0.08875", valid_from=date(2026, 1, 1))
+    call_command("billing_run", "--period", "2026-11")
+    draft.refresh_from_db()
+    assert draft.tax_total == Decimal("99.84")  # 1,125.00 x 8.875 %, half up
+    listing = finance_client.get("/invoices/").content.decode()
+    assert "99.84 USD" in listing
+    page = finance_client.get(f"/invoices/{draft.pk}/").content.decode()
+    assert "8.875 % of net" in page
