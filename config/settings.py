@@ -13,6 +13,7 @@ import environ
 from celery.schedules import crontab
 
 from config.headers import CONTENT_SECURITY_POLICY  # noqa: F401 django-csp's policy, and why
+from config.secret_key import local_secret_key, production_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("THROUGHLINE_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -20,34 +21,7 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 env = environ.Env()
 PRODUCTION = env.str("DJANGO_ENV", default="embedded") == "production"
-
-
-def _local_secret_key() -> str:
-    # The embedded default keeps a generated key under var/ so sessions survive restarts;
-    # production must set DJANGO_SECRET_KEY (read with no default below).
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        from django.core.management.utils import get_random_secret_key
-
-        key_file.write_text(get_random_secret_key())
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
-
-
-def _production_secret_key() -> str:
-    # Read as given: django-environ would take a value starting with "$" for the name of
-    # another variable, and a random key does start so now and then (1 in 50).
-    import os
-
-    from django.core.exceptions import ImproperlyConfigured
-
-    key = os.environ.get("DJANGO_SECRET_KEY", "")
-    if not key:
-        raise ImproperlyConfigured("Set the DJANGO_SECRET_KEY environment variable")
-    return key
-
-
-SECRET_KEY = _production_secret_key() if PRODUCTION else _local_secret_key()
+SECRET_KEY = production_secret_key() if PRODUCTION else local_secret_key(VAR_DIR)
 DEBUG = env.bool("DJANGO_DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"]
