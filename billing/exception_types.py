@@ -5,6 +5,7 @@
 from django import forms
 
 from billing.models import Contract
+from billing.selectors.projects import open_phases_of_item
 from billing.services import rating
 from billing.services import rating_actions as actions
 from billing.services.opportunity import CONTRACT_INVALID, rerun_deal
@@ -17,7 +18,15 @@ class WriteOffForm(forms.Form):
 
 
 class MovePhaseForm(forms.Form):
-    phase_code = forms.CharField(max_length=60, help_text="An open phase of the same project")
+    """The open phases of the held time's project, offered as choices (a guided fix)."""
+
+    takes_item = True
+    phase_code = forms.ChoiceField(label="Open phase", help_text="An open phase of the project")
+
+    def __init__(self, *args, item=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        phases = open_phases_of_item(item) if item is not None else []
+        self.fields["phase_code"].choices = [(p.code, f"{p.name} ({p.code})") for p in phases]
 
 
 RERUN = ResolutionAction(

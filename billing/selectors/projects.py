@@ -211,3 +211,17 @@ def _invoices_of(contract: Contract) -> list[dict]:
     amounts = {row["invoice_id"]: from_exact_sum(row["amount"]) for row in rows}
     invoices = Invoice.objects.filter(pk__in=amounts).order_by("-period", "-pk")
     return [{"invoice": invoice, "amount": amounts[invoice.pk]} for invoice in invoices]
+
+
+def open_phases_of_item(item: Any) -> list[Phase]:
+    """The open phases of the project a held-time item is about (its subject key names the
+    project: ``phase:<project>:<code>``, ``dates:<project>``, ``project:<project>``)."""
+    kind, _, rest = str(getattr(item, "subject_key", "")).partition(":")
+    project_id = rest.split(":", 1)[0]
+    if kind not in ("phase", "dates", "project") or not project_id.isdigit():
+        return []
+    return list(
+        Phase.objects.filter(project_id=int(project_id), status=Phase.Status.OPEN).order_by(
+            "position", "code"
+        )
+    )

@@ -35,6 +35,12 @@ def _lock_for_user(*, item_id: int, user: User) -> ExceptionItem:
     return item
 
 
+def form_context(resolution, item: ExceptionItem) -> dict:
+    """What an action's form is built with besides its data: the item, when the form asks for
+    it (``takes_item = True``) to offer the valid values as choices (an item's open phases)."""
+    return {"item": item} if getattr(resolution.form_class, "takes_item", False) else {}
+
+
 def _require_open(item: ExceptionItem) -> None:
     if not item.is_open:
         raise ExceptionItemClosed(
@@ -67,7 +73,7 @@ def resolve_exception_item(
         )
     cleaned = dict(data or {})
     if resolution.form_class is not None:
-        form = resolution.form_class(data=cleaned)
+        form = resolution.form_class(data=cleaned, **form_context(resolution, item))
         if not form.is_valid():
             raise ActionInputInvalid(
                 "the action's input is invalid", errors=form.errors.get_json_data()

@@ -11,6 +11,7 @@ from exceptions_queue import selectors
 from exceptions_queue.forms import AssignForm, CommentForm, DismissForm
 from exceptions_queue.models import ExceptionItem, Queue
 from exceptions_queue.registry import exception_types
+from exceptions_queue.services.actions import form_context
 from integrations.selectors import visible_trace_steps
 
 COLUMNS = [  # (sort key, label, css class)
@@ -165,7 +166,9 @@ def detail_context(*, request, item: ExceptionItem) -> dict:
             {
                 "action": action,
                 "allowed": not action.roles or has_role(request.user, *action.roles),
-                "form": action.form_class(auto_id=f"id_{action.name}_%s")
+                "form": action.form_class(
+                    auto_id=f"id_{action.name}_%s", **form_context(action, item)
+                )
                 if action.form_class
                 else None,
             }
