@@ -27,3 +27,20 @@ document.addEventListener("click", (event) => {
   params.set("format", link.dataset.export);
   link.href = `${form.getAttribute("action") || window.location.pathname}?${params}`;
 });
+
+// <button data-print> prints the page (the invoice preview).
+document.addEventListener("click", (event) => {
+  if (event.target.closest("[data-print]")) window.print();
+});
+
+// A table wider than its card scrolls inside it (phones): it takes the keyboard focus, so it
+// can be scrolled without a mouse (WCAG 2.1.1; axe "scrollable-region-focusable").
+function focusableScrollers(root) {
+  for (const table of root.querySelectorAll("table.table")) {
+    if (table.scrollWidth > table.clientWidth + 1) table.setAttribute("tabindex", "0");
+  }
+  for (const block of root.querySelectorAll("pre")) block.setAttribute("tabindex", "0");
+}
+document.addEventListener("DOMContentLoaded", () => focusableScrollers(document));
+document.addEventListener("htmx:afterSwap", (event) => focusableScrollers(event.target));
+window.addEventListener("resize", () => focusableScrollers(document));
