@@ -253,3 +253,12 @@ def test_the_api_root_lists_every_resource(client):
     ):  # fmt: skip
         assert body[key].startswith("http://testserver/api/v1/"), key
     assert body["hooks"] == "http://testserver/api/v1/hooks/{system}/"
+
+
+def test_the_server_error_page_stands_alone_and_the_site_has_an_icon(client):
+    from django.template.loader import render_to_string
+
+    page = render_to_string("500.html")  # rendered with no request and no database
+    assert "Something went wrong on our side" in page and "app.css" in page
+    assert client.get("/favicon.ico").status_code in (301, 302)
+    assert "favicon.svg" in client.get("/login/").content.decode()
