@@ -5,6 +5,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.functions import TruncMonth
 from simple_history.models import ModelChange
 
 from billing.models import (
@@ -18,7 +19,10 @@ from billing.models import (
     RateCard,
     TimeEntry,
 )
+from config.money import Money
 from config.money_db import exact_sum, from_exact_sum
+from exceptions_queue.models import ExceptionItem
+from exceptions_queue.selectors import list_exception_items
 from integrations.models import ExternalRef, TraceStep
 
 AMENDED = "amended"
@@ -150,6 +154,7 @@ def project_financials(project: Project) -> dict:
         ],
         "phases": _hours_by_phase(project),
         "invoices": _invoices_of(contract),
+        "months": _billed_and_cost_by_month(project),
         "recent_time": list(
             TimeEntry.objects.filter(project=project).order_by("-work_date", "-pk")[:10]
         ),
@@ -224,4 +229,60 @@ def open_phases_of_item(item: Any) -> list[Phase]:
         Phase.objects.filter(project_id=int(project_id), status=Phase.Status.OPEN).order_by(
             "position", "code"
         )
+    )
+
+
+def _billed_and_cost_by_month(project: Project) -> list[dict]:
+    """Billed (its lines on invoices that are not void, by service period) against the cost
+    of its time (by work month), month by month, newest first. Cost in another currency than
+    the contract's is listed apart, never added (no FX here: the margin panel converts)."""
+    contract = project.contract
+    billed = {
+        row["invoice__period"]: from_exact_sum(row["total"])
+        for row in InvoiceLine.objects.filter(contract=contract)
+        .exclude(invoice__status=Invoice.Status.VOID)
+        .values("invoice__period")
+        .annotate(total=exact_sum("amount"))
+        .order_by()
+    }
+    costs: dict[Any, dict[str, Decimal]] = {}
+    for row in (
+        TimeEntry.objects.filter(project=project, cost_amount__isnull=False)
+        .exclude(status=TimeEntry.Status.RETRACTED)
+        .annotate(month=TruncMonth("work_date"))
+        .values("month", "cost_currency")
+        .annotate(total=exact_sum("cost_amount"))
+        .order_by()
+    ):
+        month = row["month"].date() if hasattr(row["month"], "date") else row["month"]
+        costs.setdefault(month, {})[row["cost_currency"]] = from_exact_sum(row["total"])
+    rows = []
+    for month in sorted(set(billed) | set(costs), reverse=True):
+        cost = costs.get(month, {})
+        same = cost.get(contract.currency, Decimal(0))
+        other = {c: v for c, v in cost.items() if c != contract.currency and v}
+        amount = billed.get(month, Decimal(0))
+        rows.append(
+            {
+                "month": month,
+                "billed": amount,
+                "cost": same,
+                "other_costs": [Money(v, c) for c, v in sorted(other.items())],
+                "margin": None if other else amount - same,
+            }
+        )
+    return rows
+
+
+def project_open_items(project: Project, user: Any) -> list:
+    """The open exception items about the project (its held time, its rates, its deal) the
+    viewer's queues hold, most urgent first."""
+    keys = Q(subject_key__startswith=f"phase:{project.pk}:") | Q(
+        subject_key__in=[f"dates:{project.pk}", f"project:{project.pk}"]
+    )
+    keys |= Q(subject_key__startswith=f"contract:{project.contract_id}:")
+    return list(
+        list_exception_items(user=user)
+        .filter(keys, status__in=ExceptionItem.OPEN_STATUSES)
+        .order_by("due_at")[:20]
     )

@@ -14,6 +14,7 @@ from billing.selectors.projects import (
     list_project_traces,
     list_projects,
     project_financials,
+    project_open_items,
 )
 from billing.views.exports import PROJECT_COLUMNS
 from config.exports import export_response, requested_format
@@ -61,5 +62,6 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
         "traces": list_project_traces(project),
         "deal": getattr(contract, "deal", None),
         "figures": project_financials(project),
+        "open_items": project_open_items(project, request.user),
     }
     return render(request, "billing/project_detail.html", context)

@@ -275,3 +275,19 @@ def test_tax_reads_as_money_and_its_rate_as_a_percentage(finance_client, draft):
     assert "99.84 USD" in listing
     page = finance_client.get(f"/invoices/{draft.pk}/").content.decode()
     assert "8.875 % of net" in page
+
+
+def test_the_project_page_shows_billed_and_cost_by_month_and_its_open_items(client, draft):
+    from billing.models import Project
+
+    make_user("pia", "pmo", "finance")
+    client.login(username="pia", password="pw-pia")
+    project = Project.objects.get()
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+    months = page[page.index('data-testid="by-month"') :].split("</table>")[0]
+    # November: 1,125.00 on the draft; the cost of 9.50 h at the person's 80.00 = 760.00.
+    assert "Nov 2026" in months and "1,125.00 USD" in months and "760.00 USD" in months
+    assert "365.00 USD" in months  # the margin
+    items = page[page.index('data-testid="project-items"') :].split("</section>")[0]
+    held = ExceptionItem.objects.get(type_code="rate_missing")
+    assert f"/exceptions/items/{held.pk}/" in items
