@@ -15,7 +15,7 @@ from exceptions_queue.errors import (
     UnknownAction,
 )
 from exceptions_queue.models import ExceptionComment, ExceptionItem
-from exceptions_queue.registry import exception_types
+from exceptions_queue.registry import ResolutionAction, exception_types
 from exceptions_queue.selectors import can_see_queue, get_exception_item
 from exceptions_queue.services.items import DISMISS, add_note, close_item, exception_type_of
 
@@ -35,7 +35,7 @@ def _lock_for_user(*, item_id: int, user: User) -> ExceptionItem:
     return item
 
 
-def form_context(resolution, item: ExceptionItem) -> dict:
+def form_context(resolution: ResolutionAction, item: ExceptionItem) -> dict:
     """What an action's form is built with besides its data: the item, when the form asks for
     it (``takes_item = True``) to offer the valid values as choices (an item's open phases)."""
     return {"item": item} if getattr(resolution.form_class, "takes_item", False) else {}
