@@ -1,8 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from config import views
 
@@ -10,7 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("dashboards/", views.dashboards, name="dashboards"),
     path("dashboards/<slug:name>/", views.dashboard, name="dashboard"),
-    path("favicon.ico", RedirectView.as_view(url=static("throughline/favicon.svg"))),
+    path("favicon.ico", views.favicon),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),

@@ -14,6 +14,13 @@ from config.registry import Panel, dashboard_filters, panels
 from config.roles import has_role, user_roles
 
 
+def favicon(request: HttpRequest):
+    """Browsers ask for /favicon.ico: the site's icon, wherever the static files are."""
+    from django.templatetags.static import static
+
+    return redirect(static("throughline/favicon.svg"), permanent=True)
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     """The process is up (no dependencies checked)."""
     return JsonResponse({"status": "ok"})

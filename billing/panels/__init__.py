@@ -7,7 +7,7 @@ returning plain JSON (``/api/v1/metrics/``) and a template; ``register`` runs in
 def register() -> None:
     from config.registry import panels
 
-    for panel in (*_finance_panels(), *_pmo_panels()):
+    for panel in (*_finance_panels(), *_pmo_panels(), _today_panel()):
         panels.register(panel.key, panel)
     from billing.panels.scope import filter_fields
     from config.registry import DashboardFilters, dashboard_filters
@@ -117,4 +117,20 @@ def _pmo_panels() -> tuple:
                 "params": PARAMS,
             },
         ),
+    )
+
+
+def _today_panel():
+    from billing.panels.today import get_today
+    from config.registry import Panel
+    from config.roles import FINANCE, PMO
+
+    return Panel(
+        key="billing:today",
+        title="Today",
+        dashboard="home",
+        compute=get_today,
+        template="billing/panels/today.html",
+        roles=(FINANCE, PMO),
+        order=5,
     )

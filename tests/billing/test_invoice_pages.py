@@ -291,3 +291,16 @@ def test_the_project_page_shows_billed_and_cost_by_month_and_its_open_items(clie
     items = page[page.index('data-testid="project-items"') :].split("</section>")[0]
     held = ExceptionItem.objects.get(type_code="rate_missing")
     assert f"/exceptions/items/{held.pk}/" in items
+
+
+def test_home_says_what_waits_today_per_role(client, draft):
+    make_user("fia", "finance")
+    client.login(username="fia", password="pw-fia")
+    today = client.get("/").content.decode()
+    today = today[today.index('data-testid="today"') :].split("</ul>")[0]
+    assert "<strong>1</strong> draft invoices to review" in today
+    assert f"{draft.gross_total:,.2f} USD" in today and "?status=draft" in today
+    assert "<strong>1</strong> time entries held (2.00 h)" in today  # TE-H
+    make_user("ops", "operations")
+    client.login(username="ops", password="pw-ops")
+    assert 'data-testid="today"' not in client.get("/").content.decode()
