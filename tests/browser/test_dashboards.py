@@ -174,7 +174,7 @@ def test_finance_and_pmo_dashboards_read_at_a_glance(live_server, new_page, scre
     _login(page, live_server.url, "fiona")
     page.get_by_role("link", name="Dashboards").click()  # the first dashboard finance may see
     expect(page.get_by_role("heading", name="Finance dashboard")).to_be_visible()
-    expect(page.locator("[data-panel='billing:unbilled-time'] svg.chart")).to_be_visible()
+    expect(page.locator("[data-panel='billing:unbilled-time'] svg.chart:not(.trend)")).to_be_visible()
     expect(page.locator("[data-panel='billing:unbilled-time']")).to_contain_text("Globex")
     page.screenshot(path=str(screenshots_dir / "dashboard-finance.png"), full_page=True)
 
@@ -183,7 +183,7 @@ def test_finance_and_pmo_dashboards_read_at_a_glance(live_server, new_page, scre
     _login(page, live_server.url, "paula")
     page.get_by_role("link", name="Dashboards").click()  # PMO lands on its own dashboard
     expect(page.get_by_role("heading", name="PMO dashboard")).to_be_visible()
-    expect(page.locator("[data-panel='billing:utilization'] svg.chart")).to_be_visible()
+    expect(page.locator("[data-panel='billing:utilization'] svg.chart:not(.trend)")).to_be_visible()
     expect(page.locator("[data-panel='billing:unbilled-time']")).to_have_count(0)
     page.select_option("[data-panel='billing:utilization'] select[name=weeks]", "4")  # app.js
     expect(page).to_have_url(re.compile(r"weeks=4"))
