@@ -5,7 +5,7 @@
 from django import forms
 
 from billing.models import Contract
-from billing.selectors.projects import open_phases_of_item
+from billing.selectors.projects import deal_choices, deal_values, open_phases_of_item
 from billing.services import rating
 from billing.services import rating_actions as actions
 from billing.services.opportunity import CONTRACT_INVALID, rerun_deal
@@ -150,23 +150,30 @@ def _rate_hold_types() -> list[ExceptionType]:
 
 
 class DealFixForm(forms.Form):
-    """Fields finance may correct on a deal; an empty field keeps the deal's value."""
+    """Fields finance may correct on a deal; an empty field keeps the deal's value. The
+    reference data's values are offered as choices and the deal's own values pre-fill the
+    form (a guided fix); only what finance changes becomes an override."""
 
-    legal_entity = forms.CharField(
-        max_length=20, required=False, help_text="Entity code, e.g. US01"
-    )
+    takes_item = True
+    legal_entity = forms.ChoiceField(required=False)
     currency = forms.CharField(max_length=3, required=False)
     billing_model = forms.ChoiceField(
         choices=[("", "(keep)"), *Contract.BillingModel.choices], required=False
     )
-    tax_jurisdiction = forms.CharField(max_length=20, required=False, help_text="e.g. US-NY")
-    project_template = forms.CharField(max_length=40, required=False, help_text="Template code")
-    rate_card = forms.CharField(
-        max_length=40, required=False, help_text='Card code; "-" for the standard card'
-    )
+    tax_jurisdiction = forms.ChoiceField(required=False)
+    project_template = forms.ChoiceField(required=False)
+    rate_card = forms.ChoiceField(required=False)
     start_date = forms.DateField(required=False)
     end_date = forms.DateField(required=False)
     not_to_exceed = forms.DecimalField(max_digits=20, decimal_places=3, required=False)
+
+    def __init__(self, *args, item=None, **kwargs) -> None:
+        current = deal_values(item) if item is not None else {}
+        kwargs.setdefault("initial", {k: v for k, v in current.items() if v not in (None, "")})
+        super().__init__(*args, **kwargs)
+        for name, options in deal_choices().items():
+            keep = f"(keep{': ' + str(current[name]) if current.get(name) else ''})"
+            self.fields[name].choices = [("", keep), *options]
 
 
 def deal_fixes(cleaned: dict) -> dict:
@@ -190,7 +197,9 @@ def _opportunity_id(item) -> str:
 
 
 def fix_and_rerun_action(item, *, user, data: dict) -> str:
-    return rerun_deal(opportunity_id=_opportunity_id(item), fixes=deal_fixes(data), user=user)
+    current = deal_values(item)
+    changed = {k: v for k, v in deal_fixes(data).items() if str(current.get(k) or "") != str(v)}
+    return rerun_deal(opportunity_id=_opportunity_id(item), fixes=changed, user=user)
 
 
 def rerun_deal_action(item, *, user, data: dict) -> str:

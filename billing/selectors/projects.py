@@ -16,6 +16,7 @@ from billing.models import (
     OpportunityDeal,
     Phase,
     Project,
+    ProjectTemplate,
     RateCard,
     TimeEntry,
 )
@@ -286,3 +287,37 @@ def project_open_items(project: Project, user: Any) -> list:
         .filter(keys, status__in=ExceptionItem.OPEN_STATUSES)
         .order_by("due_at")[:20]
     )
+
+
+DEAL_FIELDS = (
+    "legal_entity", "currency", "billing_model", "tax_jurisdiction", "project_template",
+    "rate_card", "start_date", "end_date", "not_to_exceed",
+)  # fmt: skip
+
+
+def deal_values(item: Any) -> dict:
+    """A contract-invalid item's deal as it stands (the CRM's data with finance's fixes)."""
+    kind, _, opportunity_id = str(getattr(item, "subject_key", "")).partition(":")
+    deal = OpportunityDeal.objects.filter(crm_opportunity_id=opportunity_id).first()
+    if kind != "opportunity" or deal is None:
+        return {}
+    merged = {**(deal.data or {}), **(deal.overrides or {})}
+    return {name: merged.get(name) for name in DEAL_FIELDS}
+
+
+def deal_choices() -> dict[str, list[tuple[str, str]]]:
+    """The values a deal may name, from the reference data: entities, their tax
+    jurisdictions, project templates, rate cards ("-": the standard card)."""
+    from mdm.models import LegalEntity
+
+    entities = list(LegalEntity.objects.filter(is_active=True).order_by("code"))
+    jurisdictions = sorted({j for e in entities for j in (e.tax_jurisdictions or [])})
+    return {
+        "legal_entity": [(e.code, f"{e.code} {e.name}") for e in entities],
+        "tax_jurisdiction": [(j, j) for j in jurisdictions],
+        "project_template": [
+            (t.code, f"{t.code} {t.name}") for t in ProjectTemplate.objects.order_by("code")
+        ],
+        "rate_card": [("-", "the standard card")]
+        + [(c.code, c.code) for c in RateCard.objects.order_by("code")],
+    }

@@ -297,3 +297,27 @@ def test_finance_fixes_the_deal_on_the_item_page(client, reference):
     assert item.status == "resolved"
     drain()
     assert Project.objects.get().contract.tax_jurisdiction == "US-CA"
+
+
+def test_the_fix_form_offers_the_reference_values_and_keeps_what_finance_did_not_change(
+    client, reference
+):
+    from tests.conftest import make_user
+
+    data = closed_won_data(tax_jurisdiction="GB")
+    send_deal(client, reference, data)
+    item = ExceptionItem.objects.get(type_code="contract_invalid")
+    make_user("fia", "finance")
+    client.login(username="fia", password="pw-fia")
+    page = client.get(f"/exceptions/items/{item.pk}/").content.decode()
+    jurisdiction = page[page.index('name="tax_jurisdiction"') :].split("</select>")[0]
+    assert "(keep: GB)" in jurisdiction and 'value="US-NY"' in jurisdiction
+    entity = page[page.index('name="legal_entity"') :].split("</select>")[0]
+    assert 'value="US01" selected' in entity  # pre-filled with the deal's own value
+    # The form posts every pre-filled value; only the changed one becomes an override.
+    client.post(
+        f"/exceptions/items/{item.pk}/resolve/fix_and_rerun/",
+        {"legal_entity": "US01", "tax_jurisdiction": "US-NY", "project_template": "TM-STD"},
+    )
+    assert OpportunityDeal.objects.get().overrides == {"tax_jurisdiction": "US-NY"}
+    assert Project.objects.exists()
