@@ -82,20 +82,25 @@ def unbilled_trend(data: dict) -> dict:
 
 
 def latency_trend(data: dict) -> dict:
-    href = invoice_url(data["filters"], status="posted")
-    return column_chart(
-        [
+    """Each week's column opens the invoices posted that week (any status after posting)."""
+    points = []
+    for week in data["weekly"]:
+        monday, sunday = _week_bounds(week["week"])
+        points.append(
             Point(
                 label=_week_label(week["week"]),
                 value=Decimal(week["mean_hours"]) if week["mean_hours"] else None,
                 css="seg-age-2",
                 title=f"Week of {week['week']}: {week['invoices']} invoices posted, "
                 f"mean {week['mean_hours'] or '–'} h from last approval",
-                href=href,
+                href=invoice_url(
+                    data["filters"],
+                    posted_after=monday.isoformat(),
+                    posted_before=sunday.isoformat(),
+                ),
             )
-            for week in data["weekly"]
-        ]
-    )
+        )
+    return column_chart(points)
 
 
 def utilization_trend(data: dict) -> dict:

@@ -48,7 +48,8 @@ def _query_without_page(request: HttpRequest) -> str:
 def invoice_list(request: HttpRequest) -> HttpResponse:
     require(request, "invoices")
     params = request.GET.copy()
-    params.setdefault("status", Invoice.Status.DRAFT)
+    if not any(name in params for name in InvoiceFilter.base_filters):
+        params["status"] = Invoice.Status.DRAFT  # the work list; any filter (a link) widens it
     filterset = InvoiceFilter(params, queryset=list_invoices())
     if fmt := requested_format(request):
         return export_response(fmt, name="invoices", columns=INVOICE_COLUMNS, rows=filterset.qs)

@@ -161,6 +161,12 @@ def test_invoice_latency_weekly_mean_and_its_filters():
         "15.0",
     )
     assert next(x for x in get_invoice_latency()["weekly"] if x["invoices"])["mean_hours"] == "23.3"
+    # Each week's column opens the invoices posted that week, under the client filter.
+    from billing.panels.drill import latency_trend
+
+    column = latency_trend(data)["columns"][data["weekly"].index(week)]
+    assert "posted_after=" in column["href"] and f"customer={acme.customer_id}" in column["href"]
+    assert _listed(_client("finance"), column["href"]) == week["invoices"] == 2
 
 
 def test_utilization_weekly_is_billed_hours_over_capacity_per_week():
