@@ -19,7 +19,9 @@ class OutboxMessageFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=OutboxMessage.Status.choices)
     trace_id = django_filters.CharFilter()
     kind = django_filters.CharFilter()
+    dead_after = django_filters.DateFilter(field_name="dead_at__date", lookup_expr="gte")
+    dead_before = django_filters.DateFilter(field_name="dead_at__date", lookup_expr="lte")
 
     class Meta:
         model = OutboxMessage
-        fields = ["system", "status", "trace_id", "kind"]
+        fields = ["system", "status", "trace_id", "kind", "dead_after", "dead_before"]

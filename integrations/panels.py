@@ -110,7 +110,10 @@ def present_health(data: dict) -> dict:
             css="seg-bad",
             title=f"Week of {week['week']}: {week['dead']} dead-lettered"
             + "".join(f", {slug} {n}" for slug, n in week["by_system"].items()),
-            href=outbox_url(status=OutboxMessage.Status.DEAD),
+            href=outbox_url(
+                dead_after=week["week"],
+                dead_before=(date.fromisoformat(week["week"]) + timedelta(days=6)).isoformat(),
+            ),
         )
         for week in data["weekly_dead_letters"]
     ]

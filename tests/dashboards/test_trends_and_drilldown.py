@@ -232,6 +232,9 @@ def test_dead_letters_by_week_and_per_system_link_to_exactly_those_messages(syst
     erp_row = next(r for r in view["systems"] if r["system"] == "erp")
     assert _listed(ops, erp_row["dead_url"]) == erp_row["dead_letters"] == 2
     assert _listed(ops, view["dead_url"]) == data["dead_letters"] == 3
+    this_week = view["trend"]["columns"][-1]
+    assert "dead_after=" in this_week["href"]
+    assert _listed(ops, this_week["href"]) == data["weekly_dead_letters"][-1]["dead"] == 2
 
 
 def test_filters_reach_the_panels_and_the_form_keeps_them():
