@@ -11,6 +11,11 @@ from django.urls import reverse
 from billing.panels.scope import link
 from config.charts import Point, column_chart
 
+# The statuses the figures count (billing/panels/trends.py): billed hours, and every entry but
+# a retracted one for cost; the time list takes ``status`` repeated.
+BILLED = ["rated", "invoiced"]
+COSTED = ["received", "rated", "invoiced", "on_hold", "non_billable"]
+
 
 def _day(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
@@ -117,7 +122,7 @@ def utilization_trend(data: dict) -> dict:
                 css=css if level is None or level >= 60 else "seg-warn",
                 title=f"Week of {week['week']}: {value or '–'} % ({week['billed_hours']} h "
                 f"billed of {week['capacity_hours']} h)",
-                href=time_url(data["filters"], after=monday, before=sunday),
+                href=time_url(data["filters"], after=monday, before=sunday, status=BILLED),
             )
         )
     return column_chart(points)
@@ -136,7 +141,7 @@ def margin_trend(data: dict) -> dict:
                 title=f"Week of {week['week']}: margin "
                 f"{'–' if margin is None else f'{margin:,.0f}'} {data['reporting_currency']} "
                 f"({week['margin_percent'] or '–'} %) on {week['billed']['amount']} billed",
-                href=time_url(data["filters"], after=monday, before=sunday),
+                href=time_url(data["filters"], after=monday, before=sunday, status=COSTED),
             )
         )
     return column_chart(points)

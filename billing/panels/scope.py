@@ -145,7 +145,7 @@ def link(path: str, *queries: dict) -> str:
     merged: dict = {}
     for query in queries:
         merged.update({k: v for k, v in query.items() if v not in (None, "")})
-    return f"{path}?{urlencode(merged)}" if merged else path
+    return f"{path}?{urlencode(merged, doseq=True)}" if merged else path  # lists: repeated keys
 
 
 def filter_fields(query) -> list[dict]:

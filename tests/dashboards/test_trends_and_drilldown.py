@@ -189,6 +189,13 @@ def test_utilization_weekly_is_billed_hours_over_capacity_per_week():
     ]
     assert data["weekly"][-1]["week"] == last_monday.isoformat()
     assert get_utilization(legal_entity="NOPE")["weekly"][-1]["utilization"] is None
+    # A week's column opens that week's billed time only (not a non-billable entry beside it).
+    from billing.panels.drill import utilization_trend
+
+    w.entry(acme, status=TimeEntry.Status.NON_BILLABLE, work_date=last_monday, hours="3.00")
+    column = utilization_trend(get_utilization())["columns"][-1]
+    assert "status=rated&status=invoiced" in column["href"]
+    assert _listed(_client("finance", "pmo"), column["href"]) == 1
 
 
 def test_revenue_at_risk_by_type_links_to_exactly_its_open_items(systems):
