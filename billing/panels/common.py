@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from billing.models import FxRate
+from billing.models import Contract, FxRate, TimeEntry
 from config.money import money_json, money_list, round_money
 from config.money_db import exact_sum, from_exact_sum
 
@@ -23,6 +23,24 @@ __all__ = ["exact_sum", "from_exact_sum", "money_list"]
 
 ZERO = Decimal("0")
 HOURS = 2  # decimals of an hours column, for exact_sum(field, HOURS) / from_exact_sum(value, HOURS)
+# The entries whose amounts are billed time (utilization, margin, their drill-down links).
+BILLED = (TimeEntry.Status.RATED, TimeEntry.Status.INVOICED)
+
+
+def billed_and_cost_sums() -> dict:
+    """The margin's two sums of time entries, for ``.annotate(**billed_and_cost_sums())``:
+    ``billed`` (amounts of billed time on time-and-materials contracts; fees are billed by
+    their lines) and ``cost`` (every entry's cost), both as exact sums."""
+    return {
+        "billed": exact_sum(
+            "amount",
+            filter=Q(
+                status__in=BILLED,
+                project__contract__billing_model=Contract.BillingModel.TIME_AND_MATERIALS,
+            ),
+        ),
+        "cost": exact_sum("cost_amount"),
+    }
 
 
 def today() -> date:

@@ -5,12 +5,14 @@ from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q
 
-from billing.models import Contract, Invoice, InvoiceLine, Person, Project, TimeEntry
+from billing.models import Invoice, InvoiceLine, Person, Project, TimeEntry
 from billing.panels.common import (
+    BILLED,
     HOURS,
     ZERO,
     FxTable,
     add_amounts,
+    billed_and_cost_sums,
     exact_sum,
     from_exact_sum,
     money,
@@ -25,7 +27,6 @@ from billing.panels.scope import Scope, monday_of
 from billing.panels.trends import margin_weekly, utilization_weekly
 
 DEFAULT_WEEKS, MAX_WEEKS = 4, 26  # full Monday-Sunday weeks before the current one
-BILLED = (TimeEntry.Status.RATED, TimeEntry.Status.INVOICED)
 NON_VOID = [s for s in Invoice.Status.values if s != Invoice.Status.VOID]
 # Lines that bill a contract, not entries: a fee per milestone, per retainer month, its overage.
 CONTRACT_LINES = (InvoiceLine.Kind.MILESTONE, InvoiceLine.Kind.RETAINER, InvoiceLine.Kind.OVERAGE)
@@ -222,16 +223,7 @@ def _margin_sources(scope: Scope) -> tuple:
         TimeEntry.objects.filter(scope.entries(), project__status__in=_LIVE)
         .exclude(status=TimeEntry.Status.RETRACTED)
         .values("project_id", "cost_currency")
-        .annotate(
-            billed=exact_sum(
-                "amount",
-                filter=Q(
-                    status__in=BILLED,
-                    project__contract__billing_model=Contract.BillingModel.TIME_AND_MATERIALS,
-                ),
-            ),
-            cost=exact_sum("cost_amount"),
-        )
+        .annotate(**billed_and_cost_sums())
         .order_by()
     )
     reversed_ = InvoiceLine.objects.filter(reverses=OuterRef("pk"), invoice__status__in=NON_VOID)

@@ -8,13 +8,15 @@ from decimal import Decimal
 
 from django.urls import reverse
 
+from billing.models import TimeEntry
+from billing.panels.common import BILLED
 from billing.panels.scope import link
 from config.charts import Point, column_chart
 
-# The statuses the figures count (billing/panels/trends.py): billed hours, and every entry but
-# a retracted one for cost; the time list takes ``status`` repeated.
-BILLED = ["rated", "invoiced"]
-COSTED = ["received", "rated", "invoiced", "on_hold", "non_billable"]
+# The statuses the figures count: billed hours, and every entry but a retracted one for cost;
+# the time list takes ``status`` repeated.
+BILLED_STATUSES = [str(status) for status in BILLED]
+COSTED = [s for s in TimeEntry.Status.values if s != TimeEntry.Status.RETRACTED]
 
 
 def _day(text: str | None) -> date | None:
@@ -122,7 +124,7 @@ def utilization_trend(data: dict) -> dict:
                 css=css if level is None or level >= 60 else "seg-warn",
                 title=f"Week of {week['week']}: {value or '–'} % ({week['billed_hours']} h "
                 f"billed of {week['capacity_hours']} h)",
-                href=time_url(data["filters"], after=monday, before=sunday, status=BILLED),
+                href=time_url(data["filters"], after=monday, before=sunday, status=BILLED_STATUSES),
             )
         )
     return column_chart(points)

@@ -21,12 +21,14 @@ from django.db.models import (
 )
 from django.db.models.functions import TruncDate, TruncWeek
 
-from billing.models import Contract, Invoice, InvoiceLine, InvoiceLineEntry, TimeEntry
+from billing.models import Invoice, InvoiceLine, InvoiceLineEntry, TimeEntry
 from billing.panels.common import (
+    BILLED,
     HOURS,
     ZERO,
     FxTable,
     add_amounts,
+    billed_and_cost_sums,
     exact_sum,
     from_exact_sum,
     money,
@@ -37,8 +39,6 @@ from billing.panels.common import (
     reporting_currency,
 )
 from billing.panels.scope import Scope
-
-BILLED = (TimeEntry.Status.RATED, TimeEntry.Status.INVOICED)
 
 
 def _week(field: str) -> TruncWeek:
@@ -160,16 +160,7 @@ def margin_weekly(scope: Scope, weeks: list[date], live, fx: FxTable) -> list[di
         .exclude(status=TimeEntry.Status.RETRACTED)
         .annotate(week=_week("work_date"))
         .values("week", "project__contract__currency", "cost_currency")
-        .annotate(
-            billed=exact_sum(
-                "amount",
-                filter=Q(
-                    status__in=BILLED,
-                    project__contract__billing_model=Contract.BillingModel.TIME_AND_MATERIALS,
-                ),
-            ),
-            cost=exact_sum("cost_amount"),
-        )
+        .annotate(**billed_and_cost_sums())
         .order_by()
     )
     for row in entries:
