@@ -22,7 +22,7 @@ urlpatterns: list = [
     ),
     path(
         "invoices/<int:invoice_id>/retry-posting/",
-        invoices.invoice_retry_posting,
+        adjustments.invoice_retry_posting,
         name="invoice_retry_posting",
     ),
     path(

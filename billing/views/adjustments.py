@@ -1,5 +1,6 @@
-"""Finance's changes to a draft from its page: write a line down or up, hold an entry to the
-next run, take an entry off (billing/services/invoice_adjustments.py). Each answers with the
+"""Finance's changes to an invoice from its page: write a draft's line down or up, hold an
+entry to the next run, take an entry off (billing/services/invoice_adjustments.py), retry a
+posting the ERP refused (billing/services/invoice_posting.py). Each answers with the
 invoice page and a message; a refusal (a posted invoice, no reason, a bad amount) is a message,
 never an error page."""
 
@@ -10,6 +11,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from billing.services.invoice_adjustments import adjust_line, hold_entry, remove_entry
+from billing.services.invoice_posting import retry_posting
 from config.errors import DomainError
 from config.policy import require
 
@@ -73,4 +75,17 @@ def entry_remove(request: HttpRequest, invoice_id: int, entry_id: int) -> HttpRe
             user=request.user,
         ),
         "Entry taken off and written off.",
+    )
+
+
+@login_required
+@require_POST
+def invoice_retry_posting(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """Finance's retry of a posting the ERP refused (the dead ERP call replayed, once)."""
+    require(request, "invoices", "retry_posting")
+    return _done(
+        request,
+        invoice_id,
+        lambda: retry_posting(invoice_id=invoice_id, user=request.user),
+        "Posting retried: the invoice is on its way to the ERP again.",
     )

@@ -21,7 +21,7 @@ from billing.selectors.invoices import (
     list_time_entries_with_billing,
     posting_problem,
 )
-from billing.services.invoice_posting import approve_invoice, approve_invoices, retry_posting
+from billing.services.invoice_posting import approve_invoice, approve_invoices
 from billing.services.invoice_run import previous_month, start_billing_run
 from billing.views.exports import BILLING_RUN_COLUMNS, INVOICE_COLUMNS, TIME_ENTRY_COLUMNS
 from config.errors import DomainError
@@ -105,20 +105,6 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
     context = _detail_context(request, invoice_id)
     template = "billing/invoice_detail.html"
     return render(request, f"{template}#invoice-status" if request.htmx else template, context)
-
-
-@login_required
-@require_POST
-def invoice_retry_posting(request: HttpRequest, invoice_id: int) -> HttpResponse:
-    """Finance's retry of a posting the ERP refused (the dead ERP call replayed, once)."""
-    require(request, "invoices", "retry_posting")
-    try:
-        retry_posting(invoice_id=invoice_id, user=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "Posting retried: the invoice is on its way to the ERP again.")
-    return redirect("billing:invoice_detail", invoice_id=invoice_id)
 
 
 @login_required
