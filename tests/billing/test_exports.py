@@ -19,13 +19,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def finance_client(client):
-    make_user("fin", "finance")
-    client.login(username="fin", password="pw-fin")
-    return client
-
-
-@pytest.fixture
 def world(client, psa_secret):
     """Two customers' projects, time on both (one entry held), a billing run: two drafts."""
     project = f.standard_world()

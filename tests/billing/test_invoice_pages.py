@@ -18,13 +18,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def finance_client(client):
-    make_user("fin", "finance")
-    client.login(username="fin", password="pw-fin")
-    return client
-
-
-@pytest.fixture
 def draft(client, psa_secret):
     f.standard_world()
     approve(client, psa_secret, time_entry_id="TE-1", hours="7.50")
