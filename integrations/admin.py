@@ -9,6 +9,7 @@ from integrations import (
     admin_ledgers,  # noqa: F401 registers the pure ledgers' admin
     admin_tokens,  # noqa: F401 registers the API tokens' admin
 )
+from integrations.admin_crm import FieldMappingInline
 from integrations.models import (
     CircuitBreaker,
     DeliveryAttempt,
@@ -69,8 +70,17 @@ class WebhookSecretInline(admin.TabularInline):
 
 
 # The credentials a connector may need (Tryton: username, password, database; Salesforce:
-# client_id, client_secret, username, password or token). Shown masked, never in clear.
-CREDENTIAL_FIELDS = ("username", "password", "database", "client_id", "client_secret", "token")
+# client_id (the connected app's consumer key), username, private_key (PEM)). Shown masked,
+# never in clear.
+CREDENTIAL_FIELDS = (
+    "username",
+    "password",
+    "database",
+    "client_id",
+    "client_secret",
+    "token",
+    "private_key",
+)
 SYSTEM_FIELDS = [
     "slug",
     "name",
@@ -105,6 +115,12 @@ class ExternalSystemForm(forms.ModelForm):
     client_id = _credential_field()
     client_secret = _credential_field()
     token = _credential_field()
+    private_key = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        help_text="A PEM private key (Salesforce's JWT sign-in); never shown again once saved.",
+    )
     forget = forms.MultipleChoiceField(
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -173,7 +189,7 @@ class ExternalSystemAdmin(SimpleHistoryAdmin):
     list_filter = ["kind", "connector", "is_active"]
     search_fields = ["slug", "name"]
     list_select_related = ["breaker"]
-    inlines = [WebhookSecretInline]
+    inlines = [WebhookSecretInline, FieldMappingInline]
     readonly_fields = ["stored_credentials", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": SYSTEM_FIELDS}),
@@ -246,6 +262,7 @@ class CircuitBreakerAdmin(SimpleHistoryAdmin):
         "opened_at",
         "probe_started_at",
         "last_failure",
+        "paused_until",
         "changed_at",
     ]
     actions = ["open_breakers", "close_breakers"]

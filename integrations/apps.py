@@ -14,6 +14,7 @@ class IntegrationsConfig(AppConfig):
         from config.registry import NavItem, Panel, navigation, panels
         from integrations import handlers, selectors, tasks  # noqa: F401 tasks: registered by name for dispatch
         from integrations.connectors.base import connector_classes
+        from integrations.connectors.salesforce.connector import SalesforceConnector
         from integrations.connectors.sandbox import SandboxConnector
         from integrations.connectors.tryton.connector import TrytonConnector
         from integrations.models import ExternalSystem, WebhookSecret
@@ -21,6 +22,7 @@ class IntegrationsConfig(AppConfig):
 
         connector_classes.register("sandbox", SandboxConnector)
         connector_classes.register("tryton", TrytonConnector)
+        connector_classes.register("salesforce", SalesforceConnector)
         navigation.register(
             "operations",
             NavItem(

@@ -16,7 +16,7 @@ from integrations.models import CircuitBreaker, ExternalSystem, InboundEvent, Ou
 
 def integration_health(*, user=None) -> dict:
     systems = (
-        ExternalSystem.objects.select_related("breaker")
+        ExternalSystem.objects.select_related("breaker", "api_usage")
         .annotate(
             dead=Count("outbox", filter=Q(outbox__status=OutboxMessage.Status.DEAD)),
             failed=Count("outbox", filter=Q(outbox__status=OutboxMessage.Status.FAILED)),
@@ -41,6 +41,7 @@ def integration_health(*, user=None) -> dict:
             "failed": system.failed,
             "pending": system.pending,
             "failed_syncs": failed_syncs.get(system.slug, 0),
+            **_quota(system),
         }
         for system in systems
     ]
@@ -64,6 +65,21 @@ def integration_health(*, user=None) -> dict:
         "events_dead": events.get(InboundEvent.Status.DEAD, 0),
         "events_rejected": events.get(InboundEvent.Status.REJECTED, 0),
         "weekly_dead_letters": weekly_dead_letters(),
+    }
+
+
+def _quota(system: ExternalSystem) -> dict:
+    """The peer's API quota as last reported (Salesforce), and a pause it caused."""
+    breaker = getattr(system, "breaker", None)
+    paused = breaker is not None and breaker.paused_until and breaker.paused_until > timezone.now()
+    usage = getattr(system, "api_usage", None)
+    return {
+        "paused_until": breaker.paused_until if paused else None,
+        "pause_reason": breaker.last_failure if paused else "",
+        "api_used": usage.used if usage else None,
+        "api_allowed": usage.allowed if usage else None,
+        "api_percent": round(usage.share * 100, 1) if usage else None,
+        "api_observed_at": usage.observed_at if usage else None,
     }
 
 

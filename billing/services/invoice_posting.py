@@ -73,6 +73,7 @@ def _set_status(invoice: Invoice, status: str, *, detail: str = "") -> None:
             "number": invoice.number,
             "status": status,
             "customer_id": str(invoice.customer_id),
+            **_crm_ids(invoice),
             "legal_entity": invoice.legal_entity.code,
             "period": f"{invoice.period:%Y-%m}",
             "total": money_json(invoice.gross_total, invoice.currency),
@@ -81,6 +82,21 @@ def _set_status(invoice: Invoice, status: str, *, detail: str = "") -> None:
         idempotency_key=f"{CRM_STATUS}:{invoice.pk}:{status}",
         object_key=f"invoice:{invoice.pk}",
     )
+
+
+def _crm_ids(invoice: Invoice) -> dict:
+    """The CRM's ids of what ``invoice`` bills: the account and the deals (opportunities) of
+    its lines' contracts (one query)."""
+    deals = sorted(
+        set(
+            invoice.lines.values_list("contract__crm_account_id", "contract__crm_opportunity_id")
+        ),
+        key=lambda deal: deal[1],
+    )
+    return {
+        "crm_account_id": deals[0][0] if deals else "",
+        "crm_opportunity_ids": [opportunity for _account, opportunity in deals],
+    }
 
 
 def _erp_payload(invoice: Invoice) -> dict:

@@ -1,11 +1,16 @@
 from django.urls import path
 
 from integrations.api import views
-from integrations.webhooks.views import receive_webhook_view
+from integrations.webhooks.views import receive_outbound_message_view, receive_webhook_view
 
 urlpatterns = [
     path("hooks/schemas/", views.WebhookSchemaView.as_view(), name="hook-schemas"),
     path("hooks/<slug:system>/", receive_webhook_view, name="hook-receive"),
+    path(
+        "hooks/salesforce/<slug:system>/outbound-message/",
+        receive_outbound_message_view,
+        name="hook-salesforce-outbound-message",
+    ),
     path("events/", views.EventListView.as_view(), name="event-list"),
     path("events/<int:pk>/", views.EventDetailView.as_view(), name="event-detail"),
     path("events/<int:pk>/replay/", views.EventReplayView.as_view(), name="event-replay"),

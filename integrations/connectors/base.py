@@ -8,6 +8,7 @@ platform's API and raises one of the errors below, which decide what the outbox 
 |---|---|---|
 | RetryableError (timeout, 5xx, connection lost) | retry with backoff and jitter | counts as a failure |
 | RateLimited (429 + Retry-After) | retry no earlier than Retry-After | not a failure |
+| RateLimited(pause_system=True) (a spent quota) | as above | opened until Retry-After |
 | PermanentError (4xx, mapping error) | dead at once, with the reason | not a failure |
 | AuthError (401/403) | dead at once, with the reason | not a failure |
 
@@ -35,11 +36,16 @@ class RetryableError(ConnectorError):
 
 
 class RateLimited(ConnectorError):
+    """``pause_system``: the peer's quota for the whole system is spent (Salesforce's daily
+    API requests), not this call's: the breaker opens for ``retry_after`` so no other message
+    calls it meanwhile (integrations/services/breakers.py ``pause``)."""
+
     outcome = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: float) -> None:
+    def __init__(self, message: str, *, retry_after: float, pause_system: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.pause_system = pause_system
 
 
 class PermanentError(ConnectorError):
@@ -82,11 +88,17 @@ class Connector:
     # The streams a system of each kind can be polled for ({"erp": ("invoices",)}): none here.
     pull_streams: ClassVar[dict[str, tuple[str, ...]]] = {}
 
+    # True: the runtime passes the system's FieldMapping rows as ``field_mappings``.
+    reads_field_mappings: ClassVar[bool] = False
+
     def __init__(self, system, *, credentials: dict[str, str] | None = None) -> None:
         self.system = system
         # Decrypted by the runtime (integrations/services/connectors.py): a connector never
         # reads secrets itself.
         self.credentials = credentials or {}
+        # (used, allowed) of the peer's API quota as its last answer said (Salesforce's
+        # Sforce-Limit-Info); the runtime keeps it (integrations/services/api_usage.py).
+        self.api_usage: tuple[int, int] | None = None
 
     def deliver(self, operation: str, payload: dict, *, idempotency_key: str) -> DeliveryResult:
         if operation not in PORTS.get(self.system.kind, {}):
@@ -113,8 +125,12 @@ class Connector:
 connector_classes: Registry[str, type[Connector]] = Registry("connectors")
 
 
-def get_connector(system, *, credentials: dict[str, str] | None = None) -> Connector:
+def get_connector(
+    system, *, credentials: dict[str, str] | None = None, field_mappings=None
+) -> Connector:
     cls = connector_classes.get(system.connector)
     if cls is None:
         raise PermanentError(f"no connector {system.connector!r} is installed")
+    if cls.reads_field_mappings:
+        return cls(system, credentials=credentials, field_mappings=field_mappings or ())  # type: ignore[call-arg]
     return cls(system, credentials=credentials)

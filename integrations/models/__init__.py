@@ -1,3 +1,4 @@
+from integrations.models.crm_fields import ApiUsage, FieldMapping
 from integrations.models.inbox import InboundEvent, RejectedDelivery, SourceObjectState
 from integrations.models.outbox import DeliveryAttempt, OutboxMessage, SyncRun
 from integrations.models.sandbox import SandboxCall, SandboxRecord
@@ -14,10 +15,12 @@ from integrations.models.traces import TraceStep
 
 __all__ = [
     "ApiToken",
+    "ApiUsage",
     "CircuitBreaker",
     "DeliveryAttempt",
     "ExternalRef",
     "ExternalSystem",
+    "FieldMapping",
     "InboundEvent",
     "OutboxMessage",
     "RejectedDelivery",

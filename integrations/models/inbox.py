@@ -117,6 +117,10 @@ class RejectedDelivery(models.Model):
         TOO_LARGE = "too_large", "Body over the size limit"
         RATE_LIMITED = "rate_limited", "Rate limited"
         HEADERS = "headers", "Malformed signature headers"
+        # Salesforce Outbound Messages (SOAP): integrations/services/inbox/outbound_messages.py.
+        MALFORMED = "malformed", "Not a readable message (malformed XML, not SOAP)"
+        HOSTILE_XML = "hostile_xml", "Hostile XML (a DTD, entities)"
+        WRONG_ORGANIZATION = "wrong_org", "Another Salesforce organization"
         # Not the sender's fault: this server cannot decrypt the system's signing secrets.
         SECRETS_UNREADABLE = (
             "secrets_unreadable",

@@ -213,6 +213,12 @@ class CircuitBreaker(models.Model):
     opened_at = models.DateTimeField(null=True, blank=True)
     probe_started_at = models.DateTimeField(null=True, blank=True)
     last_failure = models.TextField(blank=True)
+    paused_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Open at least until then: the peer said its quota is spent (Salesforce's "
+        "daily API requests); empty: only recovery_seconds apply.",
+    )
     changed_at = models.DateTimeField(null=True, blank=True)
 
     # Records admin edits of the thresholds; the runtime changes state with queryset updates.

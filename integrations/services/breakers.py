@@ -59,6 +59,8 @@ def _acquire_permit_locked(system_id: int) -> Permit:
     if breaker.state == CircuitBreaker.State.CLOSED:
         return Permit(allowed=True)
     reopen_at = (breaker.opened_at or now) + timedelta(seconds=breaker.recovery_seconds)
+    if breaker.paused_until and breaker.paused_until > reopen_at:
+        reopen_at = breaker.paused_until  # the peer's quota is spent: no probe before then
     if breaker.state == CircuitBreaker.State.OPEN and now < reopen_at:
         return Permit(allowed=False, retry_at=reopen_at)
     probe_busy = breaker.probe_started_at and now < breaker.probe_started_at + timedelta(
@@ -124,6 +126,7 @@ def _record_success_locked(system_id: int, calls: int = 1) -> None:
             state=CircuitBreaker.State.CLOSED,
             opened_at=None,
             probe_started_at=None,
+            paused_until=None,
             changed_at=now,
             window_started_at=now,
             window_calls=calls,
@@ -170,6 +173,24 @@ def record_failure(*, system_id: int, error: str) -> str:
 
 
 @transaction.atomic
+def pause(*, system_id: int, seconds: float, reason: str) -> CircuitBreaker:
+    """Open the breaker for at least ``seconds``: the peer answered that its quota is spent
+    (Salesforce's REQUEST_LIMIT_EXCEEDED). Every message waits (deferred, never called) until
+    then; one probe goes first after it. Not a failure of the peer: counts are left alone."""
+    breaker = _locked(system_id)
+    now = timezone.now()
+    until = now + timedelta(seconds=seconds)
+    changes: dict = {"paused_until": until, "last_failure": reason[:2000]}
+    if breaker.state != CircuitBreaker.State.OPEN:
+        changes.update(state=CircuitBreaker.State.OPEN, opened_at=now, changed_at=now)
+        logger.warning("breaker.paused", extra={"system_id": system_id, "seconds": seconds})
+    changes["probe_started_at"] = None
+    CircuitBreaker.objects.filter(pk=breaker.pk).update(**changes)
+    breaker.refresh_from_db()
+    return breaker
+
+
+@transaction.atomic
 def force_state(*, system_id: int, state: str) -> CircuitBreaker:
     """Open or close a breaker by hand (admin, API, runbook)."""
     breaker = _locked(system_id)
@@ -179,6 +200,7 @@ def force_state(*, system_id: int, state: str) -> CircuitBreaker:
         opened_at=now if state == CircuitBreaker.State.OPEN else None,
         consecutive_failures=0,
         probe_started_at=None,
+        paused_until=None,
         changed_at=now,
     )
     breaker.refresh_from_db()

@@ -1,8 +1,8 @@
 """The runtime's way to a system's connector: with its credentials decrypted here, in the
 services layer, so connectors receive secrets and never read them (or the database) themselves."""
 
-from integrations.connectors import AuthError, Connector, get_connector
-from integrations.models import ExternalSystem
+from integrations.connectors import AuthError, Connector, connector_classes, get_connector
+from integrations.models import ExternalSystem, FieldMapping
 from integrations.services.credentials import CredentialsUnreadable, get_credentials
 
 
@@ -13,4 +13,10 @@ def connector_for(system: ExternalSystem) -> Connector:
         credentials = get_credentials(system)
     except CredentialsUnreadable as exc:
         raise AuthError(exc.message) from exc
-    return get_connector(system, credentials=credentials)
+    cls = connector_classes.get(system.connector)
+    rows = (
+        list(FieldMapping.objects.filter(system=system))
+        if cls is not None and cls.reads_field_mappings
+        else None
+    )
+    return get_connector(system, credentials=credentials, field_mappings=rows)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from integrations.connectors import ConnectorError, connector_classes
 from integrations.models import ExternalSystem, SyncRun
+from integrations.services.api_usage import keep_api_usage
 from integrations.services.connectors import connector_for
 from integrations.services.inbox import record_pulled_event
 from integrations.services.traces import new_trace_id, record_trace_step, use_trace
@@ -73,11 +74,16 @@ def poll_system(*, system_id: int, stream: str) -> SyncRun:
             cursor=last.cursor if last else "",
             trace_id=trace_id,
         )
+        connector = None
         try:
-            changes = connector_for(system).fetch_changes(stream, run.cursor or None)
+            connector = connector_for(system)
+            changes = connector.fetch_changes(stream, run.cursor or None)
         except ConnectorError as exc:
             logger.warning("integrations.poll_failed", extra={"system": system.slug})
             return _finish(run, status=SyncRun.Status.FAILED, errors=[exc.message])
+        finally:
+            if connector is not None:
+                keep_api_usage(system, connector)
         errors = list(changes.problems)
         for event in changes.events:
             receipt = record_pulled_event(

@@ -10,6 +10,7 @@ from django.utils import timezone
 from config.errors import DomainError
 from integrations.models import CircuitBreaker, ExternalSystem, WebhookSecret, new_webhook_secret
 from integrations.registry import routing_guards
+from integrations.services.field_mappings import seed_field_mappings
 
 
 class SystemExists(DomainError):
@@ -51,6 +52,7 @@ def add_system(
     system.save()
     secret = _new_secret(system, number=1)
     CircuitBreaker.objects.create(system=system)
+    seed_field_mappings(system)
     notes: list[str] = []
     for guard in routing_guards.values():
         notes.extend(guard(system, list(entities)))

@@ -1,9 +1,10 @@
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from integrations.services.inbox import KEPT_HEADERS, receive_webhook
+from integrations.services.inbox.outbound_messages import receive_outbound_message
 
 # The headers receive_webhook reads or keeps on a rejected delivery, by their WSGI names:
 # request.headers would parse every header of the request first (`make bench`).
@@ -12,6 +13,12 @@ _META_NAMES = {
     if name in ("content-type", "content-length")
     else "HTTP_" + name.upper().replace("-", "_")
     for name in (*KEPT_HEADERS, "webhook-signature")
+}
+_OM_META_NAMES = {
+    "content-type": "CONTENT_TYPE",
+    "content-length": "CONTENT_LENGTH",
+    "soapaction": "HTTP_SOAPACTION",
+    "user-agent": "HTTP_USER_AGENT",
 }
 
 
@@ -61,4 +68,24 @@ def receive_webhook_view(request: HttpRequest, system: str) -> JsonResponse:
         response[name] = value
     if receipt.body.get("trace_id"):
         response["X-Trace-ID"] = receipt.body["trace_id"]
+    return response
+
+
+@csrf_exempt
+@require_POST
+def receive_outbound_message_view(request: HttpRequest, system: str) -> HttpResponse:
+    """``POST /api/v1/hooks/salesforce/<system>/outbound-message/``: a Salesforce Outbound
+    Message (SOAP), answered with the Ack Salesforce waits for or a SOAP fault
+    (integrations/services/inbox/outbound_messages.py)."""
+    meta = request.META
+    body = _read_body(meta, request, settings.WEBHOOK_MAX_BODY_BYTES)
+    receipt = receive_outbound_message(
+        slug=system,
+        headers={name: meta[key] for name, key in _OM_META_NAMES.items() if key in meta},
+        body=body,
+        remote_addr=meta.get("REMOTE_ADDR"),
+    )
+    response = HttpResponse(receipt.body.encode(), status=receipt.status_code)
+    for name, value in receipt.headers.items():
+        response[name] = value
     return response

@@ -51,13 +51,17 @@ class CrmAccountMerge(TypedDict):
 
 
 class CrmInvoiceStatusUpdate(TypedDict):
-    """An invoice's status shown on the CRM account (one message per status, in order)."""
+    """An invoice's status shown on the CRM account and opportunity (one message per status,
+    in order). ``crm_account_id`` and ``crm_opportunity_ids`` are the CRM's own ids (the deals
+    the invoice bills), so a CRM can file it without knowing ours."""
 
     invoice_id: str
     erp_invoice_id: str
     number: str
     status: InvoiceStatus
     customer_id: str
+    crm_account_id: str
+    crm_opportunity_ids: list[str]
     legal_entity: str
     period: str
     total: MoneyValue
@@ -99,6 +103,8 @@ INVOICE_STATUS_UPDATE = obj(
         "number": TEXT,
         "status": {"enum": list(get_args(InvoiceStatus))},
         "customer_id": ID,
+        "crm_account_id": TEXT,
+        "crm_opportunity_ids": {"type": "array", "items": ID},
         "legal_entity": ID,
         "period": PERIOD,
         "total": MONEY_VALUE,

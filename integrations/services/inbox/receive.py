@@ -288,11 +288,13 @@ def _record_event(
     webhook_id: str,
     body: bytes,
     delivered: bool = False,
+    evidence: bytes | None = None,
 ) -> Receipt:
     """Store one delivery once (accepted, or rejected with its reason) and answer it; a
-    ``delivered`` one keeps its raw bytes as evidence (a pulled event has none)."""
+    ``delivered`` one keeps its raw bytes as evidence (a pulled event has none; a translated
+    one keeps what it was translated from: ``evidence``)."""
     payload, status_code, reason, errors = parse_delivery(body)
-    event = _event_of(system, webhook_id, body, delivered, payload)
+    event = _event_of(system, webhook_id, body if delivered else evidence, payload)
     trace_id = event.trace_id
     if status_code:
         event.status, event.error, event.error_details = (
@@ -340,20 +342,17 @@ def _record_event(
 
 
 def _event_of(
-    system: ExternalSystem,
-    webhook_id: str,
-    body: bytes,
-    delivered: bool,
-    payload: dict | None,
+    system: ExternalSystem, webhook_id: str, raw: bytes | None, payload: dict | None
 ) -> InboundEvent:
     raw_type = (payload or {}).get("type")
+    unreadable = payload is None and raw is not None
     return InboundEvent(
         system=system,
         webhook_id=webhook_id,
         event_type=raw_type[:80] if isinstance(raw_type, str) else "",
         payload=payload,
-        raw_body="" if payload is not None else storable(body[:10000].decode("utf-8", "replace")),
-        raw_base64=base64_of(body) if delivered else None,
+        raw_body=storable(raw[:10000].decode("utf-8", "replace")) if unreadable else "",
+        raw_base64=base64_of(raw),
         trace_id=new_trace_id(),
         enqueued_at=timezone.now(),
     )
@@ -378,13 +377,24 @@ def _store_rejected(event: InboundEvent, reason: str) -> bool:
 
 
 def record_pulled_event(
-    *, system: ExternalSystem, key: str, event_type: str, data: dict, occurred_at: str
+    *,
+    system: ExternalSystem,
+    key: str,
+    event_type: str,
+    data: dict,
+    occurred_at: str,
+    prefix: str = "pull",
+    evidence: bytes | None = None,
 ) -> Receipt:
-    """A change read from a peer without webhooks (a poll), recorded exactly as a delivery of
-    the canonical event would be: the same schema check, the same once-only store (the webhook
-    id is ``pull:<key>``, stable per change, so a change read twice is a duplicate), the same
-    doorbell, ordering and handlers. Signature checks do not apply: Throughline itself read it."""
+    """A change read from a peer without webhooks (a poll), or translated from the peer's own
+    format (a Salesforce Outbound Message: ``prefix`` "om", ``evidence`` the notification as
+    received), recorded exactly as a delivery of the canonical event would be: the same schema
+    check, the same once-only store (the webhook id is ``<prefix>:<key>``, stable per change,
+    so a change read twice is a duplicate), the same doorbell, ordering and handlers. Signature
+    checks do not apply: Throughline itself read or translated it."""
     body = json.dumps(
         {"type": event_type, "timestamp": occurred_at, "data": data}, separators=(",", ":")
     ).encode()
-    return _record_event(system=system, webhook_id=f"pull:{key}"[:200], body=body)
+    return _record_event(
+        system=system, webhook_id=f"{prefix}:{key}"[:200], body=body, evidence=evidence
+    )

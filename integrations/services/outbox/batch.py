@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.connectors import DeliveryResult, RetryableError
+from integrations.connectors import DeliveryResult, RateLimited, RetryableError
 from integrations.models import DeliveryAttempt, OutboxMessage
 from integrations.models.rows import update_grouped
 from integrations.services import breakers
@@ -107,7 +107,10 @@ def _call_and_finish_all(messages: list[OutboxMessage], token: uuid.UUID) -> lis
     untried = []
     give_up_at = time.monotonic() + settings.OUTBOX_LEASE_SECONDS / 2
     for message in messages:  # outside any transaction
-        unwell = calls and isinstance(calls[-1].error, RetryableError)
+        last = calls[-1].error if calls else None
+        unwell = isinstance(last, RetryableError) or (
+            isinstance(last, RateLimited) and last.pause_system
+        )
         if unwell or time.monotonic() > give_up_at:
             untried.append(message)
             continue
@@ -120,6 +123,12 @@ def _call_and_finish_all(messages: list[OutboxMessage], token: uuid.UUID) -> lis
     for call in calls:
         if isinstance(call.error, RetryableError) and call.message.pk in held:
             breakers.record_failure(system_id=call.message.system_id, error=str(call.error))
+        elif isinstance(call.error, RateLimited) and call.error.pause_system:
+            breakers.pause(
+                system_id=call.message.system_id,
+                seconds=call.error.retry_after,
+                reason=str(call.error),
+            )
     return untried
 
 

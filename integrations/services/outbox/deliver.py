@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.connectors import RetryableError
+from integrations.connectors import RateLimited, RetryableError
 from integrations.models import OutboxMessage
 from integrations.services import breakers
 from integrations.services.outbox.claims import claim_message, earlier_unsent_exists, release
@@ -69,6 +69,8 @@ def _call_and_finish(
         breakers.record_success(system_id=message.system_id)
     elif isinstance(error, RetryableError):
         breakers.record_failure(system_id=message.system_id, error=str(error))
+    elif isinstance(error, RateLimited) and error.pause_system:
+        breakers.pause(system_id=message.system_id, seconds=error.retry_after, reason=str(error))
     elif is_probe:
         # A probe answered with a refusal (permanent, auth, 429): the peer is up. Without this
         # the breaker stayed half-open, deferring every message, until the probe lease ran out.

@@ -20,6 +20,7 @@ from integrations.connectors import (
 )
 from integrations.models import DeliveryAttempt, ExternalRef, OutboxMessage
 from integrations.registry import dead_letter_hooks, delivery_hooks
+from integrations.services.api_usage import keep_api_usage
 from integrations.services.backoff import backoff_delay
 from integrations.services.connectors import connector_for
 from integrations.services.outbox.policy import retry_policy
@@ -53,8 +54,10 @@ class DeliveryCall:
 def call_connector(message: OutboxMessage) -> DeliveryCall:
     """Deliver ``message`` through its system's connector (outside any transaction)."""
     started, clock = timezone.now(), time.monotonic()
+    connector = None
     try:
-        result = connector_for(message.system).deliver(
+        connector = connector_for(message.system)
+        result = connector.deliver(
             message.kind, message.payload, idempotency_key=message.idempotency_key
         )
     except ConnectorError as exc:
@@ -62,6 +65,8 @@ def call_connector(message: OutboxMessage) -> DeliveryCall:
         result = None
     else:
         error = None
+    if connector is not None and connector.api_usage is not None:
+        keep_api_usage(message.system, connector)
     duration_ms = int((time.monotonic() - clock) * 1000)
     return DeliveryCall(message, started, duration_ms, result, error)
 
