@@ -121,7 +121,10 @@ def _record_success_locked(system_id: int, calls: int = 1) -> None:
         "window_calls": window_calls + calls,
         "window_failures": failures,
     }
-    if breaker.state != CircuitBreaker.State.CLOSED:
+    paused = breaker.paused_until is not None and breaker.paused_until > now
+    if breaker.state != CircuitBreaker.State.CLOSED and not paused:
+        # (A call that was in flight when the peer paused us succeeds: it does not lift the
+        # pause. The probe after it does.)
         changes.update(
             state=CircuitBreaker.State.CLOSED,
             opened_at=None,

@@ -130,7 +130,7 @@ class _Reader:
             start = datetime.fromisoformat(since) - RECONCILE_MARGIN if since else None
             self.reconcile(start.isoformat() if start else "", why="an overflow event")
         elif change == "CREATE":
-            body = {k: v for k, v in message.payload.items() if k != "ChangeEventHeader"}
+            body = _flat_body(message.payload)
             missing = [
                 i for i in ids if not self._add({**body, "Id": i}, f"{i}:{tag}", strict=True)
             ]
@@ -190,6 +190,23 @@ class _Reader:
             answer = self.client.request("GET", path) or {}
             records += answer.get("records") or []
         return [_flat(r) for r in records]
+
+
+def _flat_body(payload: dict) -> dict:
+    """A change event's fields as REST names them: compound fields come nested
+    (``BillingAddress: {"Country": "US"}`` is ``BillingCountry``; a person's ``Name:
+    {"FirstName", "LastName"}`` is ``FirstName`` and ``LastName``); nulls are left out (in the
+    Pub/Sub form null means unchanged, never cleared)."""
+    flat: dict = {}
+    for name, value in payload.items():
+        if name == "ChangeEventHeader" or value is None:
+            continue
+        if isinstance(value, dict):
+            prefix = name[: -len("Address")] if name.endswith("Address") else ""
+            flat.update({f"{prefix}{k}": v for k, v in value.items() if v is not None})
+        else:
+            flat[name] = value
+    return flat
 
 
 def _flat(record: dict, prefix: str = "") -> dict:

@@ -88,7 +88,13 @@ def receive_outbound_message(
 
 
 def _refused(
-    status: int, system, reason: str, detail: str, delivery: dict, *, keep_body: bool = True
+    status: int,
+    system: ExternalSystem | None,
+    reason: str,
+    detail: str,
+    delivery: dict,
+    *,
+    keep_body: bool = True,
 ) -> SoapReceipt:
     retry_after = refuse(system=system, reason=reason, detail=detail, keep_body=keep_body,
                          **delivery)  # fmt: skip

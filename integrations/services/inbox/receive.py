@@ -345,13 +345,14 @@ def _event_of(
     system: ExternalSystem, webhook_id: str, raw: bytes | None, payload: dict | None
 ) -> InboundEvent:
     raw_type = (payload or {}).get("type")
-    unreadable = payload is None and raw is not None
     return InboundEvent(
         system=system,
         webhook_id=webhook_id,
         event_type=raw_type[:80] if isinstance(raw_type, str) else "",
         payload=payload,
-        raw_body=storable(raw[:10000].decode("utf-8", "replace")) if unreadable else "",
+        raw_body=""
+        if payload is not None or raw is None
+        else storable(raw[:10000].decode("utf-8", "replace")),
         raw_base64=base64_of(raw),
         trace_id=new_trace_id(),
         enqueued_at=timezone.now(),
@@ -386,12 +387,11 @@ def record_pulled_event(
     prefix: str = "pull",
     evidence: bytes | None = None,
 ) -> Receipt:
-    """A change read from a peer without webhooks (a poll), or translated from the peer's own
-    format (a Salesforce Outbound Message: ``prefix`` "om", ``evidence`` the notification as
-    received), recorded exactly as a delivery of the canonical event would be: the same schema
-    check, the same once-only store (the webhook id is ``<prefix>:<key>``, stable per change,
-    so a change read twice is a duplicate), the same doorbell, ordering and handlers. Signature
-    checks do not apply: Throughline itself read or translated it."""
+    """A change read from a peer without webhooks (a poll), or translated from its own format
+    (a Salesforce Outbound Message: ``prefix`` "om", ``evidence`` the notification), recorded
+    as a delivery of the canonical event would be: the same schema check, once-only store (the
+    webhook id ``<prefix>:<key>`` is stable per change: one read twice is a duplicate), doorbell,
+    ordering and handlers. No signature check: Throughline itself read or translated it."""
     body = json.dumps(
         {"type": event_type, "timestamp": occurred_at, "data": data}, separators=(",", ":")
     ).encode()

@@ -1,0 +1,1 @@
+"""In-process fakes of the peer systems Throughline talks to (no network)."""

@@ -1,0 +1,1 @@
+"""The Salesforce connector against the fake Salesforce (tests/fakes/salesforce.py)."""
