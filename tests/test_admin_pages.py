@@ -80,10 +80,14 @@ def _rows_no_flow_makes(systems, user):
         SolarSchedule,
     )
 
+    from integrations.models import ApiUsage
+    from integrations.services.systems import add_system
     from integrations.services.tokens import issue_token
 
     crm = systems["crm"][0]
     SyncRun.objects.create(system=crm, kind="reference", trace_id="t" * 32)
+    salesforce = add_system(slug="sf", kind="crm", connector="salesforce", is_active=False)[0]
+    ApiUsage.objects.create(system=salesforce, used=18, allowed=5000, observed_at=timezone.now())
     QueueSubscription.objects.create(queue="operations", system=crm)
     low, high = Customer.objects.order_by("pk")[:2]
     DuplicateDecision.objects.create(low=low, high=high, decided_by=user, note="not the same")
