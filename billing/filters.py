@@ -60,8 +60,12 @@ class InvoiceFilter(django_filters.FilterSet):
     project = django_filters.CharFilter(method="filter_project")
     status = django_filters.ChoiceFilter(choices=Invoice.Status.choices)
     period = django_filters.CharFilter(method=_period, field_name="period")
-    posted_after = django_filters.DateFilter(field_name="posted_at__date", lookup_expr="gte")
-    posted_before = django_filters.DateFilter(field_name="posted_at__date", lookup_expr="lte")
+    posted_after = django_filters.DateFilter(
+        field_name="posted_at__date", lookup_expr="gte", label="Posted on or after"
+    )
+    posted_before = django_filters.DateFilter(
+        field_name="posted_at__date", lookup_expr="lte", label="Posted on or before"
+    )
     erp_invoice_id = django_filters.CharFilter()
     legal_entity = django_filters.CharFilter(field_name="legal_entity__code")
 

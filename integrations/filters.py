@@ -19,8 +19,12 @@ class OutboxMessageFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=OutboxMessage.Status.choices)
     trace_id = django_filters.CharFilter()
     kind = django_filters.CharFilter()
-    dead_after = django_filters.DateFilter(field_name="dead_at__date", lookup_expr="gte")
-    dead_before = django_filters.DateFilter(field_name="dead_at__date", lookup_expr="lte")
+    dead_after = django_filters.DateFilter(
+        field_name="dead_at__date", lookup_expr="gte", label="Dead-lettered on or after"
+    )
+    dead_before = django_filters.DateFilter(
+        field_name="dead_at__date", lookup_expr="lte", label="Dead-lettered on or before"
+    )
 
     class Meta:
         model = OutboxMessage

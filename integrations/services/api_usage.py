@@ -29,7 +29,7 @@ def keep_api_usage(system: ExternalSystem, connector: Connector) -> ApiUsage | N
         breakers.pause(
             system_id=system.pk,
             seconds=LIMIT_PAUSE_SECONDS,
-            reason=f"{system.slug} has used {used:,} of its {allowed:,} daily API requests "
-            f"({used / allowed:.0%}, the pause is at {pause_at:.0%}): paused to keep a reserve",
+            reason=f"{used:,} of its {allowed:,} daily API requests used ({used / allowed:.0%}; "
+            f"the pause is at {pause_at:.0%}): paused to keep a reserve",
         )
     return usage
