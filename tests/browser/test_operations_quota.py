@@ -34,6 +34,4 @@ def test_operations_sees_the_salesforce_quota_and_the_pause(live_server, new_pag
         expect(row).to_contain_text("4,791 of 5,000 (95.8%)")
         expect(row).to_contain_text("paused until")
         expect(row.locator("meter")).to_have_attribute("value", "4791")
-        page.screenshot(
-            path=str(screenshots_dir / f"operations-quota-{name}.png"), full_page=True
-        )
+        page.screenshot(path=str(screenshots_dir / f"operations-quota-{name}.png"), full_page=True)
