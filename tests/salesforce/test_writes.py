@@ -252,3 +252,34 @@ def test_a_private_key_salesforce_does_not_know_is_an_auth_failure_with_its_reas
     message = _send(sf_firm["crm"], "crm.invoice_status.update", _status_payload(*deal), "k")
     assert message.status == OutboxMessage.Status.DEAD and message.error_class == "auth"
     assert "invalid_grant" in message.last_error
+
+
+def test_a_clash_on_our_own_key_from_a_concurrent_upsert_is_tried_once_more(sf_firm, deal):
+    fake = sf_firm["fake"]
+    clash = [{"message": "duplicate value found: Throughline_Id__c duplicates value on record "
+              "with id: a015g00000INV01AAA", "errorCode": "DUPLICATE_VALUE",
+              "fields": ["Throughline_Id__c"]}]  # fmt: skip
+    fake.fail_next("*/Invoice__c/*", status=400, errors=clash, times=1)
+    message = _send(sf_firm["crm"], "crm.invoice_status.update", _status_payload(*deal), "k")
+    assert message.status == OutboxMessage.Status.SENT, message.last_error
+    assert message.attempts == 1 and len(_invoices(fake)) == 1
+
+
+def test_a_missing_permission_is_dead_as_a_configuration_problem(sf_firm, deal):
+    sf_firm["fake"].fail_next("*/Invoice__c/*", status=403, errors=[{
+        "message": "insufficient access rights on object id", "errorCode": "INSUFFICIENT_ACCESS_OR_READONLY"}])  # fmt: skip
+    message = _send(sf_firm["crm"], "crm.invoice_status.update", _status_payload(*deal), "k")
+    assert (message.status, message.error_class) == (OutboxMessage.Status.DEAD, "auth")
+    assert "lacks a permission" in message.last_error
+
+
+def test_one_failing_record_of_a_merge_rolls_back_all_and_names_the_record(sf_firm):
+    fake = sf_firm["fake"]
+    survivor = fake.put_record("Account", {"Name": "Initech"})
+    merged = [fake.put_record("Account", {"Name": "Initech 1"}), "001000000000000AAA"]
+    payload = {"external_id": survivor, "merged_external_ids": merged,
+               "throughline_id": "TL-1", "merged_throughline_id": "TL-2"}  # fmt: skip
+    message = _send(sf_firm["crm"], "crm.account.merge", payload, "merge")
+    assert message.status == OutboxMessage.Status.DEAD
+    assert "001000000000000AAA" in message.last_error
+    assert "Merged_Into__c" not in fake.records("Account")[merged[0]]  # all or none

@@ -103,7 +103,14 @@ def upsert_invoice_status(
     fields.pop(external_field, None)  # never in the body of an upsert by it
     sobject = _options(client).get("invoice_object") or INVOICE_OBJECT
     path = f"sobjects/{sobject}/{external_field}/{quote(payload['invoice_id'], safe='')}"
-    answer = client.request("PATCH", path, json=fields) or {}
+    try:
+        answer = client.request("PATCH", path, json=fields) or {}
+    except SalesforceRefused as refused:
+        if refused.code != "DUPLICATE_VALUE" or external_field not in refused.fields:
+            raise
+        # Two upserts of the same key at once: the other one created the record, so this one
+        # clashed on the key itself. Once more is an update of that record.
+        answer = client.request("PATCH", path, json=fields) or {}
     return DeliveryResult(
         external_id=str(answer.get("id") or ""),
         data={"created": bool(answer.get("created")), "status": payload["status"]},
