@@ -266,8 +266,9 @@ def test_a_clash_on_our_own_key_from_a_concurrent_upsert_is_tried_once_more(sf_f
 
 
 def test_a_missing_permission_is_dead_as_a_configuration_problem(sf_firm, deal):
-    sf_firm["fake"].fail_next("*/Invoice__c/*", status=403, errors=[{
-        "message": "insufficient access rights on object id", "errorCode": "INSUFFICIENT_ACCESS_OR_READONLY"}])  # fmt: skip
+    refusal = {"message": "insufficient access rights on object id",
+               "errorCode": "INSUFFICIENT_ACCESS_OR_READONLY"}  # fmt: skip
+    sf_firm["fake"].fail_next("*/Invoice__c/*", status=403, errors=[refusal])
     message = _send(sf_firm["crm"], "crm.invoice_status.update", _status_payload(*deal), "k")
     assert (message.status, message.error_class) == (OutboxMessage.Status.DEAD, "auth")
     assert "lacks a permission" in message.last_error
