@@ -90,3 +90,13 @@ class BillingConfig(AppConfig):
                 order=41,
             ),
         )
+        navigation.register(
+            "periods",
+            NavItem(
+                key="periods",
+                label="Period close",
+                url_name="billing:period_list",
+                roles=(FINANCE,),
+                order=42,
+            ),
+        )

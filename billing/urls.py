@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing.views import adjustments, demo, documents, invoices, projects
+from billing.views import adjustments, demo, documents, invoices, periods, projects
 
 app_name = "billing"
 
@@ -47,6 +47,9 @@ urlpatterns: list = [
     ),
     path("invoices/<int:invoice_id>/pdf/", documents.invoice_pdf, name="invoice_pdf"),
     path("time/", invoices.time_entry_list, name="time_entry_list"),
+    path("periods/", periods.period_list, name="period_list"),
+    path("periods/status/", periods.period_set_status, name="period_set_status"),
+    path("periods/late-time/move/", periods.late_time_move, name="late_time_move"),
     path("demo/traffic/", demo.demo_traffic_switch, name="demo_traffic_switch"),
     path("billing-runs/", invoices.billing_run_list, name="billing_run_list"),
     path(

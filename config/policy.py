@@ -43,6 +43,12 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
         "adjust": frozenset({FINANCE}),
     },
     "billing_runs": {READ: frozenset({FINANCE}), "start": frozenset({FINANCE})},
+    # Period close: a month of an entity opened, closing or closed; late time moved.
+    "periods": {
+        READ: frozenset({FINANCE}),
+        "close": frozenset({FINANCE}),
+        "move_late_time": frozenset({FINANCE}),
+    },
     "rate_cards": {READ: frozenset({FINANCE, PMO}), "write": frozenset()},
     "exceptions": {READ: frozenset({FINANCE, PMO, OPERATIONS})},
     # An integration client reads the events of the systems its token names, nothing else;

@@ -88,6 +88,7 @@ def _rows_no_flow_makes(systems, user):
     SyncRun.objects.create(system=crm, kind="reference", trace_id="t" * 32)
     salesforce = add_system(slug="sf", kind="crm", connector="salesforce", is_active=False)[0]
     ApiUsage.objects.create(system=salesforce, used=18, allowed=5000, observed_at=timezone.now())
+    _closed_month_with_a_move(user)
     QueueSubscription.objects.create(queue="operations", system=crm)
     low, high = Customer.objects.order_by("pk")[:2]
     DuplicateDecision.objects.create(low=low, high=high, decided_by=user, note="not the same")
@@ -101,6 +102,18 @@ def _rows_no_flow_makes(systems, user):
     AccessAttempt.objects.create(**attempt, get_data="", post_data="", failures_since_start=1)
     AccessLog.objects.create(**attempt)
     AccessFailureLog.objects.create(**attempt)
+
+
+def _closed_month_with_a_move(user) -> None:
+    from datetime import date
+
+    from billing.models import AccountingPeriod, PeriodMove
+    from mdm.models import LegalEntity
+
+    entity = LegalEntity.objects.order_by("pk").first()
+    AccountingPeriod.objects.create(legal_entity=entity, period=date(2026, 9, 1), status="closed")
+    PeriodMove.objects.create(legal_entity=entity, from_period=date(2026, 9, 1),
+                              to_period=date(2026, 10, 1), entries=1, hours=1, approved_by=user)  # fmt: skip
 
 
 @pytest.fixture

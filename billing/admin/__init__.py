@@ -2,6 +2,7 @@
 
 from billing.admin import (
     invoices,  # noqa: F401 registers invoice and billing-run admins
+    periods,  # noqa: F401 registers accounting-period and late-time-move admins
     projects,  # noqa: F401 registers project, contract and reference admins
     rates,  # noqa: F401 registers rate-card, rate and billing-rule admins (import/export)
     time,  # noqa: F401 registers TimeEntryAdmin

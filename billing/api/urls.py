@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing.api import views
+from billing.api import periods, views
 
 urlpatterns = [
     path("time-entries/", views.TimeEntryListView.as_view(), name="time-entry-list"),
@@ -12,5 +12,8 @@ urlpatterns = [
     path("billing-runs/", views.BillingRunListView.as_view(), name="billing-run-list"),
     path("billing-runs/<int:pk>/", views.BillingRunDetailView.as_view(), name="billing-run-detail"),
     path("rate-cards/", views.RateCardListView.as_view(), name="rate-card-list"),
+    path("periods/", periods.PeriodListView.as_view(), name="period-list"),
+    path("late-time/", periods.LateTimeView.as_view(), name="late-time"),
+    path("late-time/move/", periods.LateTimeMoveView.as_view(), name="late-time-move"),
     path("rate-cards/<int:pk>/", views.RateCardDetailView.as_view(), name="rate-card-detail"),
 ]

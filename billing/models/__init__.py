@@ -1,5 +1,6 @@
 from billing.models.deals import EventSubscription, OpportunityDeal
 from billing.models.invoices import BillingRun, Invoice, InvoiceLine, InvoiceLineEntry
+from billing.models.periods import AccountingPeriod, PeriodMove
 from billing.models.projects import (
     Contract,
     Milestone,
@@ -13,6 +14,7 @@ from billing.models.reference import FxRate, Person, Role, TaxRate
 from billing.models.time import TimeEntry
 
 __all__ = [
+    "AccountingPeriod",
     "BillingRule",
     "BillingRun",
     "Contract",
@@ -23,6 +25,7 @@ __all__ = [
     "InvoiceLineEntry",
     "Milestone",
     "OpportunityDeal",
+    "PeriodMove",
     "Person",
     "Phase",
     "Project",

@@ -75,6 +75,12 @@ class TimeEntry(models.Model):
     write_off_reason = models.TextField(blank=True, help_text="Written off by finance: leakage")
     written_off_amount = MoneyField(null=True, blank=True)
     rated_at = models.DateTimeField(null=True, blank=True)
+    # Late time of a closed month that finance moved to an open one (PeriodMove): billed by
+    # that month's run; empty, the entry is billed in its work month.
+    billing_period = models.DateField(null=True, blank=True)
+    period_move = models.ForeignKey(
+        "billing.PeriodMove", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     trace_id = models.CharField(max_length=32, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -90,6 +96,12 @@ class TimeEntry(models.Model):
                 fields=["hold_reason", "hold_key"],
                 condition=~models.Q(hold_reason=""),
                 name="billing_te_held_idx",
+            ),
+            # Moved late time by the month it is billed in: a few rows.
+            models.Index(
+                fields=["billing_period"],
+                condition=models.Q(billing_period__isnull=False),
+                name="billing_te_moved_idx",
             ),
         ]
 

@@ -7,7 +7,7 @@ returning plain JSON (``/api/v1/metrics/``) and a template; ``register`` runs in
 def register() -> None:
     from config.registry import panels
 
-    for panel in (*_finance_panels(), *_pmo_panels(), _today_panel()):
+    for panel in (*_finance_panels(), *_control_panels(), *_pmo_panels(), _today_panel()):
         panels.register(panel.key, panel)
     from billing.panels.scope import filter_fields
     from config.registry import DashboardFilters, dashboard_filters
@@ -17,6 +17,25 @@ def register() -> None:
     from billing.panels import demo_traffic
 
     demo_traffic.register()  # operations: the demo traffic switch (not in production)
+
+
+def _control_panels() -> tuple:
+    """The finance controls' figures (docs/finance-controls/)."""
+    from billing.panels.late_time import get_late_time
+    from config.registry import Panel
+    from config.roles import FINANCE
+
+    return (
+        Panel(
+            key="billing:late-time",
+            title="Late time (closed months)",
+            dashboard="finance",
+            compute=get_late_time,
+            template="billing/panels/late_time.html",
+            roles=(FINANCE,),
+            order=32,
+        ),
+    )
 
 
 def _finance_panels() -> tuple:

@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 from billing.models import Invoice, InvoiceLineEntry, TimeEntry
 from billing.selectors.invoices import posting_problem
 from billing.services.history import set_change_reason, set_history_user
+from billing.services.periods import is_closed
 from billing.services.rating import RATE_MISMATCH
 from config.errors import DomainError
 from config.history_rows import record_history
@@ -88,9 +89,7 @@ def _crm_ids(invoice: Invoice) -> dict:
     """The CRM's ids of what ``invoice`` bills: the account and the deals (opportunities) of
     its lines' contracts (one query)."""
     deals = sorted(
-        set(
-            invoice.lines.values_list("contract__crm_account_id", "contract__crm_opportunity_id")
-        ),
+        set(invoice.lines.values_list("contract__crm_account_id", "contract__crm_opportunity_id")),
         key=lambda deal: deal[1],
     )
     return {
@@ -152,6 +151,12 @@ def approve_invoice(*, invoice_id: int, approved_by: User) -> Invoice:
         raise InvoiceNotApprovable(f"invoice {invoice.pk} is {invoice.status}", id=invoice.pk)
     if not invoice.lines.exists():
         raise InvoiceNotApprovable(f"invoice {invoice.pk} has no lines", id=invoice.pk)
+    if is_closed(invoice.legal_entity_id, invoice.period):
+        raise InvoiceNotApprovable(
+            f"invoice {invoice.pk} is in {invoice.legal_entity.code}'s {invoice.period:%Y-%m}, "
+            "which is closed: reopen the period, or move its time to an open month",
+            id=invoice.pk,
+        )
     invoice.approved_by, invoice.approved_at = approved_by, timezone.now()
     set_history_user(invoice, approved_by)
     _set_status(invoice, Invoice.Status.APPROVED, detail=f"by {approved_by.get_username()}")

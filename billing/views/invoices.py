@@ -204,6 +204,8 @@ RUN_COUNT_LABELS = {
     "released_from_hold": "held entries released by the re-check",
     "entries_swept": "retracted entries taken off drafts",
     "drafts_opened": "drafts opened",
+    "entities_closed": "legal entities left out (their month is closed)",
+    "late_entries_added": "late time of closed months, moved into this one, added",
     "entries_added": "time entries added to lines",
     "retainer_entries": "entries counted against retainers",
     "milestones": "milestones billed",

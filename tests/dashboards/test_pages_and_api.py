@@ -18,6 +18,7 @@ FINANCE_PANELS = {
     "billing:revenue-at-risk",
     "billing:invoice-latency",
     "billing:billing-cycle-time",
+    "billing:late-time",
     "exceptions:queue-ages:finance",
     "mdm:customer-master",
 }

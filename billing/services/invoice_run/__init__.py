@@ -25,7 +25,7 @@ from django.utils import timezone
 from billing.models import BillingRun, Invoice, InvoiceLine, InvoiceLineEntry, TimeEntry
 from billing.services.dispatch import publish_billing_run_on_commit
 from billing.services.invoice_run.fixed_fees import milestone_lines, retainer_lines
-from billing.services.invoice_run.scope import Scope, record_progress
+from billing.services.invoice_run.scope import Scope, closed_entity_ids, record_progress
 from billing.services.invoice_run.time_lines import time_lines
 from billing.services.invoices import get_or_create_draft, month_start, refresh_invoices
 from billing.services.rating import rerun_held_entries
@@ -73,7 +73,9 @@ def _ensure_drafts(scope: Scope) -> list[int]:
 
 
 def _drafts_of_month(scope: Scope) -> list[int]:
-    drafts = Invoice.objects.filter(period=scope.first, status=Invoice.Status.DRAFT)
+    drafts = Invoice.objects.filter(period=scope.first, status=Invoice.Status.DRAFT).exclude(
+        legal_entity_id__in=scope.closed
+    )
     if scope.legal_entity_id:
         drafts = drafts.filter(legal_entity_id=scope.legal_entity_id)
     if scope.customer_id:
@@ -128,8 +130,12 @@ def _steps(run: BillingRun, scope: Scope) -> None:
     rerun = _rerun_holds(scope)
     record_progress(run, "holds", 1, released_from_hold=rerun["rated"] + rerun["non_billable"])
     record_progress(run, "sweep", 2, entries_swept=_sweep(scope))
-    record_progress(run, "drafts", 8, drafts_opened=len(_ensure_drafts(scope)))
+    late = Scope(run, late=True)
+    opened = len(_ensure_drafts(scope)) + len(_ensure_drafts(late))
+    record_progress(run, "drafts", 8, drafts_opened=opened, entities_closed=len(scope.closed))
     time_lines(run, scope)
+    # Late time of closed months that finance moved into this one (billing/services/periods.py).
+    record_progress(run, "late time", 80, late_entries_added=time_lines(run, late, report=False))
     retainer_entries, _touched = retainer_lines(scope)
     record_progress(run, "retainers", 85, retainer_entries=retainer_entries)
     milestones, _touched = milestone_lines(scope)
@@ -175,6 +181,11 @@ def create_billing_run(
         entity = LegalEntity.objects.filter(code=legal_entity_code).first()
         if entity is None:
             raise BillingRunInvalid(f"no legal entity {legal_entity_code}")
+        if entity.pk in closed_entity_ids(period):
+            raise BillingRunInvalid(
+                f"{entity.code}'s {period:%Y-%m} is closed: nothing can be billed in it; late "
+                "time of that month is moved to an open month on the late time page"
+            )
     if customer_id and not Customer.objects.filter(pk=customer_id).exists():
         raise BillingRunInvalid(f"no customer {customer_id}")
     run = BillingRun.objects.create(

@@ -45,6 +45,7 @@ def _retainer_for(contract: Contract, scope: Scope, touched: set[int]) -> int:
             project__contract=contract,
             status=TimeEntry.Status.RATED,
             work_date__range=(scope.first, scope.last),
+            billing_period__isnull=True,
         )
     )
     if fee_billed and not entries:

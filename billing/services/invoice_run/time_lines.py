@@ -135,16 +135,16 @@ def _link_in_two_statements(cursor: CursorWrapper, st: _BatchStatements, scope: 
     )
     added = cursor.rowcount
     entries, link = st.entries, st.link
+    window, window_params = scope.window("")
     cursor.execute(
         f"UPDATE {entries} SET status = %s, updated_at = %s WHERE status = %s "
-        f"AND work_date BETWEEN %s AND %s{st.in_range('')} AND EXISTS (SELECT 1 FROM {link} x "
+        f"AND {window}{st.in_range('')} AND EXISTS (SELECT 1 FROM {link} x "
         f"WHERE x.time_entry_id = {entries}.id AND x.is_active = %s)",
         [
             TimeEntry.Status.INVOICED,
             st.now,
             TimeEntry.Status.RATED,
-            scope.first,
-            scope.last,
+            *window_params,
             *st.bounds,
             True,
         ],
@@ -181,11 +181,14 @@ def _analyze(*tables: str) -> None:
             cursor.execute(f"ANALYZE {', '.join(tables)}")
 
 
-def time_lines(run: BillingRun, scope: Scope) -> int:
+def time_lines(run: BillingRun, scope: Scope, *, report: bool = True) -> int:
     batches = _id_batches(scope)
+    if not batches:
+        return 0
     _analyze(Invoice._meta.db_table, InvoiceLine._meta.db_table)
     added = 0
     for number, (low, high) in enumerate(batches, start=1):
         added += _time_batch(scope, low, high)
-        record_progress(run, "time", 10 + number * 70 // len(batches), entries_added=added)
+        if report:
+            record_progress(run, "time", 10 + number * 70 // len(batches), entries_added=added)
     return added
