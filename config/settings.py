@@ -255,7 +255,11 @@ SPECTACULAR_SETTINGS = {
         "integrations.api.openapi.add_webhook_receiver",
         "integrations.api.openapi.drop_vendor_integer_bounds",
     ],
-    "ENUM_NAME_OVERRIDES": {"ExceptionStatusEnum": "exceptions_queue.models.ExceptionItem.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "ExceptionStatusEnum": "exceptions_queue.models.ExceptionItem.Status",
+        "PeriodStatusEnum": "billing.models.AccountingPeriod.Status",
+        "BillingRunStatusEnum": "billing.models.BillingRun.Status",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -78,7 +78,7 @@ def _quota(system: ExternalSystem) -> dict:
         "pause_reason": breaker.last_failure if paused else "",
         "api_used": usage.used if usage else None,
         "api_allowed": usage.allowed if usage else None,
-        "api_percent": round(usage.share * 100, 1) if usage else None,
+        "api_percent": f"{usage.share * 100:.1f}" if usage else None,
         "api_observed_at": usage.observed_at if usage else None,
     }
 

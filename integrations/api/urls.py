@@ -14,6 +14,11 @@ urlpatterns = [
     path("events/", views.EventListView.as_view(), name="event-list"),
     path("events/<int:pk>/", views.EventDetailView.as_view(), name="event-detail"),
     path("events/<int:pk>/replay/", views.EventReplayView.as_view(), name="event-replay"),
+    path(
+        "events/<int:pk>/replay-preview/",
+        views.EventReplayPreviewView.as_view(),
+        name="event-replay-preview",
+    ),
     path("outbox/", views.OutboxListView.as_view(), name="outbox-list"),
     path("outbox/<uuid:pk>/", views.OutboxDetailView.as_view(), name="outbox-detail"),
     path("outbox/<uuid:pk>/replay/", views.OutboxReplayView.as_view(), name="outbox-replay"),

@@ -1,6 +1,7 @@
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -22,6 +23,7 @@ from integrations.connectors.schemas import DATA_SCHEMAS, full_schema
 from integrations.filters import InboundEventFilter, OutboxMessageFilter
 from integrations.services import breakers
 from integrations.services.inbox import replay_event
+from integrations.services.inbox.replay import MAPPINGS, RECEIVED, replay_preview
 from integrations.services.outbox import replay_outbox_message
 
 EVENTS = api_permission("events", POST="replay")
@@ -47,18 +49,44 @@ class EventDetailView(RetrieveAPIView):
         return selectors.list_events_for(user=self.request.user, token=self.request.auth)
 
 
+MAPPING = OpenApiParameter(
+    "mapping",
+    str,
+    enum=list(MAPPINGS),
+    description="received (default): apply what was stored; current: translate the evidence "
+    "again with the mapping as it is now (Salesforce Outbound Message notifications).",
+)
+
+
+def _visible_event(request: Request, pk: int) -> None:
+    if not selectors.list_events_for(user=request.user, token=request.auth).filter(pk=pk).exists():
+        raise Http404
+
+
 class EventReplayView(APIView):
     permission_classes = [EVENTS]
 
-    @extend_schema(request=None, responses={202: InboundEventOutputSerializer})
+    @extend_schema(
+        request=None, parameters=[MAPPING], responses={202: InboundEventOutputSerializer}
+    )
     def post(self, request: Request, pk: int) -> Response:
-        if (
-            not selectors.list_events_for(user=request.user, token=request.auth)
-            .filter(pk=pk)
-            .exists()
-        ):
-            raise Http404
-        return Response(InboundEventOutputSerializer(replay_event(event_id=pk)).data, status=202)
+        _visible_event(request, pk)
+        mapping = request.query_params.get("mapping", RECEIVED)
+        if mapping not in MAPPINGS:
+            raise ValidationError({"mapping": [f"one of {', '.join(MAPPINGS)}"]})
+        event = replay_event(event_id=pk, mapping=mapping)
+        return Response(InboundEventOutputSerializer(event).data, status=202)
+
+
+class EventReplayPreviewView(APIView):
+    """What a replay would apply: the payload as received and as the mapping now makes it."""
+
+    permission_classes = [EVENTS]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, pk: int) -> Response:
+        _visible_event(request, pk)
+        return Response(replay_preview(event_id=pk))
 
 
 class OutboxListView(ListAPIView):

@@ -36,8 +36,9 @@ class FieldMapping(models.Model):
     values = models.JSONField(
         default=dict,
         blank=True,
-        help_text='Picklist values, the CRM\'s to ours: {"Time and Materials": '
-        '"time_and_materials"}. A value not listed is passed as it is.',
+        help_text='Picklist values. Read fields: the CRM\'s to ours ({"Time and Materials": '
+        '"time_and_materials"}); the invoice status (written): ours to the CRM\'s ({"paid": '
+        '"Paid"}). A value not listed is passed as it is.',
     )
 
     history = HistoricalRecords()

@@ -37,10 +37,16 @@ def pull_streams(system: ExternalSystem) -> list[str]:
 
 def systems_to_poll() -> list[tuple[ExternalSystem, str]]:
     """Each active system's streams that are due: a stream with an interval (the connector's
-    ``pull_intervals``, e.g. the reference check hourly) waits that long after its last run."""
+    ``pull_intervals``, e.g. the reference check hourly) waits that long after its last run; a
+    system whose breaker is paused (its API quota spent) is not read until the pause ends."""
     due = []
     now = timezone.now()
-    for system in ExternalSystem.objects.filter(is_active=True).order_by("slug"):
+    for system in (
+        ExternalSystem.objects.filter(is_active=True).select_related("breaker").order_by("slug")
+    ):
+        breaker = getattr(system, "breaker", None)
+        if breaker is not None and breaker.paused_until and breaker.paused_until > now:
+            continue  # the peer's quota is spent (breakers.pause): no reads either until then
         intervals = getattr(connector_classes.get(system.connector), "pull_intervals", {})
         for stream in pull_streams(system):
             interval = intervals.get(stream)

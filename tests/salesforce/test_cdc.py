@@ -204,3 +204,35 @@ def test_compound_fields_of_a_create_are_read_as_their_rest_names(sf_firm):
     assert contact.status == InboundEvent.Status.PROCESSED, contact.error
     data = contact.payload["data"]
     assert (data["first_name"], data["last_name"]) == ("Alice", "Lee")  # Name.FirstName …
+
+
+def test_a_paused_org_is_not_polled_until_its_pause_ends(sf_firm):
+    from integrations.services import breakers
+    from integrations.services.polling import systems_to_poll
+
+    assert {stream for _s, stream in systems_to_poll()} >= {"accounts", "contacts", "opportunities"}
+    breakers.pause(system_id=sf_firm["crm"].pk, seconds=900, reason="quota spent")
+    assert all(system.slug != "crm" for system, _stream in systems_to_poll())
+
+
+def test_a_won_opportunity_created_is_read_whole(sf_firm):
+    fake = sf_firm["fake"]
+    _accounts_in_salesforce(fake)
+    fake.put_record("Opportunity", {
+        "Id": "0065g00000OPTM1AAP", "AccountId": ACME, "Account_Name__c": "Acme Consulting Group LLC",
+        "Name": "Acme - ERP Rollout", "IsWon": True, "StageName": "Closed Won", "CloseDate": "2026-12-03",
+        "Amount": 1000.0, "CurrencyIsoCode": "USD", "Legal_Entity__c": "US01",
+        "Billing_Model__c": "Time and Materials",
+        "Start_Date__c": "2027-01-04", "End_Date__c": "2027-06-30", "Tax_Jurisdiction__c": "US-NY",
+        "Project_Template__c": "TM-STD", "LastModifiedDate": "2026-12-04T11:00:00.000Z"})  # fmt: skip
+    fake.publish_change("/data/OpportunityChangeEvent", {
+        "ChangeEventHeader": {"entityName": "Opportunity", "recordIds": ["0065g00000OPTM1AAP"],
+                              "changeType": "CREATE", "changeOrigin": "", "transactionKey": "t-1",
+                              "sequenceNumber": 1, "commitTimestamp": 1796380000000},
+        "Name": "Acme - ERP Rollout", "IsWon": True})  # fmt: skip
+    run = _poll(sf_firm, "opportunities")
+    [event] = InboundEvent.objects.filter(event_type="crm.opportunity.closed_won")
+    assert (
+        run.changed_count == 1
+        and event.payload["data"]["account_name"] == "Acme Consulting Group LLC"
+    )

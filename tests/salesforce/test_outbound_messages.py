@@ -177,3 +177,42 @@ def test_the_mapping_is_edited_in_the_admin_with_history_and_used_at_once(
     assert row.history.count() == 2
     post_message(client, fixture_bytes("om_account.xml"))
     assert _events()[0].payload["data"]["name"] == "TL-000123"
+
+
+def test_a_notification_rejected_by_a_wrong_mapping_is_replayed_with_the_fixed_one(
+    client, sf_firm, api_client_for
+):
+    row = FieldMapping.objects.get(system=sf_firm["crm"], record="account", field="name")
+    row.source = "Account_Name__c"  # a field the org's message does not carry: no name
+    row.save()
+    post_message(client, fixture_bytes("om_account.xml"))
+    [event] = _events()
+    assert event.status == InboundEvent.Status.REJECTED and "name" in str(event.error_details)
+    api = api_client_for("operations")
+    assert api.post(f"/api/v1/events/{event.pk}/replay/").json()["status"] == "rejected"
+    row.source = "Name"  # fixed
+    row.save()
+    preview = api.get(f"/api/v1/events/{event.pk}/replay-preview/").json()
+    assert preview["differs"] and preview["current"]["data"]["name"] == "Acme Consulting LLC"
+    assert "name" not in preview["received"]["data"]
+    replayed = api.post(f"/api/v1/events/{event.pk}/replay/?mapping=current")
+    assert replayed.status_code == 202, replayed.content
+    drain()
+    event.refresh_from_db()
+    assert event.status == InboundEvent.Status.PROCESSED
+    assert Customer.objects.get().name == "Acme Consulting LLC"
+    assert api.post(f"/api/v1/events/{event.pk}/replay/?mapping=sideways").status_code == 400
+
+
+def test_an_event_that_came_signed_cannot_be_translated_again(client, sf_firm, api_client_for):
+    from integrations.services.inbox.replay import replay_preview
+
+    post_message(client, fixture_bytes("om_deleted_record.xml"))
+    [event] = _events()
+    event.webhook_id = "msg_plain"  # as a Standard Webhooks delivery would be
+    event.save()
+    assert replay_preview(event_id=event.pk)["current"] is None
+    refused = api_client_for("operations").post(
+        f"/api/v1/events/{event.pk}/replay/?mapping=current"
+    )
+    assert "cannot translate it again" in refused.json()["error"]

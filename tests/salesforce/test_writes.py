@@ -137,8 +137,10 @@ def test_a_validation_rule_is_dead_at_once_with_salesforces_message_and_field(sf
     assert "Status cannot move back" in text and "Status__c" in text
 
 
-def test_a_duplicate_value_is_dead_with_the_reason(sf_firm, deal):
-    sf_firm["fake"].duplicate("*/Invoice__c/*")
+def test_a_duplicate_value_on_another_unique_field_is_dead_with_the_reason(sf_firm, deal):
+    clash = [{"message": "duplicate value found: Invoice_Number__c duplicates value on record "
+              "with id: a015g00000INV02AAA", "errorCode": "DUPLICATE_VALUE", "fields": []}]  # fmt: skip
+    sf_firm["fake"].fail_next("*/Invoice__c/*", status=400, errors=clash, times=2)
     message = _send(sf_firm["crm"], "crm.invoice_status.update", _status_payload(*deal), "k")
     assert message.status == OutboxMessage.Status.DEAD and "DUPLICATE_VALUE" in message.last_error
 
@@ -256,10 +258,7 @@ def test_a_private_key_salesforce_does_not_know_is_an_auth_failure_with_its_reas
 
 def test_a_clash_on_our_own_key_from_a_concurrent_upsert_is_tried_once_more(sf_firm, deal):
     fake = sf_firm["fake"]
-    clash = [{"message": "duplicate value found: Throughline_Id__c duplicates value on record "
-              "with id: a015g00000INV01AAA", "errorCode": "DUPLICATE_VALUE",
-              "fields": ["Throughline_Id__c"]}]  # fmt: skip
-    fake.fail_next("*/Invoice__c/*", status=400, errors=clash, times=1)
+    fake.duplicate("*/Invoice__c/*")  # Salesforce names the field in the message, not in fields
     message = _send(sf_firm["crm"], "crm.invoice_status.update", _status_payload(*deal), "k")
     assert message.status == OutboxMessage.Status.SENT, message.last_error
     assert message.attempts == 1 and len(_invoices(fake)) == 1

@@ -129,6 +129,9 @@ class _Reader:
             since = self.commit_time(message)
             start = datetime.fromisoformat(since) - RECONCILE_MARGIN if since else None
             self.reconcile(start.isoformat() if start else "", why="an overflow event")
+        elif change == "CREATE" and self.kind == mapping.OPPORTUNITY:
+            # A deal is read whole: formula fields (the account's name) are in no change event.
+            self._re_read(ids, tag, fallback=self.commit_time(message))
         elif change == "CREATE":
             body = _flat_body(message.payload)
             missing = [

@@ -35,6 +35,9 @@ CALL_OPTIONS = {"Sforce-Call-Options": f"client={CLIENT_ID}"}
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
 ASSERTION_SECONDS = 180
 TIMEOUT_SECONDS = 30.0
+# A streaming connect may be held by the server up to 110 s (its long-poll timeout) should it
+# not honour the client's ``timeout: 0``: the read waits past that, never cutting it short.
+STREAMING_TIMEOUT_SECONDS = 120.0
 
 
 def new_session() -> requests.Session:
@@ -55,7 +58,7 @@ class Usage:
     allowed: int
 
 
-_tokens: dict[int, Token] = {}
+_tokens: dict[tuple[int, int], Token] = {}
 _tokens_lock = threading.Lock()
 
 
@@ -126,12 +129,14 @@ class SalesforceClient:
         self.calls = 0
 
     def _token(self, *, fresh: bool = False) -> Token:
+        # Keyed by the system and its credentials: a new key or user signs in again at once.
+        key = (self.system.pk, hash(tuple(sorted(self.credentials.items()))))
         with _tokens_lock:
-            token = None if fresh else _tokens.get(self.system.pk)
+            token = None if fresh else _tokens.get(key)
         if token is None:
             token = mint_token(self.system, self.credentials, self.session)
             with _tokens_lock:
-                _tokens[self.system.pk] = token
+                _tokens[key] = token
         return token
 
     def _api(self, token: Token) -> Salesforce:
@@ -192,7 +197,7 @@ class SalesforceClient:
                     f"{token.instance_url}/cometd/{API_VERSION}",
                     json=messages,
                     headers={"Authorization": f"Bearer {token.access_token}"},
-                    timeout=TIMEOUT_SECONDS,
+                    timeout=STREAMING_TIMEOUT_SECONDS,
                 )
             except PermanentError:
                 raise

@@ -68,7 +68,11 @@ class CometdSession:
         raise PermanentError(f"Salesforce refused the subscription to {channel}: {error}")
 
     def connect(self) -> list[ChangeMessage]:
-        answer = self._exchange({"channel": "/meta/connect", "connectionType": "long-polling"})
+        # ``timeout: 0`` asks the server to answer at once with what it holds instead of
+        # holding the poll open (up to 110 s) when nothing is pending: each poll is short.
+        answer = self._exchange(
+            {"channel": "/meta/connect", "connectionType": "long-polling", "advice": {"timeout": 0}}
+        )
         reply = _meta(answer, "/meta/connect")
         if not reply.get("successful"):
             raise RetryableError(f"Salesforce streaming connect refused: {reply.get('error')}")

@@ -147,3 +147,14 @@ def _fields(sobject: Element, prefix: str = "") -> dict[str, object]:
         else:
             fields[name] = (element.text or "").strip()
     return fields
+
+
+def parse_notification(xml: bytes) -> Notification:
+    """One stored notification (an event's evidence) read back, as safely as a message."""
+    try:
+        element = fromstring(xml, forbid_dtd=True)
+    except (DefusedXmlException, ParseError, ValueError) as exc:
+        raise MessageRefused("malformed", f"the stored notification does not parse: {exc}") from exc
+    if _local(element.tag) != (OUTBOUND, "Notification"):
+        raise MessageRefused("malformed", "the stored evidence is not a Notification")
+    return _notification(element)

@@ -27,6 +27,7 @@ EXTERNAL_ID_FIELD = "Throughline_Id__c"
 INVOICE_OBJECT = "Invoice__c"
 EVENT_OBJECT = "Throughline_Event__e"
 COLLECTION_SIZE = 200  # records per sObject Collections call (Salesforce's limit)
+PAYLOAD_LIMIT = 131072  # a long text area's characters
 
 
 def _options(client: SalesforceClient) -> dict:
@@ -106,7 +107,8 @@ def upsert_invoice_status(
     try:
         answer = client.request("PATCH", path, json=fields) or {}
     except SalesforceRefused as refused:
-        if refused.code != "DUPLICATE_VALUE" or external_field not in refused.fields:
+        named = external_field in refused.fields or external_field in refused.sf_message
+        if refused.code != "DUPLICATE_VALUE" or not named:
             raise
         # Two upserts of the same key at once: the other one created the record, so this one
         # clashed on the key itself. Once more is an update of that record.
@@ -121,11 +123,10 @@ def publish_event(
     client: SalesforceClient, rules: mapping.Mapping, payload: dict, key: str
 ) -> DeliveryResult:
     sobject = _options(client).get("event_object") or EVENT_OBJECT
-    body = {
-        "Type__c": payload["type"],
-        "Idempotency_Key__c": key[:255],
-        "Payload__c": json.dumps(payload, separators=(",", ":"), default=str)[:131072],
-    }
+    text = json.dumps(payload, separators=(",", ":"), default=str)
+    if len(text) > PAYLOAD_LIMIT:  # never cut JSON in two: say what it was instead
+        text = json.dumps({"type": payload["type"], "truncated": True, "length": len(text)})
+    body = {"Type__c": payload["type"], "Idempotency_Key__c": key[:255], "Payload__c": text}
     answer = client.request("POST", f"sobjects/{sobject}", json=body) or {}
     return DeliveryResult(external_id=str(answer.get("id") or ""), data={"published": True})
 

@@ -74,7 +74,7 @@ def receive_outbound_message(
             else RejectedDelivery.Reason.MALFORMED
         )
         return _refused(400, system, reason, exc.detail, delivery)
-    expected = str((system.settings or {}).get("salesforce", {}).get("organization_id") or "")
+    expected = str(((system.settings or {}).get("salesforce") or {}).get("organization_id") or "")
     if not expected or message.organization_id[:15] != expected[:15]:
         detail = (
             f"organization {message.organization_id[:40]!r} is not this system's"
@@ -111,6 +111,37 @@ def mapping_for(system: ExternalSystem) -> mapping.Mapping:
     return mapping.with_rows(FieldMapping.objects.filter(system=system))
 
 
+def _translate(rules: mapping.Mapping, notification: om.Notification) -> mapping.Translation:
+    record_kind = mapping.RECORD_OF_SOBJECT.get(notification.sobject)
+    if record_kind is None:
+        return mapping.Translation(
+            skipped=f"Throughline does not read {notification.sobject or 'this object'} records"
+        )
+    if set(notification.fields) <= {"Id"}:
+        return mapping.Translation(
+            skipped="only the record's Id came: it was deleted before Salesforce sent it"
+        )
+    return mapping.translate(rules, record_kind, notification.fields)
+
+
+def retranslated(event: InboundEvent) -> tuple[dict | None, str]:
+    """What a stored Outbound Message notification means under the mapping as it is now:
+    (the canonical body, "") or (None, why not: not a notification, no evidence, or it means
+    no event). The body keeps the event's own timestamp when the record carries none."""
+    raw = event.raw_bytes
+    if not event.webhook_id.startswith("om:") or not raw:
+        return None, "not a Salesforce Outbound Message notification with its evidence"
+    try:
+        notification = om.parse_notification(raw)
+    except om.MessageRefused as exc:
+        return None, exc.detail
+    translation = _translate(mapping_for(event.system), notification)
+    if translation.skipped:
+        return None, translation.skipped
+    stamp = translation.occurred_at or (event.payload or {}).get("timestamp") or ""
+    return {"type": translation.event_type, "timestamp": stamp, "data": translation.data}, ""
+
+
 def store_notifications(system: ExternalSystem, message: om.OutboundMessage) -> Stored:
     """Each notification once: the canonical event it means (checked against the contract's
     schema like any delivery: one that does not match is stored rejected, with its reasons,
@@ -119,17 +150,7 @@ def store_notifications(system: ExternalSystem, message: om.OutboundMessage) -> 
     rules = mapping_for(system)
     counts = {"accepted": 0, "duplicates": 0, "rejected": 0, "skipped": 0}
     for notification in message.notifications:
-        record_kind = mapping.RECORD_OF_SOBJECT.get(notification.sobject)
-        if record_kind is None:
-            translation = mapping.Translation(
-                skipped=f"Throughline does not read {notification.sobject or 'this object'} records"
-            )
-        elif set(notification.fields) <= {"Id"}:
-            translation = mapping.Translation(
-                skipped="only the record's Id came: it was deleted before Salesforce sent it"
-            )
-        else:
-            translation = mapping.translate(rules, record_kind, notification.fields)
+        translation = _translate(rules, notification)
         if translation.skipped:
             counts[
                 "skipped" if _keep_skipped(system, notification, translation) else "duplicates"
