@@ -13,6 +13,9 @@ class BillingConfig(AppConfig):
         inbox_handlers.register("psa.time_entry.approved", handlers.handle_time_entry_approved)
         self._register_projects()
         self._register_invoicing()
+        self._register_controls()
+        self._register_reconciliation()
+        self._register_lineage()
         from billing.handlers import receivers
 
         receivers.connect()  # held time re-runs when its cause goes away
@@ -90,13 +93,47 @@ class BillingConfig(AppConfig):
                 order=41,
             ),
         )
-        navigation.register(
-            "periods",
-            NavItem(
-                key="periods",
-                label="Period close",
-                url_name="billing:period_list",
-                roles=(FINANCE,),
-                order=42,
-            ),
+
+    def _register_controls(self) -> None:
+        """The finance controls (issue 19): their pages in the navigation, replay with the
+        mapping as it is now and bulk replay by business filter (docs/finance-controls/)."""
+        from billing.selectors.replay_filters import FILTERS
+        from billing.services.invoice_posting import (
+            CRM_STATUS,
+            ERP_CREATE,
+            rebuild_posting,
+            rebuild_status,
         )
+        from config.registry import NavItem, navigation
+        from config.roles import FINANCE
+        from integrations.registry import outbox_rebuilders, replay_filters
+
+        pages = (
+            ("periods", "Period close", "billing:period_list", 42),
+            ("approvals", "Approvals", "billing:approval_list", 43),
+        )
+        for key, label, url_name, order in pages:
+            navigation.register(
+                key, NavItem(key=key, label=label, url_name=url_name, roles=(FINANCE,), order=order)
+            )
+        outbox_rebuilders.register(ERP_CREATE, rebuild_posting)
+        outbox_rebuilders.register(CRM_STATUS, rebuild_status)
+        for name, resolve in FILTERS.items():
+            replay_filters.register(name, resolve)
+
+    def _register_reconciliation(self) -> None:
+        """The reconciliation control (issue 19): its exception type and dashboard figure."""
+        from billing.exception_types import reconciliation_mismatch_type
+        from billing.panels.reconciliation import reconciliation_panel
+        from config.registry import panels
+        from exceptions_queue.registry import exception_types
+
+        exception_types.register("reconciliation_mismatch", reconciliation_mismatch_type())
+        panels.register("billing:reconciliation", reconciliation_panel())
+
+    def _register_lineage(self) -> None:
+        """Lineage (issue 19): a delivery's forward lineage, linked from its trace and events."""
+        from billing.views.lineage import event_lineage_link
+        from integrations.registry import event_links
+
+        event_links.register("billing.lineage", event_lineage_link)

@@ -4,11 +4,13 @@
 
 from django import forms
 
-from billing.models import Contract
+from billing.models import ApprovalAction, Contract
 from billing.selectors.projects import deal_choices, deal_values, open_phases_of_item
 from billing.services import rating
 from billing.services import rating_actions as actions
+from billing.services.approval_actions import guarded
 from billing.services.opportunity import CONTRACT_INVALID, rerun_deal
+from billing.services.reconciliation import recheck_action
 from config.roles import FINANCE, PMO
 from exceptions_queue.registry import ExceptionType, ResolutionAction
 
@@ -35,7 +37,7 @@ RERUN = ResolutionAction(
 WRITE_OFF = ResolutionAction(
     name="write_off",
     label="Write off (leakage)",
-    handler=actions.write_off_action,
+    handler=guarded(ApprovalAction.WRITE_OFF),  # four eyes: billing/services/approvals.py
     roles=(FINANCE,),
     form_class=WriteOffForm,
     resolves=False,
@@ -119,7 +121,7 @@ def _rate_hold_types() -> list[ExceptionType]:
                 ResolutionAction(
                     name="bill_at_psa_rate",
                     label="Bill at the new (PSA) rate",
-                    handler=actions.bill_at_psa_rate_action,
+                    handler=guarded(ApprovalAction.PSA_RATE),
                     roles=(FINANCE,),
                     resolves=False,
                 ),
@@ -233,6 +235,35 @@ def contract_invalid_type() -> ExceptionType:
                 label="Re-run (reference data fixed)",
                 handler=rerun_deal_action,
                 roles=(FINANCE,),
+            ),
+        ),
+    )
+
+
+def reconciliation_mismatch_type() -> ExceptionType:
+    """``reconciliation_mismatch`` (docs/finance-controls/reconciliation.md): raised and
+    resolved by the reconciliation run (billing/services/reconciliation/)."""
+    return ExceptionType(
+        code="reconciliation_mismatch",
+        queue="finance",
+        severity="high",
+        title="Reconciliation mismatch",
+        help_text=(
+            "Two systems disagree about the same money: time rated but on no invoice after the "
+            "month was billed, an invoice the ERP does not have or totals differently, or an "
+            "ERP or CRM status that differs from Throughline's. Both sides are listed. Fix the "
+            "side that is wrong (the ERP, the CRM, or a billing re-run), then re-check: the "
+            "item closes by itself once both sides agree. Dismiss it to accept a difference; "
+            "it is raised again only if either side changes."
+        ),
+        sla_hours=48,
+        actions=(
+            ResolutionAction(
+                name="recheck",
+                label="Re-check now",
+                handler=recheck_action,
+                roles=(FINANCE,),
+                resolves=False,
             ),
         ),
     )

@@ -2,11 +2,13 @@
 
 import django_filters
 from django import forms
+from django.core.validators import RegexValidator
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema_field
 
 from billing.models import BillingRun, Contract, Invoice, Project, RateCard, TimeEntry
 from billing.periods import period_from_text
+from exceptions_queue.models import ControlResult
 
 
 @extend_schema_field({"type": "integer", "minimum": 1})
@@ -143,3 +145,19 @@ class ProjectFilter(django_filters.FilterSet):
             | Q(contract__crm_opportunity_id__iexact=value)
             | Q(psa_project_id__iexact=value)
         )
+
+
+class ReconciliationFilter(django_filters.FilterSet):
+    """The reconciliation's rows (billing/selectors/reconciliation.py ``list_latest_results``):
+    a month (``YYYY-MM``; anything else answers 400) and a legal entity (code)."""
+
+    period = django_filters.CharFilter(
+        field_name="period",
+        label="Month (YYYY-MM)",
+        validators=[RegexValidator(r"^\d{4}-(0[1-9]|1[0-2])$", "a month is YYYY-MM")],
+    )
+    legal_entity = django_filters.CharFilter(field_name="group", label="Legal entity (code)")
+
+    class Meta:
+        model = ControlResult
+        fields = ["period", "legal_entity"]

@@ -1,6 +1,18 @@
 from django.urls import path
 
-from billing.views import adjustments, demo, documents, invoices, periods, projects
+from billing.views import (
+    adjustments,
+    approvals,
+    demo,
+    documents,
+    invoices,
+    leakage,
+    lineage,
+    periods,
+    previews,
+    projects,
+    reconciliation,
+)
 
 app_name = "billing"
 
@@ -47,6 +59,9 @@ urlpatterns: list = [
     ),
     path("invoices/<int:invoice_id>/pdf/", documents.invoice_pdf, name="invoice_pdf"),
     path("time/", invoices.time_entry_list, name="time_entry_list"),
+    path("approvals/", approvals.approval_list, name="approval_list"),
+    path("approvals/<int:request_id>/", approvals.approval_decide, name="approval_decide"),
+    path("billing-runs/preview/", previews.billing_run_preview, name="billing_run_preview"),
     path("periods/", periods.period_list, name="period_list"),
     path("periods/status/", periods.period_set_status, name="period_set_status"),
     path("periods/late-time/move/", periods.late_time_move, name="late_time_move"),
@@ -57,4 +72,17 @@ urlpatterns: list = [
         invoices.billing_run_detail,
         name="billing_run_detail",
     ),
+    path("reconciliation/", reconciliation.reconciliation, name="reconciliation"),
+    path(
+        "reconciliation/runs/<int:run_id>/",
+        reconciliation.reconciliation_run,
+        name="reconciliation_run",
+    ),
+    path("leakage/", leakage.leakage_ledger, name="leakage"),
+    path(
+        "invoices/<int:invoice_id>/lines/<int:line_id>/lineage/",
+        lineage.line_lineage_page,
+        name="line_lineage",
+    ),
+    path("events/<int:event_id>/lineage/", lineage.event_lineage_page, name="event_lineage"),
 ]

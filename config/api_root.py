@@ -39,6 +39,7 @@ def api_root(request, format=None):  # noqa: A002 DRF's signature
         "time_entries": "v1:time-entry-list",
         "invoices": "v1:invoice-list",
         "billing_runs": "v1:billing-run-list",
+        "reconciliation": "v1:reconciliation-list",
         "rate_cards": "v1:rate-card-list",
         "exceptions": "v1:exception-list",
         "events": "v1:event-list",

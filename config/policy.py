@@ -43,6 +43,15 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
         "adjust": frozenset({FINANCE}),
     },
     "billing_runs": {READ: frozenset({FINANCE}), "start": frozenset({FINANCE})},
+    # The revenue-leakage ledger (docs/finance-controls/leakage.md): finance's money.
+    "leakage": {READ: frozenset({FINANCE})},
+    # An invoice line's or a delivery's lineage (docs/finance-controls/lineage.md): finance
+    # audits its invoices, operations run the pipeline; each part inside by its own rule.
+    "lineage": {READ: frozenset({FINANCE, OPERATIONS})},
+    # The reconciliation control (approved ↔ rated ↔ invoiced ↔ ERP ↔ CRM): finance's.
+    "reconciliation": {READ: frozenset({FINANCE}), "run": frozenset({FINANCE})},
+    # Four eyes: the queue of money-moving actions waiting for a second person.
+    "approvals": {READ: frozenset({FINANCE}), "decide": frozenset({FINANCE})},
     # Period close: a month of an entity opened, closing or closed; late time moved.
     "periods": {
         READ: frozenset({FINANCE}),

@@ -367,6 +367,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.start_monthly_billing_run_task",
         "schedule": crontab(day_of_month=1, hour=2, minute=0),
     },
+    # Reconciliation (docs/finance-controls/reconciliation.md): this month and the two before,
+    # every entity, read back from the ERPs and CRMs, nightly at 03:30 in TIME_ZONE: after the
+    # 02:00 billing run on the 1st and the evening's postings, before finance's day starts.
+    "nightly-reconciliation": {
+        "task": "billing.tasks.reconcile_task",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # Customer master reference sync (mdm): pull customers changed since the last run from CRM
     # and ERP systems flagged settings["reference_sync"] (those that cannot send webhooks).
     # Every 15 minutes: fresh enough for billing, light on peers' API quotas.

@@ -14,6 +14,9 @@
   so a dead letter names the invoice or customer at stake and counts as revenue at risk.
 - ``routing_checks``: called with a kind; returns the codes of active legal entities that name
   no system of that kind (the admin refuses a second active system while there are any).
+- ``event_links``: name → function(request, event) giving a higher app's page about an inbound
+  event as ``(label, url)``, or None (billing: the event's forward lineage); drawn beside the
+  event on its trace and on the operations page's events tab. No queries: it runs per row.
 """
 
 from collections.abc import Callable
@@ -41,3 +44,12 @@ delivery_hooks: Registry[str, Callable] = Registry("delivery hooks")
 routing_guards: Registry[str, Callable[..., list[str]]] = Registry("routing guards")
 routing_checks: Registry[str, Callable[[str], list[str]]] = Registry("routing checks")
 outbox_describers: Registry[str, Callable] = Registry("outbox subject describers")
+event_links: Registry[str, Callable[..., tuple[str, str] | None]] = Registry("event links")
+# kind → function(message) giving the message's payload built again from the records as they
+# are now (the mapping as it is now), or None when it cannot be (its record is gone): a replay
+# "with the current mapping" sends that (integrations/services/outbox/replay.py).
+outbox_rebuilders: Registry[str, Callable[..., dict | None]] = Registry("outbox payload rebuilders")
+# A business filter of a bulk replay (``customer``, ``project``, ``period``, ``invoice``) →
+# function(value) giving the outbox object keys it means ("invoice:12" …), or None for a value
+# it does not know (billing registers them).
+replay_filters: Registry[str, Callable[[str], list[str] | None]] = Registry("replay filters")

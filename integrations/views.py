@@ -8,8 +8,9 @@ from config.exports import DATETIME, NUMBER, Column, export_response, requested_
 from config.policy import require
 from integrations import selectors
 from integrations.filters import InboundEventFilter, OutboxMessageFilter
-from integrations.models import RejectedDelivery
+from integrations.models import InboundEvent, RejectedDelivery
 from integrations.panels import integration_health
+from integrations.registry import event_links
 
 
 def _subject_link(step, user) -> str:
@@ -30,6 +31,12 @@ def _subject_link(step, user) -> str:
     return ""
 
 
+def event_links_for(request: HttpRequest, event) -> list[tuple[str, str]]:
+    """The pages higher apps offer about ``event`` (``integrations.registry.event_links``)."""
+    found = (describe(request, event) for describe in event_links.values())
+    return [link for link in found if link is not None]
+
+
 @login_required
 def trace_detail(request: HttpRequest, trace_id: str) -> HttpResponse:
     """One trace as a timeline: event in, records written, calls out, exceptions raised."""
@@ -43,6 +50,9 @@ def trace_detail(request: HttpRequest, trace_id: str) -> HttpResponse:
             "step": step,
             "offset_ms": int((step.at - started).total_seconds() * 1000),
             "link": _subject_link(step, request.user),
+            "event_links": event_links_for(request, step.subject)
+            if step.kind == "event" and isinstance(step.subject, InboundEvent)
+            else [],
         }
         for step in steps
     ]
@@ -101,6 +111,9 @@ def operations(request: HttpRequest) -> HttpResponse:
         columns = EVENT_COLUMNS if tab == "events" else OUTBOX_COLUMNS
         return export_response(fmt, name=f"operations-{tab}", columns=columns, rows=filterset.qs)
     page = Paginator(filterset.qs, 25).get_page(request.GET.get("page"))
+    if tab == "events":
+        for event in page.object_list:
+            event.links = event_links_for(request, event)
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -114,6 +114,11 @@ def _closed_month_with_a_move(user) -> None:
     AccountingPeriod.objects.create(legal_entity=entity, period=date(2026, 9, 1), status="closed")
     PeriodMove.objects.create(legal_entity=entity, from_period=date(2026, 9, 1),
                               to_period=date(2026, 10, 1), entries=1, hours=1, approved_by=user)  # fmt: skip
+    from billing.models import ApprovalRequest, ApprovalRule
+
+    ApprovalRule.objects.create(action="write_down", threshold=100, currency="USD")
+    ApprovalRequest.objects.create(action="write_down", subject_key="line:1", subject_label="a line",
+                                   amount=225, currency="USD", requested_by=user)  # fmt: skip
 
 
 @pytest.fixture

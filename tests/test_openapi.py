@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 
 from billing.models import BillingRun, Invoice, RateCard
 from billing.models import Project as BillingProject
+from billing.services.reconciliation import create_reconciliation, execute_reconciliation
 from exceptions_queue.models import ExceptionItem
 from integrations.connectors.schemas import DATA_SCHEMAS
 from integrations.models import InboundEvent, OutboxMessage
@@ -75,7 +76,18 @@ def _ids():
         "/api/v1/events/": InboundEvent.objects.order_by("pk").first().pk,
         "/api/v1/outbox/": OutboxMessage.objects.order_by("created_at").first().pk,
         "/api/v1/traces/": InboundEvent.objects.order_by("pk").first().trace_id,
+        "/api/v1/reconciliation/runs/": _reconciled().pk,
     }
+
+
+def _reconciled():
+    """A reconciliation of the world's month (its rows are what ``reconciliation/`` lists)."""
+    run = create_reconciliation(
+        months=[Invoice.objects.order_by("pk").first().period],
+        legal_entity_code=None,
+        requested_by=None,
+    )
+    return execute_reconciliation(run_id=run.pk)
 
 
 def _concrete(path: str, ids: dict) -> str:

@@ -1,3 +1,4 @@
+from billing.models.approvals import ApprovalAction, ApprovalRequest, ApprovalRule
 from billing.models.deals import EventSubscription, OpportunityDeal
 from billing.models.invoices import BillingRun, Invoice, InvoiceLine, InvoiceLineEntry
 from billing.models.periods import AccountingPeriod, PeriodMove
@@ -15,6 +16,9 @@ from billing.models.time import TimeEntry
 
 __all__ = [
     "AccountingPeriod",
+    "ApprovalAction",
+    "ApprovalRequest",
+    "ApprovalRule",
     "BillingRule",
     "BillingRun",
     "Contract",

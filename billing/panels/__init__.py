@@ -21,7 +21,8 @@ def register() -> None:
 
 def _control_panels() -> tuple:
     """The finance controls' figures (docs/finance-controls/)."""
-    from billing.panels.late_time import get_late_time
+    from billing.panels.late_time import get_late_time, get_pending_approvals
+    from billing.panels.leakage import get_revenue_leakage
     from config.registry import Panel
     from config.roles import FINANCE
 
@@ -34,6 +35,25 @@ def _control_panels() -> tuple:
             template="billing/panels/late_time.html",
             roles=(FINANCE,),
             order=32,
+        ),
+        Panel(
+            key="billing:approvals",
+            title="Waiting for a second approval",
+            dashboard="finance",
+            compute=get_pending_approvals,
+            template="billing/panels/approvals.html",
+            roles=(FINANCE,),
+            order=33,
+        ),
+        Panel(
+            key="billing:revenue-leakage",
+            title="Revenue leakage",
+            dashboard="finance",
+            compute=get_revenue_leakage,
+            template="billing/panels/revenue_leakage.html",
+            roles=(FINANCE,),
+            order=25,
+            extra={"params": ("legal_entity", "customer")},
         ),
     )
 

@@ -1,12 +1,14 @@
-"""The finance dashboard's late time (docs/finance-controls/period-close.md): time of closed
-months awaiting a move to an open month, and what was moved this month."""
+"""The finance dashboard's controls: late time (docs/finance-controls/period-close.md), time of
+closed months awaiting a move to an open month and what was moved this month; and the requests
+waiting for a second approval (docs/finance-controls/four-eyes.md)."""
 
 from decimal import Decimal
 
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing.models import PeriodMove
+from billing.models import ApprovalRequest, PeriodMove
+from billing.services.approvals import pending_total
 from billing.services.periods import late_time
 from config.money import Money, money_json, sum_by_currency
 
@@ -32,4 +34,15 @@ def get_late_time(*, user=None, **params) -> dict:
         "moved_entries": totals["entries"] or 0,
         "moved_hours": f"{totals['hours'] or Decimal('0'):.2f}",
         "moved_amounts": [money_json(m.amount, c) for c, m in sorted(moved.items())],
+    }
+
+
+def get_pending_approvals(*, user=None, **params) -> dict:
+    """Money-moving actions waiting for a second person (billing/services/approvals.py)."""
+    pending = ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING)
+    mine = pending.filter(requested_by=user).count() if user is not None else 0
+    return {
+        "pending": pending.count(),
+        "yours": mine,
+        "amounts": [money_json(amount, c) for c, amount in sorted(pending_total().items())],
     }

@@ -4,9 +4,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import Case as CaseWhen
-from django.db.models import CharField, Count, Exists, OuterRef, Q, Value, When
+from django.db.models import CharField, Count, Q, Value, When
 
-from billing.models import InvoiceLineEntry, Project, TimeEntry
+from billing.models import Project, TimeEntry
 from billing.panels.common import (
     HOURS,
     ZERO,
@@ -22,6 +22,7 @@ from billing.panels.common import (
 )
 from billing.panels.scope import Scope
 from billing.panels.trends import unbilled_weekly
+from billing.selectors.time import unbilled_time
 
 # Age in days = today - work_date; a future work date counts as 0.
 BUCKETS = ("0-30", "31-60", "61-90", "90+")
@@ -86,12 +87,7 @@ class _Tally:
 
 def unbilled_entries(scope: Scope) -> Q:
     """Rated time of a project in scope, on no active invoice line."""
-    billed = InvoiceLineEntry.objects.filter(time_entry=OuterRef("pk"), is_active=True)
-    return (
-        Q(status=TimeEntry.Status.RATED, project__isnull=False)
-        & ~Q(Exists(billed))
-        & scope.entries()
-    )
+    return unbilled_time() & scope.entries()
 
 
 def get_unbilled_time(*, user=None, **params) -> dict:

@@ -20,3 +20,13 @@ def publish_billing_run_on_commit(run_id: int) -> None:
     # registry is typed with the base Task.
     task = cast(DjangoTask[[int], Any], current_app.tasks[EXECUTE_BILLING_RUN])
     task.delay_on_commit(run_id)
+
+
+EXECUTE_RECONCILIATION = "billing.tasks.execute_reconciliation_task"
+
+
+def publish_reconciliation_on_commit(run_id: int) -> None:
+    """A worker runs the reconciliation (it calls the peers) once the transaction that queued
+    it commits."""
+    task = cast(DjangoTask[[int], Any], current_app.tasks[EXECUTE_RECONCILIATION])
+    task.delay_on_commit(run_id)

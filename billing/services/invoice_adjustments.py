@@ -12,7 +12,15 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 
-from billing.models import Invoice, InvoiceLine, InvoiceLineEntry, TimeEntry
+from billing.models import (
+    ApprovalAction,
+    ApprovalRequest,
+    Invoice,
+    InvoiceLine,
+    InvoiceLineEntry,
+    TimeEntry,
+)
+from billing.services.approvals import asks_second_pair, require_second_pair
 from billing.services.history import set_history_user
 from billing.services.invoices import refresh_invoices, take_entry_off_invoices
 from config.errors import DomainError
@@ -62,13 +70,46 @@ def _amount(text: str, currency: str) -> Decimal:
     return amount
 
 
+def _guard_write_down(
+    line: InvoiceLine,
+    invoice: Invoice,
+    target: Decimal,
+    why: str,
+    user: User,
+    approval: ApprovalRequest | None,
+) -> None:
+    """Four eyes on a write-down (billing/services/approvals.py)."""
+    require_second_pair(
+        action=ApprovalAction.WRITE_DOWN,
+        subject_key=f"line:{line.pk}",
+        subject_label=f"“{line.description}” on {invoice.title}"[:300],
+        payload={
+            "invoice_id": invoice.pk,
+            "line_id": line.pk,
+            "new_amount": str(target),
+            "reason": why,
+        },
+        amount=Money(line.amount - target, invoice.currency),
+        user=user,
+        approved=approval,
+    )
+
+
+@asks_second_pair
 @transaction.atomic
 def adjust_line(
-    *, invoice_id: int, line_id: int, new_amount: str, reason: str, user: User
+    *,
+    invoice_id: int,
+    line_id: int,
+    new_amount: str,
+    reason: str,
+    user: User,
+    approval: ApprovalRequest | None = None,
 ) -> InvoiceLine:
     """Set what a draft's line bills to ``new_amount`` (a write-down below its amount, a
     write-up above), by an adjustment line of the difference; the line's own amount again
-    removes the adjustment. Raises AdjustmentRefused."""
+    removes the adjustment. Raises AdjustmentRefused, SecondApprovalRequired (a write-down a
+    four-eyes rule names: ``approval`` is the approved request that runs it)."""
     why = _reason(reason)
     line = InvoiceLine.objects.filter(pk=line_id, invoice_id=invoice_id).first()
     if line is None:
@@ -81,6 +122,8 @@ def adjust_line(
     existing = InvoiceLine.objects.filter(invoice=invoice, group_key=key).first()
     delta = target - line.amount
     words = "Write-down" if delta < 0 else "Write-up"
+    if delta < 0:
+        _guard_write_down(line, invoice, target, why, user, approval)
     if delta == 0:
         if existing is None:
             raise AdjustmentRefused("that is the line's amount already: nothing changes")

@@ -13,14 +13,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from billing.models import Invoice, InvoiceLineEntry, TimeEntry
+from billing.models import ApprovalAction, ApprovalRequest, Invoice, InvoiceLineEntry, TimeEntry
 from billing.selectors.invoices import posting_problem
+from billing.services.approvals import asks_second_pair, require_second_pair
 from billing.services.history import set_change_reason, set_history_user
 from billing.services.periods import is_closed
 from billing.services.rating import RATE_MISMATCH
 from config.errors import DomainError
 from config.history_rows import record_history
-from config.money import amount_text, money_json
+from config.money import Money, amount_text, money_json
 from config.roles import User
 from exceptions_queue.services import raise_exception_item
 from integrations.models import OutboxMessage
@@ -68,21 +69,45 @@ def _set_status(invoice: Invoice, status: str, *, detail: str = "") -> None:
     enqueue_outbox_message(
         system=system_for_entity("crm", invoice.legal_entity),
         kind=CRM_STATUS,
-        payload={
-            "invoice_id": str(invoice.pk),
-            "erp_invoice_id": invoice.erp_invoice_id,
-            "number": invoice.number,
-            "status": status,
-            "customer_id": str(invoice.customer_id),
-            **_crm_ids(invoice),
-            "legal_entity": invoice.legal_entity.code,
-            "period": f"{invoice.period:%Y-%m}",
-            "total": money_json(invoice.gross_total, invoice.currency),
-            "amount_due": money_json(invoice.amount_due, invoice.currency),
-        },
+        payload=_status_payload(invoice, status),
         idempotency_key=f"{CRM_STATUS}:{invoice.pk}:{status}",
         object_key=f"invoice:{invoice.pk}",
     )
+
+
+def _status_payload(invoice: Invoice, status: str) -> dict:
+    return {
+        "invoice_id": str(invoice.pk),
+        "erp_invoice_id": invoice.erp_invoice_id,
+        "number": invoice.number,
+        "status": status,
+        "customer_id": str(invoice.customer_id),
+        **_crm_ids(invoice),
+        "legal_entity": invoice.legal_entity.code,
+        "period": f"{invoice.period:%Y-%m}",
+        "total": money_json(invoice.gross_total, invoice.currency),
+        "amount_due": money_json(invoice.amount_due, invoice.currency),
+    }
+
+
+def _invoice_of(message: OutboxMessage) -> Invoice | None:
+    return (
+        Invoice.objects.select_related("customer", "legal_entity")
+        .filter(pk=int(message.payload.get("invoice_id") or 0))
+        .first()
+    )
+
+
+def rebuild_posting(message: OutboxMessage) -> dict | None:
+    """outbox_rebuilders: an ``erp.invoice.create`` built again from the invoice as it is."""
+    invoice = _invoice_of(message)
+    return _erp_payload(invoice) if invoice is not None else None
+
+
+def rebuild_status(message: OutboxMessage) -> dict | None:
+    """outbox_rebuilders: a ``crm.invoice_status.update`` built again (the same status)."""
+    invoice = _invoice_of(message)
+    return _status_payload(invoice, message.payload["status"]) if invoice is not None else None
 
 
 def _crm_ids(invoice: Invoice) -> dict:
@@ -136,13 +161,18 @@ def _erp_customer_id(invoice: Invoice) -> str | None:
     return (profile.erp_customer_id or None) if profile else None
 
 
+@asks_second_pair
 @transaction.atomic
-def approve_invoice(*, invoice_id: int, approved_by: User) -> Invoice:
+def approve_invoice(
+    *, invoice_id: int, approved_by: User, approval: ApprovalRequest | None = None
+) -> Invoice:
     """Approve a draft and queue its creation in the ERP (idempotency key per invoice).
 
-    Raises InvoiceNotFound, InvoiceNotApprovable (not a draft, or nothing on it). Approving an
-    invoice that is already approved or further along changes nothing (returns it), so a double
-    click or a retried request does not post twice.
+    Raises InvoiceNotFound, InvoiceNotApprovable (not a draft, or nothing on it, or its month
+    closed), SecondApprovalRequired (a four-eyes rule: the request is recorded; ``approval`` is
+    that request once another person approved it). Approving an invoice that is already
+    approved or further along changes nothing (returns it), so a double click or a retried
+    request does not post twice.
     """
     invoice = _lock(invoice_id)
     if invoice.status != Invoice.Status.DRAFT:
@@ -157,6 +187,15 @@ def approve_invoice(*, invoice_id: int, approved_by: User) -> Invoice:
             "which is closed: reopen the period, or move its time to an open month",
             id=invoice.pk,
         )
+    require_second_pair(
+        action=ApprovalAction.POST_INVOICE,
+        subject_key=f"invoice:{invoice.pk}",
+        subject_label=f"{invoice.title} ({invoice.customer.name})",
+        payload={"invoice_id": invoice.pk},
+        amount=Money(invoice.gross_total, invoice.currency),
+        user=approved_by,
+        approved=approval,
+    )
     invoice.approved_by, invoice.approved_at = approved_by, timezone.now()
     set_history_user(invoice, approved_by)
     _set_status(invoice, Invoice.Status.APPROVED, detail=f"by {approved_by.get_username()}")

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from billing.models import Phase, TimeEntry
 from billing.services import rating
+from billing.services.history import set_history_user
 from config.money import Money, sum_by_currency
 from config.roles import User
 from exceptions_queue.errors import ActionRefused
@@ -101,6 +102,7 @@ def write_off_action(item: ExceptionItem, *, user: User, data: dict[str, Any]) -
         note = f"written off by {user.get_username()}: {reason}"
         rating.release_hold(entry=entry, note=note)
         entry.status = TimeEntry.Status.NON_BILLABLE
+        set_history_user(entry, user)  # the leakage ledger names who wrote it off
         entry.save()
         if member is not None and member.amount and member.currency:
             written.append(Money(member.amount, member.currency))

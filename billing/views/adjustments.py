@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from billing.services.approvals import SecondApprovalRequired
 from billing.services.invoice_adjustments import adjust_line, hold_entry, remove_entry
 from billing.services.invoice_posting import retry_posting
 from config.errors import DomainError
@@ -19,6 +20,8 @@ from config.policy import require
 def _done(request: HttpRequest, invoice_id: int, work, success: str) -> HttpResponse:
     try:
         work()
+    except SecondApprovalRequired as exc:
+        messages.warning(request, exc.message)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -21,6 +21,7 @@ from billing.selectors.invoices import (
     list_time_entries_with_billing,
     posting_problem,
 )
+from billing.services.approvals import SecondApprovalRequired
 from billing.services.invoice_posting import approve_invoice, approve_invoices
 from billing.services.invoice_run import previous_month, start_billing_run
 from billing.views.exports import BILLING_RUN_COLUMNS, INVOICE_COLUMNS, TIME_ENTRY_COLUMNS
@@ -113,6 +114,8 @@ def invoice_approve(request: HttpRequest, invoice_id: int) -> HttpResponse:
     require(request, "invoices", "approve")
     try:
         approve_invoice(invoice_id=invoice_id, approved_by=request.user)
+    except SecondApprovalRequired as exc:
+        messages.warning(request, exc.message)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

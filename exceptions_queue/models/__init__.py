@@ -1,3 +1,4 @@
+from exceptions_queue.models.controls import ControlResult, ControlRun
 from exceptions_queue.models.items import (
     ExceptionComment,
     ExceptionItem,
@@ -8,6 +9,8 @@ from exceptions_queue.models.items import (
 from exceptions_queue.models.subscriptions import QueueSubscription
 
 __all__ = [
+    "ControlResult",
+    "ControlRun",
     "ExceptionComment",
     "ExceptionItem",
     "ExceptionMember",

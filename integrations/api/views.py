@@ -1,6 +1,7 @@
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.permissions import AllowAny
@@ -24,7 +25,14 @@ from integrations.filters import InboundEventFilter, OutboxMessageFilter
 from integrations.services import breakers
 from integrations.services.inbox import replay_event
 from integrations.services.inbox.replay import MAPPINGS, RECEIVED, replay_preview
-from integrations.services.outbox import replay_outbox_message
+from integrations.services.outbox.replay import MAPPINGS as OUTBOX_MAPPINGS
+from integrations.services.outbox.replay import (
+    SENT,
+    ReplayRefused,
+    outbox_replay_preview,
+    replay_by_filter,
+    replay_outbox_message,
+)
 
 EVENTS = api_permission("events", POST="replay")
 OUTBOX = api_permission("outbox", POST="replay")
@@ -107,15 +115,73 @@ class OutboxDetailView(RetrieveAPIView):
         return selectors.list_outbox_messages()
 
 
+OUTBOX_MAPPING = OpenApiParameter(
+    "mapping",
+    str,
+    enum=list(OUTBOX_MAPPINGS),
+    description="sent (default): the payload as it was built; current: built again from the "
+    "records as they are now (invoice postings and statuses).",
+)
+
+
 class OutboxReplayView(APIView):
     permission_classes = [OUTBOX]
 
-    @extend_schema(request=None, responses={202: OutboxMessageOutputSerializer})
+    @extend_schema(
+        request=None, parameters=[OUTBOX_MAPPING], responses={202: OutboxMessageOutputSerializer}
+    )
     def post(self, request: Request, pk) -> Response:
         if not selectors.list_outbox_messages().filter(pk=pk).exists():
             raise Http404
-        message = replay_outbox_message(message_id=pk)
+        mapping = request.query_params.get("mapping", SENT)
+        if mapping not in OUTBOX_MAPPINGS:
+            raise ValidationError({"mapping": [f"one of {', '.join(OUTBOX_MAPPINGS)}"]})
+        try:
+            message = replay_outbox_message(message_id=pk, mapping=mapping)
+        except ReplayRefused as exc:
+            raise ValidationError({"mapping": [exc.message]}) from exc
         return Response(OutboxMessageOutputSerializer(message).data, status=202)
+
+
+class BulkReplayInputSerializer(serializers.Serializer):
+    customer = serializers.CharField(required=False, help_text="A customer's id.")
+    project = serializers.CharField(required=False, help_text="A project's PSA id (or id).")
+    period = serializers.CharField(required=False, help_text="A month, YYYY-MM: its invoices.")
+    invoice = serializers.CharField(required=False, help_text="An invoice's id.")
+    mapping = serializers.ChoiceField(choices=OUTBOX_MAPPINGS, default=SENT)
+
+
+class OutboxBulkReplayView(APIView):
+    """Replay every dead or failed message of what the business filters name (all must hold)."""
+
+    permission_classes = [api_permission("outbox", POST="replay")]
+
+    @extend_schema(
+        operation_id="outbox_bulk_replay",
+        request=BulkReplayInputSerializer,
+        responses={202: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request) -> Response:
+        data = BulkReplayInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        filters = {k: v for k, v in data.validated_data.items() if k != "mapping"}
+        try:
+            done = replay_by_filter(filters=filters, mapping=data.validated_data["mapping"])
+        except ReplayRefused as exc:
+            raise ValidationError({"filters": [exc.message]}) from exc
+        return Response(done, status=202)
+
+
+class OutboxReplayPreviewView(APIView):
+    """What a replay would send: the payload as sent, as built now, and what differs."""
+
+    permission_classes = [OUTBOX]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, pk) -> Response:
+        if not selectors.list_outbox_messages().filter(pk=pk).exists():
+            raise Http404
+        return Response(outbox_replay_preview(message_id=pk))
 
 
 class TraceDetailView(APIView):

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from config.registry import Registry
 from integrations.connectors.operations import OPERATIONS, operations_of, validate_operation
 from integrations.connectors.pull import Changes
+from integrations.connectors.readback import ReadInvoice
 
 
 class ConnectorError(Exception):
@@ -120,6 +121,16 @@ class Connector:
         """The pull port (integrations/connectors/pull.py): the canonical events of ``stream``
         since the cursor ``since``, for a connector naming it in ``pull_streams``."""
         raise PermanentError(f"{self.name} connector cannot be polled for {stream}")
+
+    def read_invoices(self, ids: list[str]) -> dict[str, ReadInvoice]:
+        """The ERP read-back port (integrations/connectors/readback.py): the invoices of
+        ``ids`` (the ERP's own ids) as the ERP has them now; an id it lacks is absent."""
+        raise PermanentError(f"{self.name} connector cannot read invoices back")
+
+    def read_invoice_statuses(self, invoice_ids: list[str]) -> dict[str, str]:
+        """The CRM read-back port: the status the CRM shows for each of our invoice ids, in
+        the contract's words; an invoice the CRM has no record of is absent."""
+        raise PermanentError(f"{self.name} connector cannot read invoice statuses back")
 
 
 connector_classes: Registry[str, type[Connector]] = Registry("connectors")

@@ -6,11 +6,18 @@ answer a repeated idempotency key with the first result, and inject faults set i
 (ISO time: every call fails until then), ``rate_limit_rate`` with ``retry_after`` (seconds),
 ``permanent_operations`` (list: answered 422), ``auth_failure`` (bool: answered 401),
 ``answer_lost_rate`` (the effect is stored, then the answer is lost).
+
+Read back (integrations/connectors/readback.py), a sandbox answers from its records: an ERP's
+invoices are its ``erp.invoice.create`` records (totals as stored: edit a record's data to make
+the ERP disagree, delete it to lose the invoice; a ``number`` or ``state`` key in the data is
+answered too, else none: the sandbox keeps no states), a CRM's status of an invoice is the
+status of its latest ``crm.invoice_status.update`` record. Faults apply to reads as to calls.
 """
 
 import hashlib
 import random
 import time
+from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -23,6 +30,7 @@ from integrations.connectors.base import (
     RateLimited,
     RetryableError,
 )
+from integrations.connectors.readback import READ_CRM_STATUSES, READ_ERP_INVOICES, ReadInvoice
 from integrations.models import SandboxCall, SandboxRecord
 from integrations.models.rows import insert_if_new
 
@@ -110,3 +118,54 @@ class SandboxConnector(Connector):
         for record in records.order_by("created_at", "id"):
             latest[record.external_id] = {"external_id": record.external_id, **record.data}
         return list(latest.values())
+
+    def read_invoices(self, ids: list[str]) -> dict[str, ReadInvoice]:
+        self._read(READ_ERP_INVOICES, kind="erp")
+        records = SandboxRecord.objects.filter(
+            system=self.system, operation="erp.invoice.create", external_id__in=list(ids)
+        ).order_by("created_at", "id")
+        return {record.external_id: _invoice_of(record) for record in records}
+
+    def read_invoice_statuses(self, invoice_ids: list[str]) -> dict[str, str]:
+        self._read(READ_CRM_STATUSES, kind="crm")
+        records = SandboxRecord.objects.filter(
+            system=self.system,
+            operation="crm.invoice_status.update",
+            data__invoice_id__in=[str(invoice_id) for invoice_id in invoice_ids],
+        ).order_by("created_at", "id")
+        # In the order they were received: the latest status of each invoice wins.
+        return {str(r.data["invoice_id"]): str(r.data.get("status") or "") for r in records}
+
+    def _read(self, operation: str, *, kind: str) -> None:
+        if self.system.kind != kind:
+            raise PermanentError(f"a sandbox {self.system.kind} cannot answer {operation}")
+        try:
+            self._inject_faults(operation)
+        except Exception as exc:
+            SandboxCall.objects.create(
+                system=self.system, operation=operation, outcome=type(exc).__name__
+            )
+            raise
+        SandboxCall.objects.create(system=self.system, operation=operation, outcome="read")
+
+
+def _invoice_of(record: SandboxRecord) -> ReadInvoice:
+    data = record.data or {}
+
+    def amount(name: str) -> Decimal:
+        try:
+            return Decimal(str(data.get(name)))
+        except InvalidOperation as exc:  # a record edited by hand: the peer's data is wrong
+            raise PermanentError(
+                f"sandbox invoice {record.external_id}: {name} {data.get(name)!r} is not an amount"
+            ) from exc
+
+    return ReadInvoice(
+        erp_invoice_id=record.external_id,
+        number=str(data.get("number") or ""),
+        state=str(data.get("state") or ""),
+        net_total=amount("net_total"),
+        tax_total=amount("tax_total"),
+        gross_total=amount("gross_total"),
+        currency=str(data.get("currency") or ""),
+    )

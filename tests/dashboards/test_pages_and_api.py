@@ -19,6 +19,9 @@ FINANCE_PANELS = {
     "billing:invoice-latency",
     "billing:billing-cycle-time",
     "billing:late-time",
+    "billing:revenue-leakage",
+    "billing:approvals",
+    "billing:reconciliation",
     "exceptions:queue-ages:finance",
     "mdm:customer-master",
 }

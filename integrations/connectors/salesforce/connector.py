@@ -1,12 +1,13 @@
 """The Salesforce connector: the CRM port over the REST API, and Change Data Capture as pull
-streams. Outbound Messages arrive at their own endpoint (integrations/services/inbox/
-outbound_messages.py) and use the same mapping (``mapping.py``)."""
+streams, and the invoice statuses read back for the reconciliation (``reads.py``). Outbound
+Messages arrive at their own endpoint (integrations/services/inbox/outbound_messages.py) and
+use the same mapping (``mapping.py``)."""
 
 from typing import ClassVar
 
 from integrations.connectors.base import Connector, DeliveryResult, PermanentError
 from integrations.connectors.pull import Changes
-from integrations.connectors.salesforce import cdc, mapping, writes
+from integrations.connectors.salesforce import cdc, mapping, reads, writes
 from integrations.connectors.salesforce.client import SalesforceClient
 
 
@@ -39,6 +40,15 @@ class SalesforceConnector(Connector):
         client = self._client()
         try:
             return cdc.fetch_changes(client, self.rules, stream, since)
+        finally:
+            self._keep_usage(client)
+
+    def read_invoice_statuses(self, invoice_ids: list[str]) -> dict[str, str]:
+        if not invoice_ids:
+            return {}
+        client = self._client()
+        try:
+            return reads.read_invoice_statuses(client, self.rules, list(invoice_ids))
         finally:
             self._keep_usage(client)
 

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from integrations.connectors.base import Connector, DeliveryResult, PermanentError
 from integrations.connectors.pull import Changes
+from integrations.connectors.readback import ReadInvoice
 from integrations.connectors.tryton import erp, polling, psa, setup
 
 
@@ -61,3 +62,11 @@ class TrytonConnector(Connector):
         client = setup.client_for(self.system, self.credentials)
         lookups = setup.lookups_for(self.system, client)
         return polling.STREAMS[stream](client, lookups, since)
+
+    def read_invoices(self, ids: list[str]) -> dict[str, ReadInvoice]:
+        if self.system.kind != "erp":
+            raise PermanentError(f"a Tryton {self.system.kind} has no invoices to read back")
+        if not ids:
+            return {}
+        client = setup.client_for(self.system, self.credentials)
+        return erp.read_invoices(client, setup.lookups_for(self.system, client), list(ids))

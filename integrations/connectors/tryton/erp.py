@@ -5,13 +5,15 @@ Tryton has no idempotency keys, so every create is checked first by our referenc
 A retry after an answer lost on the way back finds what the first call made and creates
 nothing twice. An invoice is created with all its lines in one ``create`` (one call, not one
 per line), posted with one ``post``, then read back (number, totals, state, amount to pay),
-so the caller compares Tryton's totals with ours at once.
+so the caller compares Tryton's totals with ours at once. ``read_invoices`` reads invoices
+back by id for the reconciliation (integrations/connectors/readback.py).
 
 An invoice whose lines are all credit lines (a retraction after posting) is a credit note in
 Tryton: the same document type with negative quantities, numbered in the credit-note sequence.
 """
 
 from integrations.connectors.base import DeliveryResult, PermanentError
+from integrations.connectors.readback import ReadInvoice
 from integrations.connectors.tryton import mapping, setup
 from integrations.connectors.tryton.client import TrytonClient
 from integrations.connectors.tryton.errors import TrytonUserWarning
@@ -200,6 +202,29 @@ def read_invoices_changed(
     return client.model("account.invoice").search_read(
         domain, INVOICE_FIELDS, limit=limit, order=[("write_date", "ASC"), ("id", "ASC")]
     )
+
+
+# Invoices per read-back call: one search_read with an id list this long is one request.
+READ_PAGE = 500
+
+
+def read_invoices(
+    client: TrytonClient, lookups: setup.Lookups, ids: list[str]
+) -> dict[str, ReadInvoice]:
+    """The read-back port: the company's customer invoices of ``ids`` (Tryton ids, as text),
+    ``READ_PAGE`` per call; an id Tryton does not have (or that is not a number) is absent."""
+    wanted = sorted({int(i) for i in ids if str(i).isdigit()})
+    invoices = client.model("account.invoice")
+    found: dict[str, ReadInvoice] = {}
+    for start in range(0, len(wanted), READ_PAGE):
+        domain = [
+            ("id", "in", wanted[start : start + READ_PAGE]),
+            ("type", "=", "out"),
+            ("company", "=", lookups.company),
+        ]
+        for row in invoices.search_read(domain, INVOICE_FIELDS):
+            found[str(row["id"])] = mapping.read_invoice(row)
+    return found
 
 
 def client_settings(lookups: setup.Lookups) -> dict:

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from integrations.connectors.base import PermanentError
+from integrations.connectors.readback import ReadInvoice
 from integrations.connectors.tryton.setup import Product
 
 INVOICE_PREFIX, PROJECT_PREFIX, PHASE_PREFIX = "TL-INV-", "TL-OPP-", "TL-PHASE-"
@@ -142,3 +143,19 @@ def _status(row: dict) -> str | None:
     if to_pay != total and to_pay != 0:
         return "partially_paid"
     return "posted"
+
+
+def read_invoice(row: dict) -> ReadInvoice:
+    """An ``account.invoice`` row as the read-back port answers it: the contract's status, or
+    Tryton's own state (``draft``, ``validated``) while it has none."""
+    currency = row.get("currency.") or {}
+    return ReadInvoice(
+        erp_invoice_id=str(row["id"]),
+        number=row.get("number") or "",
+        state=_status(row) or str(row["state"]),
+        # Decimals already: Tryton's typed JSON (client.py decode_value), never a float.
+        net_total=Decimal(row["untaxed_amount"]),
+        tax_total=Decimal(row["tax_amount"]),
+        gross_total=Decimal(row["total_amount"]),
+        currency=currency.get("code") or "",
+    )

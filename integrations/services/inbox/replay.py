@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from config.diffs import differences
 from integrations.connectors.schemas import OBJECT_KEYS
 from integrations.models import InboundEvent
 from integrations.services import dispatch
@@ -33,6 +34,7 @@ def replay_preview(*, event_id: int) -> dict:
         "current": current,
         "current_unavailable": why,
         "differs": current is not None and current != event.payload,
+        "differences": differences(event.payload, current) if current is not None else [],
     }
 
 
