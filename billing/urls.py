@@ -19,6 +19,12 @@ app_name = "billing"
 urlpatterns: list = [
     path("projects/", projects.project_list, name="project_list"),
     path("projects/<int:project_id>/", projects.project_detail, name="project_detail"),
+    path(
+        "projects/<int:project_id>/rerate/preview/",
+        previews.project_rerate_preview,
+        name="project_rerate_preview",
+    ),
+    path("projects/<int:project_id>/rerate/", previews.project_rerate, name="project_rerate"),
     path("invoices/", invoices.invoice_list, name="invoice_list"),
     path("invoices/approve/", invoices.invoice_bulk_approve, name="invoice_bulk_approve"),
     path(

@@ -34,7 +34,7 @@ READ = "read"
 
 MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "customers": {READ: frozenset({FINANCE, PMO, OPERATIONS})},
-    "projects": {READ: frozenset({PMO, FINANCE})},
+    "projects": {READ: frozenset({PMO, FINANCE}), "rerate": frozenset({FINANCE})},
     "time_entries": {READ: frozenset({FINANCE, PMO})},
     "invoices": {
         READ: frozenset({FINANCE}),

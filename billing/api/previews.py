@@ -3,6 +3,7 @@
 the real work undone (docs/finance-controls/previews.md)."""
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -12,7 +13,8 @@ from rest_framework.views import APIView
 from billing.api.serializers.invoices import BillingRunInputSerializer
 from billing.api.serializers.rate_cards import RateCardInputSerializer
 from billing.api.views import _save as save_card
-from billing.models import RateCard
+from billing.models import Project, RateCard
+from billing.services.amendments import rerate_preview, rerate_project
 from billing.services.change_previews import preview_change, rate_card_entries
 from billing.services.invoice_run.preview import preview_billing_run
 from config.money import money_json
@@ -130,3 +132,27 @@ class RateCardPreviewView(APIView):
         )
         preview = preview_change(lambda: save_card(data.validated_data, card), entries=entries)
         return Response(ChangePreviewSerializer(preview).data)
+
+
+class ProjectRerateView(APIView):
+    """``GET``: what re-rating the project under its contract's current terms would change
+    (nothing kept); ``POST``: do it (four eyes ``rate_change`` may hold it: 202)."""
+
+    permission_classes = [api_permission("projects", POST="rerate")]
+
+    @extend_schema(responses=ChangePreviewSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        project = get_object_or_404(Project.objects.select_related("contract"), pk=pk)
+        return Response(ChangePreviewSerializer(rerate_preview(project=project)).data)
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, pk: int) -> Response:
+        project = get_object_or_404(Project.objects.select_related("contract"), pk=pk)
+        done = rerate_project(project=project, user=request.user)
+        return Response(
+            {
+                "entries": done.entries,
+                "credited": done.credited,
+                "moved_off_drafts": done.moved_off_drafts,
+            }
+        )

@@ -6,6 +6,7 @@ urlpatterns = [
     path("time-entries/", views.TimeEntryListView.as_view(), name="time-entry-list"),
     path("projects/", views.ProjectListView.as_view(), name="project-list"),
     path("projects/<int:pk>/", views.ProjectDetailView.as_view(), name="project-detail"),
+    path("projects/<int:pk>/rerate/", previews.ProjectRerateView.as_view(), name="project-rerate"),
     path("invoices/", views.InvoiceListView.as_view(), name="invoice-list"),
     path("invoices/<int:pk>/", views.InvoiceDetailView.as_view(), name="invoice-detail"),
     path("invoices/<int:pk>/approve/", views.InvoiceApproveView.as_view(), name="invoice-approve"),

@@ -10,6 +10,7 @@ class ApprovalAction(models.TextChoices):
     WRITE_DOWN = "write_down", "Write a draft's line down"
     PSA_RATE = "psa_rate", "Bill held time at the PSA's rate"
     POST_INVOICE = "post_invoice", "Approve an invoice for posting"
+    RATE_CHANGE = "rate_change", "Re-rate a project's time under changed rates"
 
 
 class ApprovalRule(models.Model):

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import ApprovalAction, ApprovalRequest
+from billing.models import ApprovalAction, ApprovalRequest, Project
 from billing.services import invoice_adjustments, invoice_posting, rating_actions
 from billing.services.approvals import (
     ApprovalRefused,
@@ -124,6 +124,15 @@ def run(request: ApprovalRequest, approver: User) -> str:
             approval=request,
         )  # fmt: skip
         return f"Line {line.pk} written down to {payload['new_amount']}: {payload['reason']}"
+    if request.action == ApprovalAction.RATE_CHANGE:
+        from billing.services.amendments import rerate_project
+
+        project = Project.objects.get(pk=int(payload["project_id"]))
+        done = rerate_project(project=project, user=requester, approval=request)
+        return (
+            f"{done.entries} entries re-rated, {done.credited} credited and re-billed, "
+            f"{done.moved_off_drafts} taken off drafts"
+        )
     if request.action in ITEM_HANDLERS:
         return _run_item_action(request, approver)
     raise ApprovalRefused(f"nothing runs {request.action!r}")

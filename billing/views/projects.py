@@ -18,7 +18,7 @@ from billing.selectors.projects import (
 )
 from billing.views.exports import PROJECT_COLUMNS
 from config.exports import export_response, requested_format
-from config.policy import require
+from config.policy import allows, require
 
 PAGE_SIZE = 25  # rows per page: one screen of projects
 
@@ -63,5 +63,6 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
         "deal": getattr(contract, "deal", None),
         "figures": project_financials(project),
         "open_items": project_open_items(project, request.user),
+        "can_rerate": allows(request.user, "projects", "rerate"),
     }
     return render(request, "billing/project_detail.html", context)

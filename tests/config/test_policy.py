@@ -29,6 +29,8 @@ API = [
     ("get", "/api/v1/customers/999999/", None, {A, F, P, O}),
     ("get", "/api/v1/projects/", None, {A, P, F}),
     ("get", "/api/v1/projects/999999/", None, {A, P, F}),
+    ("get", "/api/v1/projects/999999/rerate/", None, {A, P, F}),
+    ("post", "/api/v1/projects/999999/rerate/", None, {A, F}),
     ("get", "/api/v1/time-entries/", None, {A, F, P}),
     ("get", "/api/v1/invoices/", None, {A, F}),
     ("get", "/api/v1/invoices/999999/", None, {A, F}),
@@ -68,6 +70,8 @@ API = [
 PAGES = [
     ("get", "/customers/", {A, F, P, O}),
     ("get", "/projects/", {A, P, F}),
+    ("post", "/projects/999999/rerate/preview/", {A, F}),
+    ("post", "/projects/999999/rerate/", {A, F}),
     ("get", "/invoices/", {A, F}),
     ("get", "/invoices/999999/", {A, F}),
     ("post", "/invoices/999999/approve/", {A, F}),
