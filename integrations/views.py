@@ -1,7 +1,8 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 
 from config.exports import DATETIME, NUMBER, Column, export_response, requested_format
@@ -11,6 +12,16 @@ from integrations.filters import InboundEventFilter, OutboxMessageFilter
 from integrations.models import InboundEvent, RejectedDelivery
 from integrations.panels import integration_health
 from integrations.registry import event_links
+from integrations.services.inbox import replay_event
+from integrations.services.inbox.replay import CURRENT as IN_CURRENT
+from integrations.services.inbox.replay import MAPPINGS, RECEIVED, replay_preview
+from integrations.services.outbox.replay import (
+    CURRENT,
+    SENT,
+    ReplayRefused,
+    outbox_replay_preview,
+    replay_outbox_message,
+)
 
 
 def _subject_link(step, user) -> str:
@@ -128,4 +139,62 @@ def operations(request: HttpRequest) -> HttpResponse:
             "rejected": RejectedDelivery.objects.order_by("-received_at")[:10],
             "sync_runs": selectors.latest_sync_runs(),
         },
+    )
+
+
+def _replay_page(
+    request: HttpRequest, *, title: str, subject, preview: dict, choices
+) -> HttpResponse:
+    rows = preview.get("differences") or []
+    context = {"title": title, "subject": subject, "preview": preview, "rows": rows,
+               "choices": choices}  # fmt: skip
+    return render(request, "integrations/replay.html", context)
+
+
+@login_required
+def outbox_replay(request: HttpRequest, message_id) -> HttpResponse:
+    """A dead or failed message: what a replay would send, as sent and as built now (the
+    differences), and the choice (docs/finance-controls/replay.md)."""
+    require(request, "outbox", "replay" if request.method == "POST" else "read")
+    message = selectors.list_outbox_messages().filter(pk=message_id).first()
+    if message is None:
+        raise Http404("no such message")
+    if request.method == "POST":
+        try:
+            replay_outbox_message(message_id=message.pk, mapping=request.POST.get("mapping", SENT))
+        except ReplayRefused as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"{message.kind} to {message.system.slug} queued again.")
+            return redirect(f"{reverse('integrations:operations')}?tab=outbox")
+    preview = outbox_replay_preview(message_id=message.pk)
+    choices = [(SENT, "Replay as sent"), (CURRENT, "Replay built again now")]
+    return _replay_page(
+        request, title=f"Replay {message.kind}", subject=message, preview=preview, choices=choices
+    )
+
+
+@login_required
+def event_replay(request: HttpRequest, event_id: int) -> HttpResponse:
+    """An inbound event: what a replay would apply, as received and as translated now."""
+    require(request, "events", "replay" if request.method == "POST" else "read")
+    event = selectors.list_events_for(user=request.user, token=None).filter(pk=event_id).first()
+    if event is None:
+        raise Http404("no such event")
+    if request.method == "POST":
+        mapping = request.POST.get("mapping", RECEIVED)
+        replayed = replay_event(
+            event_id=event.pk, mapping=mapping if mapping in MAPPINGS else RECEIVED
+        )
+        if replayed.status == InboundEvent.Status.RECEIVED:
+            messages.success(request, f"Event {event.pk} queued again.")
+            return redirect(f"{reverse('integrations:operations')}?tab=events")
+        messages.error(request, f"Not replayed: {replayed.error}")
+    preview = replay_preview(event_id=event.pk)
+    choices = [
+        (RECEIVED, "Replay as received"),
+        (IN_CURRENT, "Replay with the mapping as it is now"),
+    ]
+    return _replay_page(
+        request, title=f"Replay event {event.pk}", subject=event, preview=preview, choices=choices
     )

@@ -98,3 +98,25 @@ def test_a_bulk_replay_by_customer_and_month_replays_their_dead_messages(
     unknown = ops.post("/api/v1/outbox/replay/", {"invoice": "999999"}, format="json")
     assert unknown.status_code == 400 and "unknown invoice" in str(unknown.json())
     assert ops.post("/api/v1/outbox/replay/", {}, format="json").status_code == 400
+
+
+def test_operations_sees_the_difference_on_a_page_and_replays_it_built_again(client, dead_posting):
+    invoice, message = dead_posting
+    BillingProfile.objects.create(
+        customer=invoice.customer, legal_entity=invoice.legal_entity, erp_customer_id="C-9"
+    )
+    make_user("olga", "operations")
+    client.login(username="olga", password="pw-olga")
+    listing = client.get("/operations/?tab=outbox").content.decode()
+    assert f"/operations/outbox/{message.pk}/replay/" in listing
+    page = client.get(f"/operations/outbox/{message.pk}/replay/").content.decode()
+    assert "<code>erp_customer_id</code>" in page and "<strong>C-9</strong>" in page
+    done = client.post(
+        f"/operations/outbox/{message.pk}/replay/", {"mapping": "current"}, follow=True
+    )
+    assert "queued again" in done.content.decode()
+    drain()
+    message.refresh_from_db()
+    assert (
+        message.status == OutboxMessage.Status.SENT and message.payload["erp_customer_id"] == "C-9"
+    )

@@ -93,6 +93,10 @@ PAGES = [
     ("post", "/reconciliation/", {A, F}),
     ("get", "/reconciliation/runs/999999/", {A, F}),
     ("get", "/operations/", {A, O}),
+    ("get", f"/operations/outbox/{MISSING}/replay/", {A, O}),
+    ("post", f"/operations/outbox/{MISSING}/replay/", {A, O}),
+    ("get", "/operations/events/999999/replay/", {A, O, I}),
+    ("post", "/operations/events/999999/replay/", {A, O}),
     ("post", "/demo/traffic/", {A, O}),
     ("get", f"/traces/{'0' * 32}/", {A, F, P, O, I}),
 ]

@@ -216,3 +216,23 @@ def test_an_event_that_came_signed_cannot_be_translated_again(client, sf_firm, a
         f"/api/v1/events/{event.pk}/replay/?mapping=current"
     )
     assert "cannot translate it again" in refused.json()["error"]
+
+
+def test_a_rejected_notification_is_replayed_from_its_page_with_the_fixed_mapping(client, sf_firm):
+    from tests.conftest import make_user
+
+    row = FieldMapping.objects.get(system=sf_firm["crm"], record="account", field="name")
+    row.source = "Account_Name__c"
+    row.save()
+    post_message(client, fixture_bytes("om_account.xml"))
+    [event] = _events()
+    row.source = "Name"
+    row.save()
+    make_user("olga", "operations")
+    client.login(username="olga", password="pw-olga")
+    page = client.get(f"/operations/events/{event.pk}/replay/").content.decode()
+    assert "<code>data.name</code>" in page and "Acme Consulting LLC" in page
+    client.post(f"/operations/events/{event.pk}/replay/", {"mapping": "current"})
+    drain()
+    event.refresh_from_db()
+    assert event.status == InboundEvent.Status.PROCESSED
