@@ -105,13 +105,18 @@ class BillingConfig(AppConfig):
             rebuild_status,
         )
         from config.registry import NavItem, navigation
-        from config.roles import FINANCE
+        from config.roles import FINANCE, PMO
         from integrations.registry import outbox_rebuilders, replay_filters
 
         pages = (
             ("periods", "Period close", "billing:period_list", 42),
             ("approvals", "Approvals", "billing:approval_list", 43),
         )
+        navigation.register(
+            "rates",
+            NavItem(key="rates", label="Rates", url_name="billing:rate_list",
+                    roles=(FINANCE, PMO), order=44),
+        )  # fmt: skip
         for key, label, url_name, order in pages:
             navigation.register(
                 key, NavItem(key=key, label=label, url_name=url_name, roles=(FINANCE,), order=order)

@@ -11,6 +11,7 @@ from billing.views import (
     periods,
     previews,
     projects,
+    rates,
     reconciliation,
 )
 
@@ -68,6 +69,9 @@ urlpatterns: list = [
     path("approvals/", approvals.approval_list, name="approval_list"),
     path("approvals/<int:request_id>/", approvals.approval_decide, name="approval_decide"),
     path("billing-runs/preview/", previews.billing_run_preview, name="billing_run_preview"),
+    path("rates/", rates.rate_list, name="rate_list"),
+    path("rates/cards/<int:card_id>/preview/", rates.card_preview, name="rate_card_preview"),
+    path("rates/rules/<int:rule_id>/preview/", rates.rule_preview, name="billing_rule_preview"),
     path("periods/", periods.period_list, name="period_list"),
     path("periods/status/", periods.period_set_status, name="period_set_status"),
     path("periods/late-time/move/", periods.late_time_move, name="late_time_move"),
