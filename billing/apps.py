@@ -98,6 +98,7 @@ class BillingConfig(AppConfig):
         """The finance controls (issue 19): their pages in the navigation, replay with the
         mapping as it is now and bulk replay by business filter (docs/finance-controls/)."""
         from billing.selectors.replay_filters import FILTERS
+        from billing.services.approval_actions import guard_posting_replay
         from billing.services.invoice_posting import (
             CRM_STATUS,
             ERP_CREATE,
@@ -106,7 +107,7 @@ class BillingConfig(AppConfig):
         )
         from config.registry import NavItem, navigation
         from config.roles import FINANCE, PMO
-        from integrations.registry import outbox_rebuilders, replay_filters
+        from integrations.registry import outbox_rebuilders, replay_filters, replay_guards
 
         pages = (
             ("periods", "Period close", "billing:period_list", 42),
@@ -123,6 +124,7 @@ class BillingConfig(AppConfig):
             )
         outbox_rebuilders.register(ERP_CREATE, rebuild_posting)
         outbox_rebuilders.register(CRM_STATUS, rebuild_status)
+        replay_guards.register(ERP_CREATE, guard_posting_replay)
         for name, resolve in FILTERS.items():
             replay_filters.register(name, resolve)
 

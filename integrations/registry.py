@@ -49,6 +49,9 @@ event_links: Registry[str, Callable[..., tuple[str, str] | None]] = Registry("ev
 # are now (the mapping as it is now), or None when it cannot be (its record is gone): a replay
 # "with the current mapping" sends that (integrations/services/outbox/replay.py).
 outbox_rebuilders: Registry[str, Callable[..., dict | None]] = Registry("outbox payload rebuilders")
+# kind → function(message, payload, user, approval) run before a replay sends ``payload``
+# built again: it answers why not (a four-eyes request waits: billing) or "" to go ahead.
+replay_guards: Registry[str, Callable[..., str]] = Registry("replay guards")
 # A business filter of a bulk replay (``customer``, ``project``, ``period``, ``invoice``) →
 # function(value) giving the outbox object keys it means ("invoice:12" …), or None for a value
 # it does not know (billing registers them).

@@ -161,7 +161,9 @@ def outbox_replay(request: HttpRequest, message_id) -> HttpResponse:
         raise Http404("no such message")
     if request.method == "POST":
         try:
-            replay_outbox_message(message_id=message.pk, mapping=request.POST.get("mapping", SENT))
+            replay_outbox_message(
+                message_id=message.pk, mapping=request.POST.get("mapping", SENT), user=request.user
+            )
         except ReplayRefused as exc:
             messages.error(request, exc.message)
         else:

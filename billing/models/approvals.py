@@ -11,6 +11,7 @@ class ApprovalAction(models.TextChoices):
     PSA_RATE = "psa_rate", "Bill held time at the PSA's rate"
     POST_INVOICE = "post_invoice", "Approve an invoice for posting"
     RATE_CHANGE = "rate_change", "Re-rate a project's time under changed rates"
+    REPLAY_POSTED = "replay_posted", "Replay a posting with a changed amount"
 
 
 class ApprovalRule(models.Model):

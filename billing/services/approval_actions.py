@@ -28,6 +28,7 @@ from config.money import Money
 from config.roles import User
 from exceptions_queue.models import ExceptionComment, ExceptionItem
 from exceptions_queue.services.items import add_note
+from integrations.services.outbox.replay import CURRENT, replay_outbox_message
 from integrations.services.traces import record_trace_step
 
 ItemHandler = Callable[..., str]
@@ -133,6 +134,11 @@ def run(request: ApprovalRequest, approver: User) -> str:
             f"{done.entries} entries re-rated, {done.credited} credited and re-billed, "
             f"{done.moved_off_drafts} taken off drafts"
         )
+    if request.action == ApprovalAction.REPLAY_POSTED:
+        message = replay_outbox_message(
+            message_id=payload["message_id"], mapping=CURRENT, user=requester, approval=request
+        )
+        return f"{message.kind} to {message.system.slug} queued again, built again now"
     if request.action in ITEM_HANDLERS:
         return _run_item_action(request, approver)
     raise ApprovalRefused(f"nothing runs {request.action!r}")
@@ -149,3 +155,34 @@ def _run_item_action(request: ApprovalRequest, approver: User) -> str:
     add_note(item, f"{label}, approved by {approver.get_username()} (request #{request.pk}): "
              f"{outcome}", kind=ExceptionComment.Kind.ACTION, author=approver)  # fmt: skip
     return outcome
+
+
+def guard_posting_replay(message, payload: dict, user: User | None, approval) -> str:
+    """integrations' replay guard for ``erp.invoice.create``: a replay built again whose gross
+    total differs from the one sent changes a posted amount, so a rule (``replay_posted``) may
+    put it under four eyes. Answers why it waits, or "" to go ahead."""
+    before, after = message.payload.get("gross_total"), payload.get("gross_total")
+    currency = payload.get("currency") or message.payload.get("currency") or ""
+    if before == after or after is None:
+        return ""
+    moved = Money(Decimal(str(after)) - Decimal(str(before or "0")), currency)
+    subject = f"outbox:{message.pk}"
+    if (
+        approval is not None
+        and approval.action == ApprovalAction.REPLAY_POSTED
+        and approval.subject_key == subject
+    ):
+        return ""
+    if rule_for(ApprovalAction.REPLAY_POSTED, moved) is None:
+        return ""
+    if user is None:
+        return "a replay that changes a posted amount needs a person to ask for it (four eyes)"
+    request = ask(
+        action=ApprovalAction.REPLAY_POSTED,
+        subject_key=subject,
+        label=f"invoice {payload.get('invoice_id')} to {message.system.slug} ({before} → {after} {currency})",
+        payload={"message_id": str(message.pk)},
+        amount=abs(moved),
+        user=user,
+    )
+    return waiting_words(request)

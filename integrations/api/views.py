@@ -137,7 +137,7 @@ class OutboxReplayView(APIView):
         if mapping not in OUTBOX_MAPPINGS:
             raise ValidationError({"mapping": [f"one of {', '.join(OUTBOX_MAPPINGS)}"]})
         try:
-            message = replay_outbox_message(message_id=pk, mapping=mapping)
+            message = replay_outbox_message(message_id=pk, mapping=mapping, user=request.user)
         except ReplayRefused as exc:
             raise ValidationError({"mapping": [exc.message]}) from exc
         return Response(OutboxMessageOutputSerializer(message).data, status=202)
@@ -166,7 +166,9 @@ class OutboxBulkReplayView(APIView):
         data.is_valid(raise_exception=True)
         filters = {k: v for k, v in data.validated_data.items() if k != "mapping"}
         try:
-            done = replay_by_filter(filters=filters, mapping=data.validated_data["mapping"])
+            done = replay_by_filter(
+                filters=filters, mapping=data.validated_data["mapping"], user=request.user
+            )
         except ReplayRefused as exc:
             raise ValidationError({"filters": [exc.message]}) from exc
         return Response(done, status=202)

@@ -30,8 +30,8 @@ def test_a_new_rate_is_previewed_with_the_time_it_would_re_rate_and_nothing_is_k
     card = RateCard.objects.get(code="US-STD")
     page = fin.get("/rates/").content.decode()
     assert "US-STD" in page and "consultant 150.00 USD" in page
-    shown = fin.post(f"/rates/cards/{card.pk}/preview/", {"role": "consultant", "hourly": "200.00",
-                                                         "valid_from": "2026-11-01"}).content.decode()  # fmt: skip
+    change = {"role": "consultant", "hourly": "200.00", "valid_from": "2026-11-01"}
+    shown = fin.post(f"/rates/cards/{card.pk}/preview/", change).content.decode()
     assert "A preview: nothing was written" in shown
     assert "1,110.00 USD → 1,480.00 USD" in shown and "370.00 USD" in shown
     assert RateCardVersion.objects.filter(card=card).count() == 1
@@ -42,8 +42,8 @@ def test_a_billing_rule_change_is_previewed_the_same_way(fin):
     from billing.models import BillingRule
 
     rule = BillingRule.objects.get()
-    shown = fin.post(f"/rates/rules/{rule.pk}/preview/", {"rounding_increment_hours": "0.5",
-                                                          "rounding": "up"}).content.decode()  # fmt: skip
+    change = {"rounding_increment_hours": "0.5", "rounding": "up"}
+    shown = fin.post(f"/rates/rules/{rule.pk}/preview/", change).content.decode()
     assert "1,110.00 USD → 1,125.00 USD" in shown and "15.00 USD" in shown
     rule.refresh_from_db()
     assert rule.rounding_increment_hours is None  # not saved

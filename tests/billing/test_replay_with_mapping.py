@@ -120,3 +120,32 @@ def test_operations_sees_the_difference_on_a_page_and_replays_it_built_again(cli
     assert (
         message.status == OutboxMessage.Status.SENT and message.payload["erp_customer_id"] == "C-9"
     )
+
+
+def test_a_replay_that_changes_the_posted_amount_waits_for_a_second_person(
+    dead_posting, api_client_for
+):
+    from decimal import Decimal
+
+    from billing.models import ApprovalRequest, ApprovalRule
+    from billing.services.approval_actions import decide
+
+    invoice, message = dead_posting
+    ApprovalRule.objects.create(action="replay_posted")  # always
+    Invoice.objects.filter(pk=invoice.pk).update(gross_total=Decimal("330.00"))  # was 324.00
+    ops = api_client_for("operations")
+    held = ops.post(f"/api/v1/outbox/{message.pk}/replay/?mapping=current")
+    assert held.status_code == 400 and "waits for a second person" in str(held.json())
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.DEAD
+    request = ApprovalRequest.objects.get()
+    assert (request.action, request.amount) == ("replay_posted", Decimal("6.000"))
+    assert ops.post(f"/api/v1/outbox/{message.pk}/replay/").status_code == 202  # as sent: not held
+    OutboxMessage.objects.filter(pk=message.pk).update(status=OutboxMessage.Status.DEAD)
+    decided = decide(request_id=request.pk, user=make_user("bea", "finance"), approve=True)
+    assert decided.status == "approved", decided.result
+    message.refresh_from_db()
+    assert (
+        message.payload["gross_total"] == "330.00"
+        and message.status == OutboxMessage.Status.PENDING
+    )

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from config.diffs import differences
 from integrations.models import OutboxMessage
-from integrations.registry import outbox_rebuilders, replay_filters
+from integrations.registry import outbox_rebuilders, replay_filters, replay_guards
 from integrations.services import dispatch
 from integrations.services.traces import record_trace_step, use_trace
 
@@ -49,11 +49,31 @@ def outbox_replay_preview(*, message_id: uuid.UUID) -> dict:
     }
 
 
-def replay_outbox_message(*, message_id: uuid.UUID, mapping: str = SENT) -> OutboxMessage:
+def _guard(message_id: uuid.UUID, mapping: str, user, approval) -> None:
+    """Before a replay with the payload built again: the kind's guard may hold it (a changed
+    posted amount waits for a second person: billing's four eyes), outside any transaction so
+    the request it records stays."""
+    if mapping != CURRENT:
+        return
+    message = OutboxMessage.objects.get(pk=message_id)
+    guard = replay_guards.get(message.kind)
+    payload, _why = rebuilt_payload(message)
+    if guard is None or payload is None:
+        return
+    refusal = guard(message, payload, user, approval)
+    if refusal:
+        raise ReplayRefused(refusal)
+
+
+def replay_outbox_message(
+    *, message_id: uuid.UUID, mapping: str = SENT, user=None, approval=None
+) -> OutboxMessage:
     """Send a dead (or failed) message again. Earlier attempts stay in its history; a message
     already sent or being sent is left alone, so overlapping replays never double an effect.
     With ``mapping`` "current", the payload is built again first (ReplayRefused when it cannot
-    be); the trace step keeps what changed."""
+    be, or when the kind's guard holds it for ``user``: ``approval`` is the approved request
+    that lets it go); the trace step keeps what changed."""
+    _guard(message_id, mapping, user, approval)
     with transaction.atomic():
         message = OutboxMessage.objects.select_for_update().get(pk=message_id)
         if message.status not in (OutboxMessage.Status.DEAD, OutboxMessage.Status.FAILED):
@@ -85,7 +105,7 @@ def replay_outbox_message(*, message_id: uuid.UUID, mapping: str = SENT) -> Outb
     return message
 
 
-def replay_by_filter(*, filters: dict[str, str], mapping: str = SENT) -> dict:
+def replay_by_filter(*, filters: dict[str, str], mapping: str = SENT, user=None) -> dict:
     """Replay every dead or failed message of the records the business filters name (all of
     them must hold: a customer and a period is that customer's invoices of that period). Each
     is replayed on its own; one that cannot be built again is left and reported."""
@@ -105,7 +125,8 @@ def replay_by_filter(*, filters: dict[str, str], mapping: str = SENT) -> dict:
     replayed, refused = [], []
     for message_id in due.values_list("pk", flat=True):
         try:
-            replayed.append(str(replay_outbox_message(message_id=message_id, mapping=mapping).pk))
+            message = replay_outbox_message(message_id=message_id, mapping=mapping, user=user)
+            replayed.append(str(message.pk))
         except ReplayRefused as exc:
             refused.append({"id": str(message_id), "reason": exc.message})
     return {"replayed": replayed, "refused": refused}
