@@ -15,6 +15,7 @@ undone; ``rerate_project`` does it, under four eyes (``rate_change``) for the am
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -28,6 +29,7 @@ from billing.models import (
     Invoice,
     InvoiceLineEntry,
     Project,
+    RateCard,
     TimeEntry,
 )
 from billing.services.approvals import asks_second_pair, require_second_pair
@@ -155,7 +157,9 @@ def rule_change_preview(*, rule: BillingRule, values: dict) -> ChangePreview:
     return preview_change(change, entries=TimeEntry.objects.filter(project__in=projects))
 
 
-def card_change_preview(*, card, role: str, hourly, valid_from: date) -> ChangePreview:
+def card_change_preview(
+    *, card: RateCard, role: str, hourly: Decimal, valid_from: date
+) -> ChangePreview:
     """What a new rate for ``role`` on ``card`` from ``valid_from`` would change: the card's
     held time rated (as saving does) and its projects' time re-rated (as re-rating does)."""
     from billing.models import Rate, RateCardVersion, Role

@@ -28,6 +28,7 @@ from config.money import Money
 from config.roles import User
 from exceptions_queue.models import ExceptionComment, ExceptionItem
 from exceptions_queue.services.items import add_note
+from integrations.models import OutboxMessage
 from integrations.services.outbox.replay import CURRENT, replay_outbox_message
 from integrations.services.traces import record_trace_step
 
@@ -157,7 +158,9 @@ def _run_item_action(request: ApprovalRequest, approver: User) -> str:
     return outcome
 
 
-def guard_posting_replay(message, payload: dict, user: User | None, approval) -> str:
+def guard_posting_replay(
+    message: OutboxMessage, payload: dict, user: User | None, approval: ApprovalRequest | None
+) -> str:
     """integrations' replay guard for ``erp.invoice.create``: a replay built again whose gross
     total differs from the one sent changes a posted amount, so a rule (``replay_posted``) may
     put it under four eyes. Answers why it waits, or "" to go ahead."""

@@ -7,6 +7,7 @@ invoice postings and statuses), so a fix to a record or to how it is mapped reac
 """
 
 import uuid
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -49,7 +50,7 @@ def outbox_replay_preview(*, message_id: uuid.UUID) -> dict:
     }
 
 
-def _guard(message_id: uuid.UUID, mapping: str, user, approval) -> None:
+def _guard(message_id: uuid.UUID, mapping: str, user: Any, approval: Any) -> None:
     """Before a replay with the payload built again: the kind's guard may hold it (a changed
     posted amount waits for a second person: billing's four eyes), outside any transaction so
     the request it records stays."""
@@ -66,7 +67,7 @@ def _guard(message_id: uuid.UUID, mapping: str, user, approval) -> None:
 
 
 def replay_outbox_message(
-    *, message_id: uuid.UUID, mapping: str = SENT, user=None, approval=None
+    *, message_id: uuid.UUID, mapping: str = SENT, user: Any = None, approval: Any = None
 ) -> OutboxMessage:
     """Send a dead (or failed) message again. Earlier attempts stay in its history; a message
     already sent or being sent is left alone, so overlapping replays never double an effect.
@@ -105,7 +106,7 @@ def replay_outbox_message(
     return message
 
 
-def replay_by_filter(*, filters: dict[str, str], mapping: str = SENT, user=None) -> dict:
+def replay_by_filter(*, filters: dict[str, str], mapping: str = SENT, user: Any = None) -> dict:
     """Replay every dead or failed message of the records the business filters name (all of
     them must hold: a customer and a period is that customer's invoices of that period). Each
     is replayed on its own; one that cannot be built again is left and reported."""
