@@ -30,6 +30,21 @@ class EntryChange:
     amount_after: Money | None
 
     @property
+    def where(self) -> str:
+        """Its status in words, before and after (one word when it stays)."""
+        labels = dict(TimeEntry.Status.choices)
+        before, after = labels.get(self.status_before, ""), labels.get(self.status_after, "")
+        return before if before == after else f"{before} → {after}"
+
+    @property
+    def currency(self) -> str:
+        return (
+            (self.amount_after or self.amount_before).currency
+            if (self.amount_after or self.amount_before)
+            else ""
+        )
+
+    @property
     def change(self) -> Money | None:
         if self.amount_after is None and self.amount_before is None:
             return None
