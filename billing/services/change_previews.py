@@ -38,11 +38,8 @@ class EntryChange:
 
     @property
     def currency(self) -> str:
-        return (
-            (self.amount_after or self.amount_before).currency
-            if (self.amount_after or self.amount_before)
-            else ""
-        )
+        amount = self.amount_after or self.amount_before
+        return amount.currency if amount is not None else ""
 
     @property
     def change(self) -> Money | None:
