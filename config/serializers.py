@@ -8,7 +8,7 @@ from rest_framework.fields import get_attribute
 
 from config.money import Money, money_json
 
-__all__ = ["MONEY_SCHEMA", "MoneyField", "money_json"]
+__all__ = ["MONEY_SCHEMA", "MONTH_SCHEMA", "MoneyField", "MonthField", "money_json"]
 
 MONEY_SCHEMA = {
     "type": "object",
@@ -41,3 +41,18 @@ class MoneyField(serializers.Field):
 
     def to_representation(self, value: Money) -> dict[str, str]:
         return value.as_json()
+
+
+MONTH_SCHEMA = {"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2026-11"}
+
+
+@extend_schema_field(MONTH_SCHEMA)
+class MonthField(serializers.Field):
+    """A month as ``YYYY-MM`` (a date, its first day, inside; read only)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        return f"{value:%Y-%m}"

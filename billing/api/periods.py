@@ -23,6 +23,14 @@ from mdm.models import LegalEntity
 ENTITY = OpenApiParameter("legal_entity", str, description="A legal entity code.")
 
 
+def _entity_id(code: str | None) -> int | None:
+    """A filter by entity code: an unknown code matches nothing (-1), no code everything."""
+    if not code:
+        return None
+    entity = LegalEntity.objects.filter(code=code).first()
+    return entity.pk if entity else -1
+
+
 def _entity(code: str) -> LegalEntity:
     entity = LegalEntity.objects.filter(code=code).first()
     if entity is None:
@@ -35,8 +43,7 @@ class PeriodListView(APIView):
 
     @extend_schema(parameters=[ENTITY], responses=PeriodOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        code = request.query_params.get("legal_entity")
-        entity_id = _entity(code).pk if code else None
+        entity_id = _entity_id(request.query_params.get("legal_entity"))
         rows = period_rows(today=timezone.localdate(), legal_entity_id=entity_id)
         return Response(PeriodOutputSerializer(rows, many=True).data)
 
@@ -65,8 +72,7 @@ class LateTimeView(APIView):
 
     @extend_schema(parameters=[ENTITY], responses=LateGroupOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        code = request.query_params.get("legal_entity")
-        groups = late_time(legal_entity_id=_entity(code).pk if code else None)
+        groups = late_time(legal_entity_id=_entity_id(request.query_params.get("legal_entity")))
         return Response(LateGroupOutputSerializer(groups, many=True).data)
 
 

@@ -19,6 +19,7 @@ from billing.services.change_previews import preview_change, rate_card_entries
 from billing.services.invoice_run.preview import preview_billing_run
 from config.money import money_json
 from config.policy import api_permission
+from config.serializers import MonthField
 from mdm.models import LegalEntity
 
 
@@ -62,7 +63,7 @@ class PreviewDraftSerializer(serializers.Serializer):
 
 
 class PreviewSerializer(serializers.Serializer):
-    period = serializers.DateField(format="%Y-%m")
+    period = MonthField()
     drafts = PreviewDraftSerializer(many=True)
     removed = serializers.ListField(child=serializers.IntegerField())
     counts = serializers.DictField(child=serializers.IntegerField())

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.utils import timezone
 
@@ -107,6 +108,13 @@ def _run(request: ApprovalRequest, approver: User) -> None:
             request.result = run(request, approver)[:2000]
     except DomainError as exc:
         request.status, request.result = ApprovalRequest.Status.FAILED, exc.message[:2000]
+    except (ObjectDoesNotExist, KeyError, ValueError, TypeError) as exc:
+        # What it was asked for is gone (the record deleted) or the stored arguments do not
+        # fit any more: the request is answered, never a server error.
+        request.status = ApprovalRequest.Status.FAILED
+        request.result = f"cannot be done: what it was asked for is gone or incomplete ({exc!r})"[
+            :2000
+        ]
     else:
         request.status = ApprovalRequest.Status.APPROVED
 

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from billing.models import AccountingPeriod, PeriodMove
 from billing.periods import period_from_text
 from config.money import money_json
+from config.serializers import MonthField
 
 
 class _Month(serializers.CharField):
@@ -20,7 +21,7 @@ class _Month(serializers.CharField):
 
 class PeriodOutputSerializer(serializers.Serializer):
     legal_entity = serializers.CharField(source="legal_entity.code")
-    period = serializers.DateField(source="month", format="%Y-%m")
+    period = MonthField(source="month")
     status = serializers.ChoiceField(choices=AccountingPeriod.Status.choices)
     closed_at = serializers.DateTimeField(source="period.closed_at", allow_null=True, default=None)
     note = serializers.CharField(source="period.note", default="")
@@ -35,11 +36,11 @@ class PeriodInputSerializer(serializers.Serializer):
 
 class LateGroupOutputSerializer(serializers.Serializer):
     legal_entity = serializers.CharField(source="legal_entity.code")
-    period = serializers.DateField(source="month", format="%Y-%m")
+    period = MonthField(source="month")
     entries = serializers.IntegerField()
     hours = serializers.DecimalField(max_digits=12, decimal_places=2)
     amounts = serializers.SerializerMethodField()
-    proposed_period = serializers.DateField(source="proposed", format="%Y-%m")
+    proposed_period = MonthField(source="proposed")
 
     def get_amounts(self, group) -> list[dict]:
         return [money_json(m.amount, m.currency) for m in group.amounts]
@@ -54,8 +55,8 @@ class LateMoveInputSerializer(serializers.Serializer):
 
 class PeriodMoveOutputSerializer(serializers.ModelSerializer):
     legal_entity = serializers.CharField(source="legal_entity.code")
-    from_period = serializers.DateField(format="%Y-%m")
-    to_period = serializers.DateField(format="%Y-%m")
+    from_period = MonthField()
+    to_period = MonthField()
     approved_by = serializers.CharField(source="approved_by.username")
 
     class Meta:
