@@ -15,16 +15,12 @@ from billing.api.serializers.lineage import (
     DeliveryLineageOutputSerializer,
     LineLineageOutputSerializer,
 )
-from billing.models import InvoiceLine
 from billing.selectors.lineage import (
     billed_this_delivery,
-    delivery_lineage,
-    get_line,
-    line_lineage,
-    lineage_visibility,
+    seen_delivery_lineage,
+    seen_line_lineage,
 )
-from config.policy import api_permission, can_see_subject
-from integrations.models import InboundEvent
+from config.policy import api_permission
 
 
 class LineLineageView(APIView):
@@ -32,20 +28,10 @@ class LineLineageView(APIView):
 
     @extend_schema(responses=LineLineageOutputSerializer)
     def get(self, request: Request, pk: int, line_id: int) -> Response:
-        try:
-            line = get_line(invoice_id=pk, line_id=line_id)
-        except InvoiceLine.DoesNotExist as exc:
-            raise Http404(f"no line {line_id} on invoice {pk}") from exc
-        if not can_see_subject(request, "billing.invoice", line.invoice):
+        seen = seen_line_lineage(request, invoice_id=pk, line_id=line_id)
+        if seen is None:
             raise Http404(f"no line {line_id} on invoice {pk}")
-        lineage = line_lineage(line)
-        visible = lineage_visibility(
-            request,
-            events=[d.event for e in lineage.entries for d in e.deliveries],
-            postings={line.invoice_id: lineage.posting} if lineage.posting else {},
-            entry=lineage.entries[0].entry if lineage.entries else None,
-            invoice=line.invoice,
-        )
+        line, lineage, visible = seen
         answer = {
             "invoice": line.invoice,
             "line": line,
@@ -61,18 +47,10 @@ class EventLineageView(APIView):
 
     @extend_schema(responses=DeliveryLineageOutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        event = InboundEvent.objects.select_related("system").filter(pk=pk).first()
-        if event is None:
+        seen = seen_delivery_lineage(request, event_id=pk)
+        if seen is None:
             raise Http404(f"no inbound event {pk}")
-        lineage = delivery_lineage(event)
-        invoices = [b.invoice for e in lineage.entries for b in e.billings]
-        visible = lineage_visibility(
-            request,
-            events=[event],
-            postings=lineage.postings,
-            entry=lineage.entries[0].entry if lineage.entries else None,
-            invoice=invoices[0] if invoices else None,
-        )
+        event, lineage, visible = seen
         entries = [
             {
                 **asdict_shallow(delivered),

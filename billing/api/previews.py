@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from billing.api.serializers.invoices import BillingRunInputSerializer
 from billing.api.serializers.rate_cards import RateCardInputSerializer
-from billing.api.views import _save as save_card
+from billing.api.views import save_card
 from billing.models import Project, RateCard
 from billing.services.amendments import rerate_preview, rerate_project
 from billing.services.change_previews import preview_change, rate_card_entries

@@ -160,7 +160,8 @@ RATE_CARDS = api_permission(
 )
 
 
-def _save(data: dict, card: RateCard | None) -> RateCard:
+def save_card(data: dict, card: RateCard | None) -> RateCard:
+    """A card from the API's body (``RateCardInputSerializer``): saved, or DomainError."""
     entity = LegalEntity.objects.filter(code=data["legal_entity"]).first()
     if entity is None:
         raise DomainError(f"no legal entity {data['legal_entity']}")
@@ -205,7 +206,7 @@ class RateCardListView(ListAPIView):
     def post(self, request) -> Response:
         data = RateCardInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        card = _save(data.validated_data, None)
+        card = save_card(data.validated_data, None)
         body = RateCardOutputSerializer(list_rate_cards().get(pk=card.pk)).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -222,5 +223,5 @@ class RateCardDetailView(RetrieveAPIView):
         card = self.get_object()
         data = RateCardInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        card = _save(data.validated_data, card)
+        card = save_card(data.validated_data, card)
         return Response(RateCardOutputSerializer(list_rate_cards().get(pk=card.pk)).data)

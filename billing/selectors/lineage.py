@@ -307,3 +307,44 @@ def lineage_visibility(
         invoices=invoice is not None
         and policy.can_see_subject(request, "billing.invoice", invoice),
     )
+
+
+def seen_line_lineage(
+    request: Any, *, invoice_id: int, line_id: int
+) -> tuple[InvoiceLine, LineLineage, Visibility] | None:
+    """A line's lineage as the viewer of ``request`` may see it (the page and the API): None
+    when there is no such line or the viewer may not see its invoice."""
+    try:
+        line = get_line(invoice_id=invoice_id, line_id=line_id)
+    except InvoiceLine.DoesNotExist:
+        return None
+    if not policy.can_see_subject(request, "billing.invoice", line.invoice):
+        return None
+    lineage = line_lineage(line)
+    visible = lineage_visibility(
+        request,
+        events=[d.event for e in lineage.entries for d in e.deliveries],
+        postings={line.invoice_id: lineage.posting} if lineage.posting else {},
+        entry=lineage.entries[0].entry if lineage.entries else None,
+        invoice=line.invoice,
+    )
+    return line, lineage, visible
+
+
+def seen_delivery_lineage(
+    request: Any, *, event_id: int
+) -> tuple[InboundEvent, DeliveryLineage, Visibility] | None:
+    """A delivery's forward lineage as the viewer may see it; None for no such event."""
+    event = InboundEvent.objects.select_related("system").filter(pk=event_id).first()
+    if event is None:
+        return None
+    lineage = delivery_lineage(event)
+    invoices = [b.invoice for e in lineage.entries for b in e.billings]
+    visible = lineage_visibility(
+        request,
+        events=[event],
+        postings=lineage.postings,
+        entry=lineage.entries[0].entry if lineage.entries else None,
+        invoice=invoices[0] if invoices else None,
+    )
+    return event, lineage, visible

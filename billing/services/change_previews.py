@@ -7,7 +7,7 @@ does, because it is what saving did, undone.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from billing.models import TimeEntry
 from config.money import Money, sum_by_currency
 
+T = TypeVar("T")
 FIELDS = ("pk", "psa_time_entry_id", "project__name", "status", "rate", "amount", "currency")
 
 
@@ -64,7 +65,20 @@ class ChangePreview:
 
 
 class _RollBack(Exception):
-    pass
+    """Leaves ``undone``'s transaction, undoing everything done in it."""
+
+
+def undone(work: Callable[[], T]) -> T:
+    """``work()`` run for real inside a transaction that is then rolled back: its answer, read
+    before the rollback, and nothing of what it wrote (the previews' one mechanism)."""
+    result: list[T] = []
+    try:
+        with transaction.atomic():
+            result.append(work())
+            raise _RollBack
+    except _RollBack:
+        pass
+    return result[0]
 
 
 def _snapshot(entries: QuerySet[TimeEntry]) -> dict[int, dict[str, Any]]:
@@ -78,34 +92,34 @@ def _money(row: dict[str, Any]) -> Money | None:
 def preview_change(change: Callable[[], Any], *, entries: QuerySet[TimeEntry]) -> ChangePreview:
     """``change`` done and undone; the ``entries`` whose status, rate or amount it changed."""
     before = _snapshot(entries)
-    preview = ChangePreview()
-    try:
-        with transaction.atomic():
-            change()
-            after = _snapshot(entries)
-            for pk, old in before.items():
-                new = after.get(pk, old)
-                if (old["status"], old["rate"], old["amount"]) != (
+
+    def compare() -> ChangePreview:
+        change()
+        after = _snapshot(entries)
+        preview = ChangePreview()
+        for pk, old in before.items():
+            new = after.get(pk, old)
+            if (old["status"], old["rate"], old["amount"]) == (
+                new["status"],
+                new["rate"],
+                new["amount"],
+            ):
+                continue
+            preview.entries.append(
+                EntryChange(
+                    old["psa_time_entry_id"],
+                    old["project__name"] or "",
+                    old["status"],
                     new["status"],
+                    old["rate"],
                     new["rate"],
-                    new["amount"],
-                ):
-                    preview.entries.append(
-                        EntryChange(
-                            old["psa_time_entry_id"],
-                            old["project__name"] or "",
-                            old["status"],
-                            new["status"],
-                            old["rate"],
-                            new["rate"],
-                            _money(old),
-                            _money(new),
-                        )  # fmt: skip
-                    )
-            raise _RollBack
-    except _RollBack:
-        pass
-    return preview
+                    _money(old),
+                    _money(new),
+                )  # fmt: skip
+            )
+        return preview
+
+    return undone(compare)
 
 
 def rate_card_entries(*, legal_entity_id: int, currency: str) -> QuerySet[TimeEntry]:

@@ -122,23 +122,17 @@ def late_time(*, legal_entity_id: int | None = None) -> list[LateGroup]:
         group.amounts.append(Money(row["amount"] or Decimal("0"), row["currency"]))
     for group in groups.values():
         group.amounts = list(sum_by_currency(group.amounts).values())
-    for group in groups.values():
-        group.proposed = next_open_month(group.legal_entity.pk, group.month)
+    for group in groups.values():  # the closed months are known: no query per group
+        closed = months[group.legal_entity.pk]
+        group.proposed = _next_open(group.month, closed)
         group.choices = [group.proposed]
         for _ in range(2):
-            group.choices.append(next_open_month(group.legal_entity.pk, group.choices[-1]))
+            group.choices.append(_next_open(group.choices[-1], closed))
     return sorted(groups.values(), key=lambda g: (g.legal_entity.code, g.month))
 
 
-def next_open_month(legal_entity_id: int, after: date) -> date:
-    """The first month after ``after`` that is not closed for the entity."""
-    closed = set(
-        AccountingPeriod.objects.filter(
-            legal_entity_id=legal_entity_id,
-            status=AccountingPeriod.Status.CLOSED,
-            period__gt=after,
-        ).values_list("period", flat=True)
-    )
+def _next_open(after: date, closed: set[date]) -> date:
+    """The first month after ``after`` not in ``closed``."""
     month = _next(after)
     while month in closed:
         month = _next(month)

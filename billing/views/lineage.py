@@ -8,40 +8,23 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from billing.models import InvoiceLine
-from billing.selectors.lineage import (
-    delivery_lineage,
-    get_line,
-    line_lineage,
-    lineage_visibility,
-)
+from billing.selectors.lineage import seen_delivery_lineage, seen_line_lineage
 from billing.views.lineage_timeline import (
     billing_items,
     entry_timeline,
     posting_items,
 )
-from config.policy import allows, can_see_subject, require
+from config.policy import allows, require
 from integrations.models import InboundEvent
 
 
 @login_required
 def line_lineage_page(request: HttpRequest, invoice_id: int, line_id: int) -> HttpResponse:
     require(request, "lineage")
-    try:
-        line = get_line(invoice_id=invoice_id, line_id=line_id)
-    except InvoiceLine.DoesNotExist as exc:
-        raise Http404(f"no line {line_id} on invoice {invoice_id}") from exc
-    if not can_see_subject(request, "billing.invoice", line.invoice):
+    seen = seen_line_lineage(request, invoice_id=invoice_id, line_id=line_id)
+    if seen is None:
         raise Http404(f"no line {line_id} on invoice {invoice_id}")
-    lineage = line_lineage(line)
-    postings = {line.invoice_id: lineage.posting} if lineage.posting else {}
-    visible = lineage_visibility(
-        request,
-        events=[d.event for e in lineage.entries for d in e.deliveries],
-        postings=postings,
-        entry=lineage.entries[0].entry if lineage.entries else None,
-        invoice=line.invoice,
-    )
+    line, lineage, visible = seen
     context = {
         "lineage": lineage,
         "line": line,
@@ -61,18 +44,10 @@ def line_lineage_page(request: HttpRequest, invoice_id: int, line_id: int) -> Ht
 @login_required
 def event_lineage_page(request: HttpRequest, event_id: int) -> HttpResponse:
     require(request, "lineage")
-    event = InboundEvent.objects.select_related("system").filter(pk=event_id).first()
-    if event is None:
+    seen = seen_delivery_lineage(request, event_id=event_id)
+    if seen is None:
         raise Http404(f"no inbound event {event_id}")
-    lineage = delivery_lineage(event)
-    invoices = [b.invoice for e in lineage.entries for b in e.billings]
-    visible = lineage_visibility(
-        request,
-        events=[event],
-        postings=lineage.postings,
-        entry=lineage.entries[0].entry if lineage.entries else None,
-        invoice=invoices[0] if invoices else None,
-    )
+    event, lineage, visible = seen
     context = {
         "lineage": lineage,
         "event": event,

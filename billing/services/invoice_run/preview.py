@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
-
 from billing.models import Invoice
+from billing.services.change_previews import undone
 from billing.services.invoice_run import create_billing_run, execute_billing_run
 from config.errors import DomainError
 from config.money import Money
@@ -59,10 +58,6 @@ class PreviewFailed(DomainError):
     code = "billing_preview_failed"
 
 
-class _RollBack(Exception):
-    """Leaves the preview's transaction, undoing everything it did."""
-
-
 def _drafts(period: date, entity_code: str | None, customer_id: int | None) -> list[Invoice]:
     drafts = Invoice.objects.filter(period=period, status=Invoice.Status.DRAFT)
     if entity_code:
@@ -102,29 +97,23 @@ def preview_billing_run(
         d.pk: Money(d.gross_total, d.currency)
         for d in _drafts(period, legal_entity_code, customer_id)
     }
-    result: RunPreview | None = None
-    try:
-        with transaction.atomic():
-            run = create_billing_run(
-                period=period, legal_entity_code=legal_entity_code, customer_id=customer_id,
-                requested_by=user,
-            )  # fmt: skip
-            try:
-                run = execute_billing_run(run_id=run.pk)
-            except Exception as exc:  # noqa: BLE001 the run's own failure, shown to the user
-                raise PreviewFailed(
-                    f"the billing run would fail: {type(exc).__name__}: {exc}"
-                ) from exc
-            after = _drafts(run.period, legal_entity_code, customer_id)
-            kept = {d.pk for d in after}
-            result = RunPreview(
-                run.period,
-                [_shown(d, before) for d in after],
-                dict(run.counts),
-                removed=[pk for pk in before if pk not in kept],
-            )
-            raise _RollBack
-    except _RollBack:
-        pass
-    assert result is not None
-    return result
+
+    def run_it() -> RunPreview:
+        run = create_billing_run(
+            period=period, legal_entity_code=legal_entity_code, customer_id=customer_id,
+            requested_by=user,
+        )  # fmt: skip
+        try:
+            run = execute_billing_run(run_id=run.pk)
+        except Exception as exc:  # noqa: BLE001 the run's own failure, shown to the user
+            raise PreviewFailed(f"the billing run would fail: {type(exc).__name__}: {exc}") from exc
+        after = _drafts(run.period, legal_entity_code, customer_id)
+        kept = {d.pk for d in after}
+        return RunPreview(
+            run.period,
+            [_shown(d, before) for d in after],
+            dict(run.counts),
+            removed=[pk for pk in before if pk not in kept],
+        )
+
+    return undone(run_it)
