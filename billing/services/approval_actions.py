@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from billing.models import ApprovalAction, ApprovalRequest, Project
 from billing.services import invoice_adjustments, invoice_posting, rating_actions
+from billing.services.amendments import rerate_project
 from billing.services.approvals import (
     ApprovalRefused,
     SelfApprovalRefused,
@@ -135,8 +136,6 @@ def run(request: ApprovalRequest, approver: User) -> str:
         )  # fmt: skip
         return f"Line {line.pk} written down to {payload['new_amount']}: {payload['reason']}"
     if request.action == ApprovalAction.RATE_CHANGE:
-        from billing.services.amendments import rerate_project
-
         project = Project.objects.get(pk=int(payload["project_id"]))
         done = rerate_project(project=project, user=requester, approval=request)
         return (

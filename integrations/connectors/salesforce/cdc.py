@@ -108,7 +108,6 @@ class _Reader:
         self.sobject = mapping.SOBJECTS[kind]
         self.events: list[PulledEvent] = []
         self.problems: list[str] = []
-        self.echoes = 0
 
     @staticmethod
     def commit_time(message: ChangeMessage) -> str:
@@ -121,8 +120,7 @@ class _Reader:
         header = message.payload.get("ChangeEventHeader") or {}
         change = str(header.get("changeType") or "")
         if f"client={CLIENT_ID}" in str(header.get("changeOrigin") or ""):
-            self.echoes += 1
-            return
+            return  # an echo of our own write
         ids = [i for i in header.get("recordIds") or [] if _SALESFORCE_ID.fullmatch(str(i))]
         tag = f"{header.get('transactionKey') or message.replay_id}:{header.get('sequenceNumber') or 0}"
         if change == "GAP_OVERFLOW":

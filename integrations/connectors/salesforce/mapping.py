@@ -315,6 +315,12 @@ def fields_for(mapping: Mapping, record_kind: str, values: dict) -> dict:
     return out
 
 
+def source_of(mapping: Mapping, record_kind: str, name: str) -> str:
+    """The Salesforce field one of our fields is mapped to ("" when it is not mapped)."""
+    rule = mapping.get(record_kind, {}).get(name)
+    return rule.source if rule else ""
+
+
 def source_fields(mapping: Mapping, record_kind: str) -> list[str]:
     """The Salesforce fields one kind of record is read from (a SOQL select list)."""
     return sorted({r.source for r in mapping.get(record_kind, {}).values() if r.source})

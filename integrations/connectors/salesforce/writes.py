@@ -51,10 +51,9 @@ def update_account(
 def merge_accounts(
     client: SalesforceClient, rules: mapping.Mapping, payload: dict, key: str
 ) -> DeliveryResult:
-    field = mapping.fields_for(rules, mapping.ACCOUNT, {"merged_into": "x"})
-    if not field:
+    merged_into = mapping.source_of(rules, mapping.ACCOUNT, "merged_into")
+    if not merged_into:
         raise SalesforceRefused("NOT_MAPPED", "the account field merged_into is not mapped", [])
-    [(merged_into, _)] = field.items()
     survivor = payload["external_id"]
     marked: list[str] = []
     ids = list(payload["merged_external_ids"])
@@ -99,8 +98,7 @@ def upsert_invoice_status(
         "opportunities": ", ".join(opportunities) or None,
     }
     fields = mapping.fields_for(rules, mapping.INVOICE, values)
-    external = mapping.fields_for(rules, mapping.INVOICE, {"invoice_id": "x"})
-    external_field = next(iter(external), EXTERNAL_ID_FIELD)
+    external_field = mapping.source_of(rules, mapping.INVOICE, "invoice_id") or EXTERNAL_ID_FIELD
     fields.pop(external_field, None)  # never in the body of an upsert by it
     sobject = _options(client).get("invoice_object") or INVOICE_OBJECT
     path = f"sobjects/{sobject}/{external_field}/{quote(payload['invoice_id'], safe='')}"
