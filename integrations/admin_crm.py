@@ -4,6 +4,7 @@ in history) and of the API quota each peer reports (read only)."""
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
+from config.admin import LedgerAdminMixin
 from integrations.models import ApiUsage, ExternalSystem, FieldMapping
 from integrations.services.field_mappings import seed_field_mappings
 
@@ -36,16 +37,10 @@ class FieldMappingAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ApiUsage)
-class ApiUsageAdmin(admin.ModelAdmin):
+class ApiUsageAdmin(LedgerAdminMixin, admin.ModelAdmin):
     list_display = ["system", "used", "allowed", "share_shown", "observed_at"]
     readonly_fields = ["system", "used", "allowed", "observed_at"]
 
     @admin.display(description="share")
     def share_shown(self, obj) -> str:
         return f"{obj.share:.1%}"
-
-    def has_add_permission(self, request) -> bool:
-        return False  # written from the peer's answers only
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

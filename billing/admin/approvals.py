@@ -5,6 +5,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from billing.models import ApprovalRequest, ApprovalRule
+from config.admin import LedgerAdminMixin
 
 
 @admin.register(ApprovalRule)
@@ -15,18 +16,9 @@ class ApprovalRuleAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ApprovalRequest)
-class ApprovalRequestAdmin(SimpleHistoryAdmin):
+class ApprovalRequestAdmin(LedgerAdminMixin, SimpleHistoryAdmin):
     list_display = ["pk", "action", "subject_label", "amount", "currency", "status",
                     "requested_by", "decided_by", "requested_at"]  # fmt: skip
     list_filter = ["status", "action"]
     search_fields = ["subject_label", "subject_key"]
     readonly_fields = [f.name for f in ApprovalRequest._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

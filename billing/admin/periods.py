@@ -5,6 +5,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from billing.models import AccountingPeriod, PeriodMove
+from config.admin import LedgerAdminMixin
 
 
 @admin.register(AccountingPeriod)
@@ -16,7 +17,7 @@ class AccountingPeriodAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(PeriodMove)
-class PeriodMoveAdmin(admin.ModelAdmin):
+class PeriodMoveAdmin(LedgerAdminMixin, admin.ModelAdmin):
     list_display = [
         "legal_entity",
         "from_period",
@@ -28,12 +29,3 @@ class PeriodMoveAdmin(admin.ModelAdmin):
     ]
     list_filter = ["legal_entity"]
     readonly_fields = [f.name for f in PeriodMove._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -145,8 +145,9 @@ def retranslated(event: InboundEvent) -> tuple[dict | None, str]:
 def store_notifications(system: ExternalSystem, message: om.OutboundMessage) -> Stored:
     """Each notification once: the canonical event it means (checked against the contract's
     schema like any delivery: one that does not match is stored rejected, with its reasons,
-    to replay with the mapping as it is now once it is fixed), or, when it means none (an opportunity not won, a
-    record deleted before Salesforce sent it, an object we do not read), kept as unhandled."""
+    to replay with the mapping as it is now once that is fixed), or, when it means none (an
+    opportunity not won, a record deleted before it was sent, an object we do not read), kept
+    as unhandled."""
     rules = mapping_for(system)
     counts = {"accepted": 0, "duplicates": 0, "rejected": 0, "skipped": 0}
     for notification in message.notifications:
